@@ -1,0 +1,108 @@
+"""The command line: parse arguments, call the library, map outcomes to exit codes.
+
+Nothing else lives here. Heavy imports happen inside each command so that `validate`
+stays fast and never loads the HTTP stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1  # run finished, some chunks failed or unknown
+EXIT_USAGE = 2  # usage, plan or credential error; nothing sent
+EXIT_INTERRUPTED = 130  # graceful stop on SIGINT/SIGTERM
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rerun-orchestrator",
+        description="Run large historical backfills on Alibaba Cloud SchedulerX.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check plans without sending anything")
+    validate.add_argument("plans", nargs="+", metavar="PLAN")
+    validate.add_argument("--max-chunks", type=int, default=None, help="refuse larger plans")
+
+    plan = commands.add_parser("plan", help="dry run: show what would be sent")
+    plan.add_argument("plan", metavar="PLAN")
+    plan.add_argument("--format", choices=("table", "jsonl"), default="table")
+    plan.add_argument("--max-chunks", type=int, default=None, help="refuse larger plans")
+
+    commands.add_parser("schema", help="print the JSON Schema of the plan format")
+
+    run = commands.add_parser("run", help="execute a plan")
+    run.add_argument("plan", metavar="PLAN")
+    run.add_argument("--endpoint", help="override the regional endpoint (http:// only to loopback)")
+    run.add_argument("--simulate", action="store_true", help="run against an in-process simulator")
+    run.add_argument("--journal", help="SQLite journal path (default: .rerun/<plan name>.sqlite)")
+    run.add_argument("--report", help="write a JSON report here at the end")
+    run.add_argument("--log-format", choices=("json", "console"), default="console")
+    run.add_argument("--rate", help="override the plan's rate, e.g. 100/min or 1.5/s")
+    run.add_argument("--concurrency", type=int, help="override the plan's concurrency")
+    run.add_argument(
+        "--retry-failed", action="store_true", help="also resend chunks that failed permanently"
+    )
+    run.add_argument("--no-progress", action="store_true", help="no live progress display")
+    run.add_argument("--max-chunks", type=int, default=None, help="refuse larger plans")
+
+    status = commands.add_parser("status", help="what a journal holds")
+    status.add_argument("--journal", required=True)
+    status.add_argument("--format", choices=("table", "json"), default="table")
+
+    simulate = commands.add_parser("simulate", help="serve the SchedulerX simulator until stopped")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=0)
+    simulate.add_argument("--config", help="simulator YAML config")
+    return parser
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    raise NotImplementedError  # owned by the plan package (issue 2)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    raise NotImplementedError  # owned by the plan package (issue 2)
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    raise NotImplementedError  # owned by the plan package (issue 2)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    raise NotImplementedError  # owned by the run package (issue 5)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    raise NotImplementedError  # owned by the journal package (issue 6)
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    raise NotImplementedError  # owned by the simulator package (issue 4)
+
+
+_COMMANDS = {
+    "validate": _cmd_validate,
+    "plan": _cmd_plan,
+    "schema": _cmd_schema,
+    "run": _cmd_run,
+    "status": _cmd_status,
+    "simulate": _cmd_simulate,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `rerun-orchestrator` console script."""
+    args = _build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except BrokenPipeError:  # `plan ... | head` is normal use
+        sys.stderr.close()
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

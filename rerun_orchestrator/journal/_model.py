@@ -1,0 +1,54 @@
+"""Journal values: a chunk's durable state and what reconciliation concluded.
+
+The journal is the source of truth for "was this day rerun?". A chunk moves
+pending → in_flight → succeeded | failed | unknown, and back to in_flight only when it is
+safe to resend (retryable result, reconciliation proved absence, or --retry-failed).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ..plan._model import Chunk
+
+
+class ChunkStatus(enum.StrEnum):
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"  # durably marked before the request is written
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # permanently refused; resent only with --retry-failed
+    UNKNOWN = "unknown"  # may or may not have been applied; never resent automatically
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """A chunk as the journal holds it."""
+
+    chunk: Chunk
+    status: ChunkStatus
+    attempts: int = 0  # over every run of this journal
+    request_id: str | None = None  # of the last attempt that got one
+    code: str | int | None = None  # as the server sent it
+    message: str | None = None
+    reason: str | None = None  # why unknown / why failed, in words
+    instance_ids: tuple[int, ...] = ()  # found by reconciliation
+    attempt_started_at: float | None = None  # wall seconds when the last sent attempt began
+    updated_at: float | None = None
+
+    @property
+    def key(self) -> str:
+        return self.chunk.key
+
+
+class ReconcileOutcome(enum.Enum):
+    FOUND = "found"  # the rerun happened: succeeded, with its instance ids
+    ABSENT = "absent"  # clearly not applied: safe to resend
+    UNDECIDABLE = "undecidable"  # cannot tell: unknown, never resent automatically
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    outcome: ReconcileOutcome
+    reason: str
+    instance_ids: tuple[int, ...] = ()

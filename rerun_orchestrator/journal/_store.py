@@ -1,0 +1,70 @@
+"""The storage interface the executor writes through. SQLite implements it (`_sqlite.py`);
+a shared database can follow without touching the executor.
+
+Durability contract: `mark_in_flight` is durable when it returns (the request is written
+only after). Outcome writes may be batched, but `flush()` makes them durable, and a chunk
+whose outcome is lost in a crash is still in_flight, hence reconciled, never resent blindly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..plan._model import Chunk
+from ._model import ChunkRecord, ChunkStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSummary:
+    """What `Journal.sync` found when matching a plan against the journal by key."""
+
+    added: int  # chunks new to the journal (pending)
+    known: int  # chunks already recorded (kept with their state)
+    orphaned: tuple[str, ...]  # keys recorded earlier that the plan no longer has (never sent)
+
+
+class Journal(Protocol):
+    def sync(self, chunks: Iterable[Chunk]) -> SyncSummary:
+        """Add the plan's new chunks as pending; keep what is known; report orphans."""
+        ...
+
+    def get(self, key: str) -> ChunkRecord | None: ...
+
+    def records(self, statuses: Iterable[ChunkStatus] | None = None) -> Iterator[ChunkRecord]:
+        """Records (all, or those in `statuses`), in the order they were added."""
+        ...
+
+    def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+        """Durably mark an attempt as begun (attempts += 1) *before* the request is written."""
+        ...
+
+    def record_outcome(
+        self,
+        key: str,
+        status: ChunkStatus,
+        *,
+        request_id: str | None = None,
+        code: str | int | None = None,
+        message: str | None = None,
+        reason: str | None = None,
+        instance_ids: Iterable[int] = (),
+    ) -> ChunkRecord:
+        """Record the result of an attempt or a reconciliation.
+
+        `status` PENDING means "certainly not applied, safe to send again": a retryable answer
+        (throttled, 503, never sent) or reconciliation that proved absence.
+        A None `request_id` keeps the last one the journal holds.
+        """
+        ...
+
+    def counts(self) -> dict[ChunkStatus, int]: ...
+
+    def flush(self) -> None:
+        """Make every recorded outcome durable."""
+        ...
+
+    def close(self) -> None:
+        """Flush, release the run lock and close."""
+        ...

@@ -1,0 +1,106 @@
+"""The plan as immutable values: what a YAML plan means once it has been validated.
+
+Everything downstream (executor, journal, report) consumes `Chunk`; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+Order = Literal["oldest_first", "newest_first"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A call rate: `calls` per `period` seconds (``100/min`` is ``Rate(100, 60)``)."""
+
+    calls: float
+    period: float
+
+    @property
+    def per_second(self) -> float:
+        return self.calls / self.period
+
+    def __str__(self) -> str:
+        unit = {1.0: "s", 60.0: "min", 3600.0: "h"}.get(self.period)
+        calls = f"{self.calls:g}"
+        return f"{calls}/{unit}" if unit else f"{calls}/{self.period:g}s"
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """How a plan is sent. Defaults are documented in the README and the JSON Schema."""
+
+    # SchedulerX's documented quota: 100 RerunJob calls per minute per account.
+    rate: Rate = Rate(100, 60)
+    concurrency: int = 4
+    max_attempts: int = 6
+    order: Order = "oldest_first"
+    # A job's reruns queue behind each other on the server (task concurrency defaults to 1).
+    per_job_concurrency: int = 1
+
+
+def chunk_key(
+    *,
+    region: str,
+    namespace: str,
+    namespace_source: str | None,
+    group_id: str,
+    job_id: int,
+    first_day: date,
+    last_day: date,
+    data_time: str,
+) -> str:
+    """The stable identity of a chunk: readable prefix, then a digest of every field.
+
+    The same (region, namespace, namespace_source, group, job, first day, last day,
+    data_time) always gives the same key, whatever the order of the plan.
+    """
+    fields = (
+        region,
+        namespace,
+        "" if namespace_source is None else f"={namespace_source}",
+        group_id,
+        str(job_id),
+        first_day.isoformat(),
+        last_day.isoformat(),
+        data_time,
+    )
+    digest = hashlib.sha256("\x1f".join(fields).encode()).hexdigest()[:16]
+    return f"{job_id}:{first_day.isoformat()}:{last_day.isoformat()}:{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One RerunJob call: a job over consecutive days, both ends inclusive."""
+
+    key: str
+    region: str
+    namespace: str
+    namespace_source: str | None
+    group_id: str
+    job_id: int
+    first_day: date
+    last_day: date
+    start_date: int  # epoch ms of local midnight of first_day in the plan's timezone
+    end_date: int  # epoch ms of local midnight of last_day
+    data_time: str  # HH:MM:SS
+    days: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract's `plan --format jsonl` object, keys in contract order."""
+        return {
+            "key": self.key,
+            "region": self.region,
+            "namespace": self.namespace,
+            "namespace_source": self.namespace_source,
+            "group_id": self.group_id,
+            "job_id": self.job_id,
+            "start_date": self.start_date,
+            "end_date": self.end_date,
+            "data_time": self.data_time,
+            "days": self.days,
+        }

@@ -1,0 +1,210 @@
+"""Wire types shared by the client and the simulator: request parameters and parsed answers.
+
+Plain values, no I/O. Field names follow the OpenAPI's PascalCase only at the edge
+(`form()`, `from_json()`); inside the program they are snake_case.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+API_VERSION = "2019-04-30"
+PRODUCT = "schedulerx2"
+
+
+@dataclass(frozen=True, slots=True)
+class RerunJobParams:
+    """The RerunJob request: a job over an inclusive range of days (epoch ms of their midnights)."""
+
+    region: str
+    namespace: str
+    group_id: str
+    job_id: int
+    start_date: int
+    end_date: int
+    data_time: str
+    namespace_source: str | None = None
+
+    def form(self) -> dict[str, str]:
+        """The OpenAPI parameters, as the official SDK puts them in the form body."""
+        params = {
+            "RegionId": self.region,
+            "Namespace": self.namespace,
+            "GroupId": self.group_id,
+            "JobId": str(self.job_id),
+            "StartDate": str(self.start_date),
+            "EndDate": str(self.end_date),
+            "DataTime": self.data_time,
+        }
+        if self.namespace_source is not None:
+            params["NamespaceSource"] = self.namespace_source
+        return params
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceListQuery:
+    """GetJobInstanceList parameters (GET, query string). Timestamps are epoch ms."""
+
+    region: str
+    namespace: str
+    group_id: str
+    job_id: int
+    namespace_source: str | None = None
+    status: int | None = None
+    start_timestamp: int | None = None
+    end_timestamp: int | None = None
+    page_num: int = 1
+    page_size: int = 100
+
+    def query(self) -> dict[str, str]:
+        params = {
+            "RegionId": self.region,
+            "Namespace": self.namespace,
+            "GroupId": self.group_id,
+            "JobId": str(self.job_id),
+            "PageNum": str(self.page_num),
+            "PageSize": str(self.page_size),
+        }
+        optional = {
+            "NamespaceSource": self.namespace_source,
+            "Status": self.status,
+            "StartTimestamp": self.start_timestamp,
+            "EndTimestamp": self.end_timestamp,
+        }
+        params.update({k: str(v) for k, v in optional.items() if v is not None})
+        return params
+
+
+class InstanceStatus(enum.IntEnum):
+    """Job instance states (worker-side enum; the doc lists 1, 3, 4, 5, 9)."""
+
+    UNKNOWN = 0
+    WAITING = 1
+    READY = 2
+    RUNNING = 3
+    SUCCESS = 4
+    FAILED = 5
+    KILLED = 6
+    PAUSED = 7
+    SUBMITTED = 8
+    REJECTED = 9
+    ACCEPTED = 10
+    PARTIAL_FAILED = 11
+    REMOVED = 99
+
+
+class TriggerType(enum.IntEnum):
+    SCHEDULED = 1
+    RERUN = 2  # "data rebrush": what RerunJob creates (assumed, see reference §1.1)
+    API = 3
+    MANUAL = 4
+    SYSTEM_RETRY = 5
+
+
+@dataclass(frozen=True, slots=True)
+class JobInstance:
+    """One row of GetJobInstanceList. Times are the server's ``yyyy-MM-dd HH:mm:ss`` strings."""
+
+    instance_id: int
+    job_id: int
+    status: int
+    trigger_type: int
+    data_time: str
+    schedule_time: str
+    start_time: str | None = None
+    end_time: str | None = None
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> JobInstance:
+        return cls(
+            instance_id=int(item["InstanceId"]),
+            job_id=int(item["JobId"]),
+            status=int(item.get("Status", 0)),
+            trigger_type=int(item.get("TriggerType", 0)),
+            data_time=str(item.get("DataTime", "")),
+            schedule_time=str(item.get("ScheduleTime", "")),
+            start_time=item.get("StartTime"),
+            end_time=item.get("EndTime"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "InstanceId": self.instance_id,
+            "JobId": self.job_id,
+            "Status": self.status,
+            "TriggerType": self.trigger_type,
+            "DataTime": self.data_time,
+            "ScheduleTime": self.schedule_time,
+            "StartTime": self.start_time,
+            "EndTime": self.end_time,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResponse:
+    """What the server said, parsed leniently. Any field may be missing from a broken body.
+
+    `code` is a string for gateway errors (``Throttling.User``) and an int for SchedulerX
+    results (``200``, or a business failure code), exactly as the server sent it.
+    """
+
+    http_status: int
+    request_id: str | None
+    code: str | int | None
+    success: bool | None
+    message: str | None
+    retry_after_ms: int | None = None
+    data: Mapping[str, Any] | None = None
+    raw_body: bytes = field(default=b"", repr=False)
+
+
+class Verdict(enum.Enum):
+    """What one attempt means for the chunk: the classification table's actions."""
+
+    SUCCEEDED = "succeeded"
+    RETRY = "retry"  # certainly not applied (throttled, 503, never sent): back off and resend
+    RESIGN = "resign"  # clock skew or nonce reuse: re-sign and resend once
+    AMBIGUOUS = "ambiguous"  # may have been applied: reconcile, never resend blindly
+    PERMANENT = "permanent"  # refused for good: fail the chunk with the server's code
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """One HTTP attempt, classified. Failures are results, not exceptions.
+
+    `response` is None when no HTTP answer was read (connect error, timeout, reset);
+    `reason` then says why in words a user can act on.
+    """
+
+    verdict: Verdict
+    reason: str
+    response: ApiResponse | None = None
+    elapsed_ms: float = 0.0
+    wrote_request: bool = True  # False only when the request certainly never left
+
+    @property
+    def request_id(self) -> str | None:
+        return self.response.request_id if self.response else None
+
+    @property
+    def http_status(self) -> int | None:
+        return self.response.http_status if self.response else None
+
+    @property
+    def code(self) -> str | int | None:
+        return self.response.code if self.response else None
+
+    @property
+    def message(self) -> str | None:
+        return self.response.message if self.response else None
+
+    @property
+    def retry_after_ms(self) -> int | None:
+        return self.response.retry_after_ms if self.response else None
+
+    @property
+    def throttled(self) -> bool:
+        return isinstance(self.code, str) and "Throttling" in self.code
