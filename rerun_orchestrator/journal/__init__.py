@@ -1,1 +1,34 @@
-"""TODO."""
+"""The journal: durable chunk state, resume after any crash, reconciliation of unknowns.
+
+RerunJob is not idempotent, so the journal is what lets a user type the same command
+again and trust the result: a chunk is marked in flight durably before its request is
+written, its outcome after; a chunk found in flight or unknown is checked with
+GetJobInstanceList (`Reconciler`) before anything is resent.
+"""
+
+from ._errors import (
+    InvalidTransitionError,
+    JournalError,
+    JournalLockedError,
+    JournalMismatchError,
+)
+from ._memory import MemoryJournal
+from ._model import ChunkRecord, ChunkStatus, JournalMeta, ReconcileOutcome, Reconciliation
+from ._sqlite import SqliteJournal
+from ._store import Journal, SyncSummary
+
+__all__ = [
+    "ChunkRecord",
+    "ChunkStatus",
+    "InvalidTransitionError",
+    "Journal",
+    "JournalError",
+    "JournalLockedError",
+    "JournalMeta",
+    "JournalMismatchError",
+    "MemoryJournal",
+    "ReconcileOutcome",
+    "Reconciliation",
+    "SqliteJournal",
+    "SyncSummary",
+]

@@ -52,3 +52,14 @@ class Reconciliation:
     outcome: ReconcileOutcome
     reason: str
     instance_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JournalMeta:
+    """What a journal says about itself: which plan, since when, which schema."""
+
+    plan_name: str
+    plan_digest: str  # of the plan as last run; an edited plan updates it
+    created_at: float  # wall seconds
+    schema_version: int
+    previous_digest: str | None = None  # the digest before the last edit, if the plan changed

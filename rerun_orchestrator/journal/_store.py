@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..plan._model import Chunk
-from ._model import ChunkRecord, ChunkStatus
+from ._model import ChunkRecord, ChunkStatus, JournalMeta
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,17 +23,35 @@ class SyncSummary:
     added: int  # chunks new to the journal (pending)
     known: int  # chunks already recorded (kept with their state)
     orphaned: tuple[str, ...]  # keys recorded earlier that the plan no longer has (never sent)
+    # How many orphans in all: `orphaned` is capped so that a huge edit stays printable.
+    orphaned_count: int = 0
 
 
 class Journal(Protocol):
+    @property
+    def meta(self) -> JournalMeta:
+        """Which plan this journal belongs to, and since when."""
+        ...
+
     def sync(self, chunks: Iterable[Chunk]) -> SyncSummary:
         """Add the plan's new chunks as pending; keep what is known; report orphans."""
         ...
 
     def get(self, key: str) -> ChunkRecord | None: ...
 
-    def records(self, statuses: Iterable[ChunkStatus] | None = None) -> Iterator[ChunkRecord]:
-        """Records (all, or those in `statuses`), in the order they were added."""
+    def records(
+        self, statuses: Iterable[ChunkStatus] | None = None, *, plan_only: bool = False
+    ) -> Iterator[ChunkRecord]:
+        """Records (all, or those in `statuses`), in the order they were added.
+
+        `plan_only` leaves out the orphans of the last `sync`: chunks the journal knows
+        that the current plan no longer has, which must never be sent.
+        """
+        ...
+
+    def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
+        """Keys the last `sync` found in the journal but not in the plan (up to `limit`),
+        and how many there are in all."""
         ...
 
     def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:

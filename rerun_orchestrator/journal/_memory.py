@@ -1,0 +1,146 @@
+"""`MemoryJournal`: the `Journal` protocol in a dict, for tests and for embedding.
+
+Same state machine and the same answers as `SqliteJournal` (the shared tests run both),
+but nothing survives the process: use it where the caller keeps its own durable record,
+or where resume does not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Self
+
+from .._clock import Clock, SystemClock
+from ..plan._model import Chunk
+from ._errors import JournalError, JournalMismatchError
+from ._model import ChunkRecord, ChunkStatus, JournalMeta
+from ._store import SyncSummary
+from ._transitions import begin_attempt, settle
+
+_ORPHANS_SHOWN = 100
+
+
+class MemoryJournal:
+    """A journal held in memory. `plan_name`/`plan_digest` only fill in `meta`."""
+
+    def __init__(
+        self, *, plan_name: str = "memory", plan_digest: str = "", clock: Clock | None = None
+    ) -> None:
+        self._clock = clock or SystemClock()
+        self._meta = JournalMeta(plan_name, plan_digest, self._clock.wall(), 1)
+        self._records: dict[str, ChunkRecord] = {}
+        self._orphans: list[str] = []
+        self._closed = False
+
+    @property
+    def meta(self) -> JournalMeta:
+        return self._meta
+
+    def reopen(self, *, plan_name: str, plan_digest: str) -> Self:
+        """Check and adopt a plan as `SqliteJournal.open` would on an existing journal."""
+        if plan_name != self._meta.plan_name:
+            raise JournalMismatchError("<memory>", self._meta.plan_name, plan_name)
+        if plan_digest != self._meta.plan_digest:
+            self._meta = JournalMeta(
+                plan_name, plan_digest, self._meta.created_at, 1, self._meta.plan_digest
+            )
+        self._closed = False
+        return self
+
+    def sync(self, chunks: Iterable[Chunk]) -> SyncSummary:
+        self._writable()
+        now = self._clock.wall()
+        planned: set[str] = set()
+        added = 0
+        for chunk in chunks:
+            planned.add(chunk.key)
+            if chunk.key not in self._records:
+                self._records[chunk.key] = ChunkRecord(chunk, ChunkStatus.PENDING, updated_at=now)
+                added += 1
+        self._orphans = [key for key in self._records if key not in planned]
+        return SyncSummary(
+            added=added,
+            known=len(planned) - added,
+            orphaned=tuple(self._orphans[:_ORPHANS_SHOWN]),
+            orphaned_count=len(self._orphans),
+        )
+
+    def get(self, key: str) -> ChunkRecord | None:
+        return self._records.get(key)
+
+    def records(
+        self, statuses: Iterable[ChunkStatus] | None = None, *, plan_only: bool = False
+    ) -> Iterator[ChunkRecord]:
+        wanted = None if statuses is None else {ChunkStatus(s) for s in statuses}
+        skip = set(self._orphans) if plan_only else set()
+        # A snapshot, so that callers may write while they iterate (as with SQLite).
+        for record in list(self._records.values()):
+            if (wanted is None or record.status in wanted) and record.key not in skip:
+                yield record
+
+    def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
+        shown = self._orphans if limit is None else self._orphans[:limit]
+        return tuple(shown), len(self._orphans)
+
+    def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+        self._writable()
+        record = begin_attempt(self._require(key), started_at, self._clock.wall())
+        self._records[key] = record
+        return record
+
+    def record_outcome(
+        self,
+        key: str,
+        status: ChunkStatus,
+        *,
+        request_id: str | None = None,
+        code: str | int | None = None,
+        message: str | None = None,
+        reason: str | None = None,
+        instance_ids: Iterable[int] = (),
+    ) -> ChunkRecord:
+        self._writable()
+        record = settle(
+            self._require(key),
+            ChunkStatus(status),
+            self._clock.wall(),
+            request_id=request_id,
+            code=code,
+            message=message,
+            reason=reason,
+            instance_ids=instance_ids,
+        )
+        self._records[key] = record
+        return record
+
+    def counts(self) -> dict[ChunkStatus, int]:
+        counts = dict.fromkeys(ChunkStatus, 0)
+        for record in self._records.values():
+            counts[record.status] += 1
+        return counts
+
+    def flush(self) -> None:
+        """Nothing to do: memory is as durable as it gets."""
+
+    def close(self) -> None:
+        """Refuse further writes; the records stay readable (handy in tests)."""
+        self._closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"MemoryJournal(plan={self._meta.plan_name!r}, chunks={len(self._records)})"
+
+    def _writable(self) -> None:
+        if self._closed:
+            raise JournalError("journal is closed")
+
+    def _require(self, key: str) -> ChunkRecord:
+        record = self._records.get(key)
+        if record is None:
+            raise JournalError(f"chunk {key} is not in the journal; sync the plan first")
+        return record

@@ -1,0 +1,186 @@
+"""The Journal protocol, run against both implementations: states, transitions, sync, orphans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from rerun_orchestrator.journal import (
+    ChunkStatus,
+    InvalidTransitionError,
+    Journal,
+    JournalError,
+    MemoryJournal,
+    SqliteJournal,
+)
+
+D0 = date(2024, 1, 1)
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def journal(request: pytest.FixtureRequest, tmp_path: Path, clock) -> Iterator[Journal]:
+    if request.param == "sqlite":
+        j: Journal = SqliteJournal.open(
+            tmp_path / "j.sqlite", plan_name="p", plan_digest="d1", clock=clock
+        )
+    else:
+        j = MemoryJournal(plan_name="p", plan_digest="d1", clock=clock)
+    yield j
+    j.close()
+
+
+@pytest.fixture
+def three(chunk):
+    return [chunk(1, D0, 7), chunk(1, D0 + timedelta(days=7), 7), chunk(2, D0, 3)]
+
+
+def test_sync_adds_pending_and_keeps_known(journal, three, chunk) -> None:
+    first = journal.sync(three)
+    assert (first.added, first.known, first.orphaned, first.orphaned_count) == (3, 0, (), 0)
+    journal.mark_in_flight(three[0].key, 1.0)
+    journal.record_outcome(three[0].key, ChunkStatus.SUCCEEDED, request_id="R1")
+
+    extra = chunk(3, D0)
+    second = journal.sync([*three, extra])
+    assert (second.added, second.known) == (1, 3)
+    assert journal.get(three[0].key).status is ChunkStatus.SUCCEEDED  # kept, not reset
+    assert journal.get(extra.key).status is ChunkStatus.PENDING
+    assert [r.key for r in journal.records()] == [c.key for c in [*three, extra]]
+
+
+def test_orphans_are_reported_and_never_listed_for_sending(journal, three) -> None:
+    journal.sync(three)
+    summary = journal.sync(three[1:])
+    assert summary.orphaned == (three[0].key,)
+    assert summary.orphaned_count == 1
+    assert journal.orphans() == ((three[0].key,), 1)
+    pending = [r.key for r in journal.records([ChunkStatus.PENDING], plan_only=True)]
+    assert pending == [three[1].key, three[2].key]
+    # still in the journal: status and reports can show it
+    assert three[0].key in [r.key for r in journal.records()]
+    # and an orphan that comes back into the plan is no longer one
+    assert journal.sync(three).orphaned_count == 0
+
+
+def test_orphan_list_is_capped_but_counted(journal, chunk) -> None:
+    many = [chunk(7, D0 + timedelta(days=i)) for i in range(150)]
+    journal.sync(many)
+    summary = journal.sync(iter([chunk(8, D0)]))  # any iterable, not only lists
+    assert summary.orphaned_count == 150
+    assert len(summary.orphaned) == 100
+    assert summary.orphaned == tuple(c.key for c in many[:100])
+
+
+def test_an_attempt_counts_and_marks_in_flight(journal, three) -> None:
+    journal.sync(three)
+    record = journal.mark_in_flight(three[0].key, 123.5)
+    assert (record.status, record.attempts, record.attempt_started_at) == (
+        ChunkStatus.IN_FLIGHT,
+        1,
+        123.5,
+    )
+    assert journal.get(three[0].key) == record
+    journal.record_outcome(three[0].key, ChunkStatus.PENDING, request_id="R1", code="Throttling")
+    record = journal.mark_in_flight(three[0].key, 200.0)
+    assert record.attempts == 2
+    assert record.request_id == "R1"
+
+
+@pytest.mark.parametrize(
+    "status", [ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN, ChunkStatus.SUCCEEDED]
+)
+def test_no_blind_resend(journal, three, status) -> None:
+    journal.sync(three)
+    journal.mark_in_flight(three[0].key, 1.0)
+    if status is not ChunkStatus.IN_FLIGHT:
+        journal.record_outcome(three[0].key, status)
+    with pytest.raises(InvalidTransitionError, match=str(status)):
+        journal.mark_in_flight(three[0].key, 2.0)
+    assert journal.get(three[0].key).attempts == 1
+
+
+def test_failed_may_be_resent_when_asked(journal, three) -> None:
+    journal.sync(three)
+    journal.mark_in_flight(three[0].key, 1.0)
+    journal.record_outcome(three[0].key, ChunkStatus.FAILED, code=-1, message="bad job")
+    assert journal.mark_in_flight(three[0].key, 2.0).attempts == 2
+
+
+@pytest.mark.parametrize("status", [ChunkStatus.PENDING, ChunkStatus.FAILED, ChunkStatus.UNKNOWN])
+def test_succeeded_is_final(journal, three, status) -> None:
+    journal.sync(three)
+    journal.mark_in_flight(three[0].key, 1.0)
+    journal.record_outcome(three[0].key, ChunkStatus.SUCCEEDED, request_id="R1")
+    with pytest.raises(InvalidTransitionError):
+        journal.record_outcome(three[0].key, status)
+    assert journal.get(three[0].key).status is ChunkStatus.SUCCEEDED
+
+
+def test_outcome_in_flight_is_refused(journal, three) -> None:
+    journal.sync(three)
+    with pytest.raises(InvalidTransitionError, match="mark_in_flight"):
+        journal.record_outcome(three[0].key, ChunkStatus.IN_FLIGHT)
+
+
+def test_unknown_key_is_an_error(journal, three) -> None:
+    journal.sync(three)
+    with pytest.raises(JournalError, match="not in"):
+        journal.mark_in_flight("nope", 1.0)
+    with pytest.raises(JournalError, match="not in"):
+        journal.record_outcome("nope", ChunkStatus.FAILED)
+    assert journal.get("nope") is None
+
+
+def test_outcome_fields(journal, three) -> None:
+    journal.sync(three)
+    key = three[0].key
+    journal.mark_in_flight(key, 1.0)
+    journal.record_outcome(
+        key,
+        ChunkStatus.UNKNOWN,
+        request_id="R1",
+        code="InternalError",
+        message="boom",
+        reason="500",
+    )
+    record = journal.record_outcome(
+        key, ChunkStatus.SUCCEEDED, reason="found by reconciliation", instance_ids=[9, 7, 9]
+    )
+    assert record.request_id == "R1"  # None keeps the last RequestId
+    assert (record.code, record.message) == (None, None)
+    assert record.reason == "found by reconciliation"
+    assert record.instance_ids == (7, 9)
+    again = journal.record_outcome(key, ChunkStatus.SUCCEEDED)
+    assert again.instance_ids == (7, 9)  # empty keeps what was found
+    assert journal.get(key) == again
+
+
+def test_records_filter_order_and_writes_while_iterating(journal, chunk) -> None:
+    chunks = [chunk(1, D0 + timedelta(days=i)) for i in range(2500)]
+    journal.sync(chunks)
+    seen = []
+    for record in journal.records([ChunkStatus.PENDING]):
+        seen.append(record.key)
+        if len(seen) % 2:
+            journal.mark_in_flight(record.key, 1.0)
+            journal.record_outcome(record.key, ChunkStatus.FAILED, code=1)
+    assert seen == [c.key for c in chunks]  # each once, in plan order, despite the writes
+    failed = [r.key for r in journal.records([ChunkStatus.FAILED])]
+    assert failed == [c.key for c in chunks[::2]]
+    both = list(journal.records([ChunkStatus.FAILED, ChunkStatus.PENDING]))
+    assert [r.key for r in both] == [c.key for c in chunks]
+    assert list(journal.records([])) == []
+    counts = journal.counts()
+    assert counts[ChunkStatus.FAILED] == 1250
+    assert counts[ChunkStatus.PENDING] == 1250
+    assert counts[ChunkStatus.SUCCEEDED] == 0  # every status is present
+
+
+def test_closed_journal_refuses_writes(journal, three) -> None:
+    journal.sync(three)
+    journal.close()
+    with pytest.raises(JournalError, match="closed"):
+        journal.mark_in_flight(three[0].key, 1.0)
