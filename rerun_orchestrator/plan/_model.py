@@ -6,11 +6,14 @@ Everything downstream (executor, journal, report) consumes `Chunk`; nothing here
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
 Order = Literal["oldest_first", "newest_first"]
+
+DEFAULT_MAX_CHUNKS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,12 @@ class Rate:
 
     calls: float
     period: float
+
+    def __post_init__(self) -> None:
+        # A zero or NaN rate would stall or divide by zero deep inside the executor.
+        for what, value in (("calls", self.calls), ("period", self.period)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"a rate's {what} must be a positive number, not {value!r}")
 
     @property
     def per_second(self) -> float:
@@ -41,6 +50,19 @@ class Execution:
     order: Order = "oldest_first"
     # A job's reruns queue behind each other on the server (task concurrency defaults to 1).
     per_job_concurrency: int = 1
+    # Plans larger than this are refused before anything is sent: a typo in a window or a
+    # range ("1-100000") should not turn into months of calls.
+    max_chunks: int = DEFAULT_MAX_CHUNKS
+
+    def __post_init__(self) -> None:
+        for name in ("concurrency", "max_attempts", "per_job_concurrency", "max_chunks"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"execution {name} must be an integer >= 1, not {value!r}")
+        if self.order not in ("oldest_first", "newest_first"):
+            raise ValueError(
+                f"execution order must be oldest_first or newest_first, not {self.order!r}"
+            )
 
 
 def chunk_key(

@@ -1,0 +1,119 @@
+"""The dry run: every chunk as JSON lines, or a summary a person can read before a backfill.
+
+Both write to a text stream the caller owns; neither keeps chunks in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TextIO
+
+from ._plan import JobRange, Plan, Target
+from ._rate import format_duration, run_seconds
+
+_JOBS_WIDTH = 36
+_NAMESPACE_WIDTH = 14
+
+
+def render_jsonl(plan: Plan, stream: TextIO) -> int:
+    """Write one JSON object per chunk, in plan order, with exactly the contract's keys.
+
+    Returns the number of chunks written.
+    """
+    count = 0
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    for chunk in plan.chunks():
+        stream.write(dumps(chunk.to_json()) + "\n")
+        count += 1
+    return count
+
+
+def render_table(plan: Plan, stream: TextIO) -> None:
+    """Write a summary: one row per target, then total calls and the time they need.
+
+    A target's jobs all share its windows and chunk size, so a row stands for all of them;
+    its job list is collapsed into ranges and shortened when long.
+    """
+    execution = plan.execution
+    where = f" ({plan.path})" if plan.path else ""
+    stream.write(
+        f"Plan {plan.name}{where}, timezone {plan.timezone}, digest {plan.digest[:12]}\n\n"
+    )
+    header = (
+        "TARGET",
+        "REGION",
+        "NAMESPACE",
+        "GROUP",
+        "JOBS",
+        "#JOBS",
+        "DATA_TIME",
+        "CHUNK",
+        "CHUNKS/JOB",
+        "CALLS",
+        "FIRST DAY",
+        "LAST DAY",
+    )
+    rows = [header, *(_row(i, t) for i, t in enumerate(plan.targets, 1))]
+    widths = [max(len(row[c]) for row in rows) for c in range(len(header))]
+    numeric = {0, 5, 8, 9}
+    for row in rows:
+        cells = [
+            cell.rjust(widths[c]) if c in numeric else cell.ljust(widths[c])
+            for c, cell in enumerate(row)
+        ]
+        stream.write("  ".join(cells).rstrip() + "\n")
+    calls = plan.count_chunks()
+    jobs = sum(t.job_count for t in plan.targets)
+    eta = format_duration(run_seconds(calls, execution.rate))
+    stream.write(
+        f"\n{calls:,} calls, about {eta} at {execution.rate}"
+        f" ({jobs:,} jobs, {plan.count_job_days():,} job-days;"
+        f" concurrency {execution.concurrency}, up to {execution.max_attempts} attempts per call)\n"
+    )
+
+
+def _row(index: int, target: Target) -> tuple[str, ...]:
+    return (
+        str(index),
+        target.region,
+        _shorten(target.namespace, _NAMESPACE_WIDTH),
+        target.group_id,
+        _jobs_text(target.jobs),
+        f"{target.job_count:,}",
+        target.data_time,
+        f"{target.chunk_days} d",
+        f"{target.chunks_per_job:,}",
+        f"{target.count_chunks():,}",
+        target.first_day.isoformat(),
+        target.last_day.isoformat(),
+    )
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def collapse(jobs: Iterable[JobRange]) -> list[JobRange]:
+    """Adjacent entries that continue each other (123, 124, "125-130") as one range."""
+    merged: list[JobRange] = []
+    for first, last in jobs:
+        if merged and merged[-1][1] + 1 == first:
+            merged[-1] = (merged[-1][0], last)
+        else:
+            merged.append((first, last))
+    return merged
+
+
+def _jobs_text(jobs: Iterable[JobRange]) -> str:
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in collapse(jobs)]
+    text = ", ".join(parts)
+    if len(text) <= _JOBS_WIDTH:
+        return text
+    shown: list[str] = []
+    for part in parts:
+        more = f", … (+{len(parts) - len(shown) - 1} more)"
+        if len(", ".join([*shown, part])) + len(more) > _JOBS_WIDTH and shown:
+            break
+        shown.append(part)
+    return ", ".join(shown) + f", … (+{len(parts) - len(shown)} more)"

@@ -1,0 +1,152 @@
+"""YAML with positions: the composed node tree, read key by key, every problem reported.
+
+We validate `yaml.compose` nodes rather than loaded Python objects because only nodes keep
+their line and column, and because a node also keeps the scalar's source text: YAML 1.1
+reads an unquoted ``10:00:00`` as the base-60 integer 36000, and the text is what the user
+meant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ._diagnostics import Diagnostic, Severity
+
+__all__ = [
+    "MappingNode",
+    "Node",
+    "Reporter",
+    "ScalarNode",
+    "SequenceNode",
+    "compose",
+    "construct",
+    "describe",
+    "mapping_items",
+]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+@dataclass
+class Reporter:
+    """Collects diagnostics for one file, positioned at YAML nodes."""
+
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def at(self, line: int, col: int, message: str, severity: Severity = "error") -> None:
+        self.diagnostics.append(Diagnostic(self.path, line, col, message, severity))
+
+    def error(self, node: Node, message: str) -> None:
+        self.at(*position(node), message)
+
+    def warning(self, node: Node, message: str) -> None:
+        self.at(*position(node), message, "warning")
+
+    @property
+    def failed(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+
+def position(node: Node) -> tuple[int, int]:
+    """1-based (line, column) of a node's first character (PyYAML marks are 0-based)."""
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def compose(text: str, report: Reporter) -> Node | None:
+    """The document's root node, or None after reporting why there is none."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = " ".join(filter(None, (exc.problem, exc.context)))
+        report.at(line, col, f"YAML syntax error: {problem or exc}")
+        return None
+    except yaml.YAMLError as exc:  # e.g. a control character the reader refuses
+        report.at(1, 1, f"YAML error: {exc}")
+        return None
+    if root is None:
+        report.at(1, 1, "the plan is empty: expected a mapping with version, name, timezone, ...")
+    return root
+
+
+def construct(node: ScalarNode) -> Any:
+    """The Python value PyYAML's safe loader gives a scalar (int, bool, date, str, None ...).
+
+    Raises:
+        ValueError: the scalar has a type tag but no valid value (e.g. ``2024-02-30``).
+    """
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+def describe(node: Node) -> str:
+    """How a node reads in a message: what it is, never its full content."""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    try:
+        value = construct(node)  # type: ignore[arg-type]
+    except ValueError:
+        return f"{node.value!r}"
+    if value is None:
+        return "null"
+    kind = {bool: "the boolean ", int: "the integer ", float: "the number ", str: ""}
+    return f"{kind.get(type(value), 'the date ')}{node.value!r}"
+
+
+def mapping_items(
+    node: MappingNode, report: Reporter, _merging: frozenset[int] = frozenset()
+) -> list[tuple[str, Node, Node]]:
+    """A mapping's ``(key, key node, value node)`` entries, in file order.
+
+    Merge keys (``<<: *defaults``) are applied as YAML specifies: explicit keys win. Keys that
+    are not strings and repeated keys are reported (PyYAML keeps the last silently, which
+    hides a typo'd override); only the first of repeated keys is kept.
+    """
+    items: list[tuple[str, Node, Node]] = []
+    merged: list[tuple[str, Node, Node]] = []
+    seen: dict[str, Node] = {}
+    for key_node, value_node in node.value:
+        if key_node.tag == _MERGE_TAG:
+            merged.extend(_merge_sources(value_node, report, _merging | {id(node)}))
+            continue
+        if not isinstance(key_node, ScalarNode) or key_node.tag != _STR_TAG:
+            report.error(key_node, f"keys must be strings, not {describe(key_node)}")
+            continue
+        key = key_node.value
+        if key in seen:
+            line, _ = position(seen[key])
+            report.error(key_node, f"duplicate key {key!r} (first at line {line})")
+            continue
+        seen[key] = key_node
+        items.append((key, key_node, value_node))
+    for key, key_node, value_node in merged:
+        if key not in seen:
+            seen[key] = key_node
+            items.append((key, key_node, value_node))
+    return items
+
+
+def _merge_sources(
+    value: Node, report: Reporter, merging: frozenset[int]
+) -> list[tuple[str, Node, Node]]:
+    sources = value.value if isinstance(value, SequenceNode) else [value]
+    entries: list[tuple[str, Node, Node]] = []
+    for source in sources:
+        if not isinstance(source, MappingNode):
+            report.error(source, f"'<<' merges mappings, not {describe(source)}")
+        elif id(source) in merging:
+            report.error(source, "'<<' merges a mapping into itself")
+        else:
+            entries.extend(mapping_items(source, report, merging))
+    return entries
