@@ -61,15 +61,52 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    raise NotImplementedError  # owned by the plan package (issue 2)
+    """Check every plan given; all problems of all files on stderr; exit 2 if any error."""
+    from .plan import check_plan  # noqa: PLC0415 - keep start-up light
+
+    if args.max_chunks is not None and args.max_chunks < 1:
+        print("rerun-orchestrator validate: --max-chunks must be >= 1", file=sys.stderr)
+        return EXIT_USAGE
+    failed = False
+    for path in args.plans:
+        plan, diagnostics = check_plan(path, max_chunks=args.max_chunks)
+        for diagnostic in diagnostics:
+            print(diagnostic, file=sys.stderr)
+        if plan is None:
+            failed = True
+        else:
+            print(f"{path}: ok: plan {plan.name}, {plan.count_chunks():,} calls")
+    return EXIT_USAGE if failed else EXIT_OK
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    raise NotImplementedError  # owned by the plan package (issue 2)
+    """Dry run: the plan's chunks as JSON lines, or a summary table; nothing is sent."""
+    from .plan import check_plan, render_jsonl, render_table  # noqa: PLC0415
+
+    if args.max_chunks is not None and args.max_chunks < 1:
+        print("rerun-orchestrator plan: --max-chunks must be >= 1", file=sys.stderr)
+        return EXIT_USAGE
+    plan, diagnostics = check_plan(args.plan, max_chunks=args.max_chunks)
+    for diagnostic in diagnostics:
+        print(diagnostic, file=sys.stderr)
+    if plan is None:
+        return EXIT_USAGE
+    if args.format == "jsonl":
+        render_jsonl(plan, sys.stdout)
+    else:
+        render_table(plan, sys.stdout)
+    sys.stdout.flush()  # a closed pipe surfaces here, inside main's BrokenPipeError handler
+    return EXIT_OK
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
-    raise NotImplementedError  # owned by the plan package (issue 2)
+    """Print the plan format's JSON Schema (draft 2020-12) for editors and CI."""
+    import json  # noqa: PLC0415
+
+    from .plan import plan_json_schema  # noqa: PLC0415
+
+    print(json.dumps(plan_json_schema(), indent=2, ensure_ascii=False))
+    return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
