@@ -12,13 +12,16 @@ from ._errors import (
     JournalLockedError,
     JournalMismatchError,
 )
+from ._judge import judge_instances
 from ._memory import MemoryJournal
 from ._model import ChunkRecord, ChunkStatus, JournalMeta, ReconcileOutcome, Reconciliation
+from ._reconcile import InstanceLister, Reconciler
 from ._sqlite import SqliteJournal
 from ._store import Journal, SyncSummary
 
 __all__ = [
     "ChunkRecord",
+    "InstanceLister",
     "ChunkStatus",
     "InvalidTransitionError",
     "Journal",
@@ -29,6 +32,8 @@ __all__ = [
     "MemoryJournal",
     "ReconcileOutcome",
     "Reconciliation",
+    "Reconciler",
     "SqliteJournal",
     "SyncSummary",
+    "judge_instances",
 ]
