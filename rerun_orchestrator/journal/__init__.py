@@ -21,8 +21,8 @@ from ._store import Journal, SyncSummary
 
 __all__ = [
     "ChunkRecord",
-    "InstanceLister",
     "ChunkStatus",
+    "InstanceLister",
     "InvalidTransitionError",
     "Journal",
     "JournalError",
@@ -31,8 +31,8 @@ __all__ = [
     "JournalMismatchError",
     "MemoryJournal",
     "ReconcileOutcome",
-    "Reconciliation",
     "Reconciler",
+    "Reconciliation",
     "SqliteJournal",
     "SyncSummary",
     "judge_instances",
