@@ -1,0 +1,431 @@
+"""What the simulated SchedulerX holds and how it behaves: credentials, jobs, quota, faults.
+
+Value objects, validated when built, with a loader for the YAML format of the contract
+(``server_timezone``, ``credentials``, ``jobs``, ``quota``) plus our extensions. Job ids
+are stored as ranges, never expanded, so ``"1-100000"`` costs nothing until used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from ._calendar import load_zone, parse_time_of_day
+from ._faults import FaultRule
+from ._quota import QuotaSpec
+
+EDITIONS = ("professional", "basic")
+LIST_FILTERS = ("schedule_time", "data_time")
+LIST_ORDERS = ("newest_first", "oldest_first")
+
+# Business failure `Code`s (HTTP 200, Success=false). The real values are undocumented
+# (reference §4.3), so each is configurable under `business_error_codes`.
+DEFAULT_BUSINESS_CODES: Mapping[str, int] = MappingProxyType(
+    {
+        "namespace_not_found": 500,
+        "group_not_found": 500,
+        "job_not_found": 500,
+        "job_group_mismatch": 500,
+        "edition_not_supported": 500,
+        "invalid_range": 500,
+        "invalid_data_time": 500,
+        "too_many_days": 500,
+        "instance_not_found": 500,
+        "missing_job": 500,
+    }
+)
+DEFAULT_QUOTA: Mapping[str, str | QuotaSpec | None] = MappingProxyType(
+    {"RerunJob": "100/min", "GetJobInstanceList": "100/min"}
+)
+
+
+class SimulatorConfigError(ValueError):
+    """A simulator config is invalid; the message names the offending key."""
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSpec:
+    """An AccessKey the simulator accepts; `account` owns the quota (default: the key id).
+
+    A `security_token` makes it an STS credential: requests must then carry exactly
+    that token. The secret and the token never appear in the repr.
+    """
+
+    access_key_id: str
+    access_key_secret: str = field(repr=False)
+    security_token: str | None = field(default=None, repr=False)
+    account: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.access_key_id or not self.access_key_secret:
+            raise SimulatorConfigError("a credential needs access_key_id and access_key_secret")
+
+    @property
+    def owner(self) -> str:
+        """The account whose quota this key draws on."""
+        return self.account or self.access_key_id
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """Jobs of one application group.
+
+    Args:
+        job_ids: inclusive ``(first, last)`` id ranges; a single job is ``(id, id)``.
+        edition: ``professional`` or ``basic``; RerunJob needs professional.
+        namespace_source: requests must send this NamespaceSource (None: send none).
+        max_concurrency: instances of one job running at once; the rest wait.
+        history: days ``(first, last)`` with regular scheduled instances (TriggerType 1),
+            scheduled at `history_time` on each day, as a real daily job has.
+    """
+
+    region: str
+    namespace: str
+    group: str
+    job_ids: tuple[tuple[int, int], ...]
+    edition: str = "professional"
+    namespace_source: str | None = None
+    max_concurrency: int = 1
+    history: tuple[date, date] | None = None
+    history_time: str = "00:00:00"
+
+    def __post_init__(self) -> None:
+        for name in ("region", "namespace", "group"):
+            if not getattr(self, name):
+                raise SimulatorConfigError(f"a job spec needs a non-empty {name}")
+        for first, last in self.job_ids:
+            if first < 1 or last < first:
+                raise SimulatorConfigError(f"bad job id range {first}-{last}")
+        if self.edition not in EDITIONS:
+            raise SimulatorConfigError(f"edition must be one of {EDITIONS}, got {self.edition!r}")
+        if self.max_concurrency < 1:
+            raise SimulatorConfigError(f"max_concurrency must be >= 1, got {self.max_concurrency}")
+        if self.history is not None and self.history[1] < self.history[0]:
+            raise SimulatorConfigError(f"history ends before it starts: {self.history}")
+        if parse_time_of_day(self.history_time) is None:
+            raise SimulatorConfigError(f"history_time must be HH:MM:SS, got {self.history_time!r}")
+
+    def contains(self, job_id: int) -> bool:
+        return any(first <= job_id <= last for first, last in self.job_ids)
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything a `Simulator` needs; every field has a working default.
+
+    Quotas are ``"N/min"``, ``"N/s"``, a `QuotaSpec` or None (unlimited) per API action;
+    actions not in `quota` get `default_quota`. Instance timings are in seconds of the
+    injected clock. `instance_list_filter` picks what GetJobInstanceList's
+    StartTimestamp/EndTimestamp compare with, `instance_list_order` its sort order (the
+    real behaviour of both is undocumented).
+    """
+
+    server_timezone: str = "Asia/Shanghai"
+    credentials: tuple[CredentialSpec, ...] = (CredentialSpec("testid", "testsecret"),)
+    jobs: tuple[JobSpec, ...] = ()
+    quota: Mapping[str, str | QuotaSpec | None] = field(default_factory=lambda: dict(DEFAULT_QUOTA))
+    default_quota: str | QuotaSpec | None = "100/min"
+    retry_after_header: bool = False
+    faults: tuple[FaultRule, ...] = ()
+    instance_list_filter: str = "schedule_time"
+    instance_list_order: str = "newest_first"
+    instance_list_max_page_size: int | None = None
+    instance_wait_seconds: float = 1.0
+    instance_run_seconds: float = 2.0
+    failure_rate: float = 0.0
+    max_rerun_days: int | None = None
+    timestamp_window_seconds: float = 900.0
+    business_error_codes: Mapping[str, int] = field(
+        default_factory=lambda: dict(DEFAULT_BUSINESS_CODES)
+    )
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        try:
+            load_zone(self.server_timezone)
+        except ValueError as exc:
+            raise SimulatorConfigError(f"server_timezone: {exc}") from None
+        if not self.credentials:
+            raise SimulatorConfigError("credentials: at least one is needed")
+        ids = [c.access_key_id for c in self.credentials]
+        if len(set(ids)) != len(ids):
+            raise SimulatorConfigError("credentials: access_key_id values must be unique")
+        _check_jobs(self.jobs)
+        for action in self.quota:
+            self.quota_for(action)
+        self.quota_for("")
+        _check_choice("instance_list_filter", self.instance_list_filter, LIST_FILTERS)
+        _check_choice("instance_list_order", self.instance_list_order, LIST_ORDERS)
+        if self.instance_list_max_page_size is not None and self.instance_list_max_page_size < 1:
+            raise SimulatorConfigError("instance_list_max_page_size must be >= 1")
+        if self.instance_wait_seconds < 0 or self.instance_run_seconds < 0:
+            raise SimulatorConfigError("instance timings must be >= 0")
+        if not 0.0 <= self.failure_rate <= 1.0:
+            raise SimulatorConfigError(f"failure_rate must be in [0, 1], got {self.failure_rate}")
+        if self.max_rerun_days is not None and self.max_rerun_days < 1:
+            raise SimulatorConfigError("max_rerun_days must be >= 1")
+        if self.timestamp_window_seconds <= 0:
+            raise SimulatorConfigError("timestamp_window_seconds must be > 0")
+        unknown = sorted(set(self.business_error_codes) - set(DEFAULT_BUSINESS_CODES))
+        if unknown:
+            raise SimulatorConfigError(f"business_error_codes: unknown reason(s) {unknown}")
+
+    def quota_for(self, action: str) -> QuotaSpec | None:
+        """The quota of `action` (None: unlimited)."""
+        value = self.quota.get(action, self.default_quota)
+        if value is None:
+            return None
+        try:
+            return QuotaSpec.parse(value)
+        except ValueError as exc:
+            raise SimulatorConfigError(f"quota.{action or 'default'}: {exc}") from None
+
+    def business_code(self, reason: str) -> int:
+        return self.business_error_codes.get(reason, DEFAULT_BUSINESS_CODES[reason])
+
+    @classmethod
+    def default(cls) -> SimulatorConfig:
+        """What `rerun-orchestrator simulate` serves without ``--config`` (see the docs)."""
+        return cls(
+            credentials=(
+                CredentialSpec("testid", "testsecret"),
+                CredentialSpec("stsid", "stssecret", security_token="ststoken"),  # noqa: S106 demo key
+            ),
+            jobs=(
+                JobSpec(
+                    "cn-hangzhou",
+                    "adcfc35d-e2fe-4fe9-bbaa-20e90ffc1234",
+                    "testSchedulerx.defaultGroup",
+                    ((123, 124), (200, 210)),
+                ),
+                JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 2), (10, 20))),
+                JobSpec("cn-hangzhou", "ns-1", "basic.group", ((300, 300),), edition="basic"),
+            ),
+        )
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> SimulatorConfig:
+        """Build from parsed YAML/JSON; raises `SimulatorConfigError` naming the bad key."""
+        return _from_mapping(cls, data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> SimulatorConfig:
+        """Load a YAML config file; errors name the file."""
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise SimulatorConfigError(f"{path}: cannot read config: {exc}") from None
+        if data is None:
+            data = {}
+        try:
+            return cls.from_mapping(data)
+        except SimulatorConfigError as exc:
+            raise SimulatorConfigError(f"{path}: {exc}") from None
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SimulatorConfigError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def _check_jobs(jobs: Iterable[JobSpec]) -> None:
+    """Job ids are unique per region and a group has one edition and one namespace source."""
+    ranges: dict[str, list[tuple[int, int, int]]] = {}
+    groups: dict[tuple[str, str, str], JobSpec] = {}
+    for index, spec in enumerate(jobs):
+        key = (spec.region, spec.namespace, spec.group)
+        known = groups.setdefault(key, spec)
+        if (known.edition, known.namespace_source) != (spec.edition, spec.namespace_source):
+            raise SimulatorConfigError(
+                f"jobs[{index}]: group {spec.group!r} is declared twice with a different "
+                "edition or namespace_source"
+            )
+        ranges.setdefault(spec.region, []).extend((a, b, index) for a, b in spec.job_ids)
+    for region, spans in ranges.items():
+        spans.sort()
+        for (_, last, i), (first, _, j) in itertools.pairwise(spans):
+            if first <= last:
+                raise SimulatorConfigError(
+                    f"jobs[{j}]: job id {first} in {region} is also declared by jobs[{i}]"
+                )
+
+
+_TOP_KEYS = frozenset(f.name for f in SimulatorConfig.__dataclass_fields__.values())
+_JOB_KEYS = frozenset(JobSpec.__dataclass_fields__)
+_CRED_KEYS = frozenset(CredentialSpec.__dataclass_fields__)
+_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
+# Scalar keys and the YAML types they accept (bool is excluded from the numbers below).
+_SCALARS: Mapping[str, tuple[type, ...]] = MappingProxyType(
+    {
+        "server_timezone": (str,),
+        "retry_after_header": (bool,),
+        "instance_list_filter": (str,),
+        "instance_list_order": (str,),
+        "instance_list_max_page_size": (int,),
+        "instance_wait_seconds": (int, float),
+        "instance_run_seconds": (int, float),
+        "failure_rate": (int, float),
+        "max_rerun_days": (int,),
+        "timestamp_window_seconds": (int, float),
+        "seed": (int,),
+    }
+)
+
+
+def _from_mapping(cls: type[SimulatorConfig], data: Mapping[str, Any]) -> SimulatorConfig:
+    if not isinstance(data, Mapping):
+        raise SimulatorConfigError("the config must be a mapping")
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise SimulatorConfigError(f"unknown key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
+    kwargs: dict[str, Any] = {k: v for k, v in data.items() if v is not None}
+    for key, types in _SCALARS.items():
+        value = kwargs.get(key)
+        if value is None:
+            continue
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            raise SimulatorConfigError(f"{key}: expected {types[-1].__name__}, got {value!r}")
+    if "credentials" in data:
+        items = _list(data, "credentials")
+        kwargs["credentials"] = tuple(
+            _credential(item, f"credentials[{i}]") for i, item in enumerate(items)
+        )
+    if "jobs" in data:
+        jobs = _list(data, "jobs")
+        kwargs["jobs"] = tuple(_job(item, f"jobs[{i}]") for i, item in enumerate(jobs))
+    if "faults" in data:
+        rules = []
+        for i, item in enumerate(_list(data, "faults")):
+            try:
+                rules.append(FaultRule.from_mapping(item))
+            except ValueError as exc:
+                raise SimulatorConfigError(f"faults[{i}]: {exc}") from None
+        kwargs["faults"] = tuple(rules)
+    if "quota" in data:
+        quota = data["quota"]
+        if not isinstance(quota, Mapping):
+            raise SimulatorConfigError("quota must map API names to rates")
+        # Listed APIs replace the defaults one by one; the rest keep theirs.
+        kwargs["quota"] = {**DEFAULT_QUOTA, **{str(k): v for k, v in quota.items()}}
+    if "default_quota" in data:
+        kwargs["default_quota"] = data["default_quota"]
+    if "business_error_codes" in data:
+        codes = data["business_error_codes"]
+        if not isinstance(codes, Mapping):
+            raise SimulatorConfigError("business_error_codes must map reasons to integers")
+        kwargs["business_error_codes"] = {**DEFAULT_BUSINESS_CODES, **codes}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise SimulatorConfigError(str(exc)) from None
+
+
+def _list(data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data[key]
+    if not isinstance(value, list):
+        raise SimulatorConfigError(f"{key} must be a list")
+    return value
+
+
+def _credential(item: Any, where: str) -> CredentialSpec:
+    if not isinstance(item, Mapping):
+        raise SimulatorConfigError(f"{where}: must be a mapping")
+    unknown = sorted(set(item) - _CRED_KEYS)
+    if unknown:
+        raise SimulatorConfigError(f"{where}: unknown key(s) {unknown}")
+    token, account = item.get("security_token"), item.get("account")
+    try:
+        return CredentialSpec(
+            access_key_id=str(item.get("access_key_id") or ""),
+            access_key_secret=str(item.get("access_key_secret") or ""),
+            security_token=None if token is None else str(token),
+            account=None if account is None else str(account),
+        )
+    except SimulatorConfigError as exc:
+        raise SimulatorConfigError(f"{where}: {exc}") from None
+
+
+def _job(item: Any, where: str) -> JobSpec:
+    if not isinstance(item, Mapping):
+        raise SimulatorConfigError(f"{where}: must be a mapping")
+    unknown = sorted(set(item) - _JOB_KEYS)
+    if unknown:
+        raise SimulatorConfigError(f"{where}: unknown key(s) {unknown}")
+    missing = [k for k in ("region", "namespace", "group", "job_ids") if k not in item]
+    if missing:
+        raise SimulatorConfigError(f"{where}: missing key(s) {missing}")
+    ids = item["job_ids"]
+    if not isinstance(ids, list):
+        ids = [ids]
+    try:
+        return JobSpec(
+            region=str(item["region"]),
+            namespace=str(item["namespace"]),
+            group=str(item["group"]),
+            job_ids=tuple(_job_range(v, f"{where}.job_ids[{i}]") for i, v in enumerate(ids)),
+            edition=str(item.get("edition", "professional")),
+            namespace_source=None
+            if item.get("namespace_source") is None
+            else str(item["namespace_source"]),
+            max_concurrency=_int(item.get("max_concurrency", 1), f"{where}.max_concurrency"),
+            history=_history(item.get("history"), f"{where}.history"),
+            history_time=_time_text(item.get("history_time", "00:00:00")),
+        )
+    except SimulatorConfigError as exc:
+        if str(exc).startswith(where):
+            raise
+        raise SimulatorConfigError(f"{where}: {exc}") from None
+
+
+def _job_range(value: Any, where: str) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, str):
+        if value.strip().isdigit():
+            return (int(value), int(value))
+        match = _RANGE.match(value)
+        if match is not None:
+            return (int(match[1]), int(match[2]))
+    raise SimulatorConfigError(f"{where}: a job id is an integer or an 'A-B' range, got {value!r}")
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SimulatorConfigError(f"{where}: must be an integer, got {value!r}")
+    return value
+
+
+def _time_text(value: Any) -> str:
+    # YAML 1.1 reads an unquoted 10:00:00 as the sexagesimal integer 36000.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 86400:
+        return f"{value // 3600:02d}:{value // 60 % 60:02d}:{value % 60:02d}"
+    return str(value)
+
+
+def _history(value: Any, where: str) -> tuple[date, date] | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping) and set(value) == {"start", "end"}:
+        pair = [value["start"], value["end"]]
+    elif isinstance(value, list) and len(value) == 2:
+        pair = list(value)
+    else:
+        raise SimulatorConfigError(f"{where}: use {{start: DATE, end: DATE}}")
+    days = []
+    for item in pair:
+        if isinstance(item, date):
+            days.append(item)
+            continue
+        try:
+            days.append(date.fromisoformat(str(item)))
+        except ValueError:
+            raise SimulatorConfigError(f"{where}: {item!r} is not a YYYY-MM-DD date") from None
+    return (days[0], days[1])
