@@ -18,6 +18,7 @@ from ._config import (
 from ._faults import AFTER_COMMIT_KINDS, FAULT_KINDS, FaultRule
 from ._quota import QuotaSpec
 from ._server import Simulator, serve
+from ._thread import SimulatorThread
 
 __all__ = [
     "AFTER_COMMIT_KINDS",
@@ -30,5 +31,6 @@ __all__ = [
     "Simulator",
     "SimulatorConfig",
     "SimulatorConfigError",
+    "SimulatorThread",
     "serve",
 ]
