@@ -118,7 +118,19 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    raise NotImplementedError  # owned by the simulator package (issue 4)
+    import asyncio  # noqa: PLC0415 heavy imports stay inside their command
+
+    from .simulator import SimulatorConfigError, serve  # noqa: PLC0415
+
+    try:
+        asyncio.run(serve(args.host, args.port, args.config, stdout=sys.stdout))
+    except SimulatorConfigError as exc:
+        print(f"rerun-orchestrator simulate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # the address is taken or cannot be bound
+        print(f"rerun-orchestrator simulate: cannot listen: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 _COMMANDS = {
