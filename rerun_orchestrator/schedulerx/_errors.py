@@ -2,6 +2,7 @@
 
     SchedulerXError
      ├── CredentialsError   no usable credentials were found (nothing was sent)
+     │    └── CredentialsNotFoundError   this source holds none; a chain tries the next
      ├── EndpointError      an endpoint we refuse (plaintext HTTP to a non-loopback host)
      └── ApiCallError       a call that did not succeed; carries the classified AttemptResult
                             (code, HTTP status, RequestId, retry-after) as data
@@ -22,6 +23,15 @@ class SchedulerXError(Exception):
 
 class CredentialsError(SchedulerXError):
     """No credentials could be resolved, or they are incomplete."""
+
+
+class CredentialsNotFoundError(CredentialsError):
+    """A source that is simply not configured (no variables, no file, no such profile).
+
+    A `ChainCredentialsProvider` moves on to its next source after this error, but stops at
+    any other `CredentialsError`: a source that is configured but broken (a key id without
+    its secret) must be fixed, not silently skipped in favour of another account's keys.
+    """
 
 
 class EndpointError(SchedulerXError):

@@ -144,6 +144,68 @@ class JobInstance:
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceListPage:
+    """One page of GetJobInstanceList. `total` is None when the server does not say."""
+
+    instances: tuple[JobInstance, ...]
+    total: int | None
+    page_num: int
+    page_size: int
+
+    @classmethod
+    def from_data(
+        cls, data: Mapping[str, Any], *, page_num: int, page_size: int
+    ) -> InstanceListPage:
+        """Parse the response's ``Data``. Raises KeyError/TypeError/ValueError if malformed."""
+        items = data.get("JobInstanceDetails") or []
+        total = data.get("Total")
+        return cls(
+            instances=tuple(JobInstance.from_json(item) for item in items),
+            total=None if total is None else int(total),
+            page_num=int(data.get("PageNumber", page_num)),
+            page_size=int(data.get("PageSize", page_size)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    """The parts of GetJobInfo's ``Data.JobConfigInfo`` a backfill checks before it starts."""
+
+    job_id: int
+    name: str
+    status: int  # 1 enabled, 0 disabled
+    job_type: str | None = None
+    execute_mode: str | None = None
+    max_concurrency: int | None = None
+    time_type: int | None = None
+    time_expression: str | None = None
+    description: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.status == 1
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> JobInfo:
+        """Parse the response's ``Data``. Raises KeyError/TypeError/ValueError if malformed."""
+        info = data["JobConfigInfo"]
+        time_config = info.get("TimeConfig") or {}
+        max_concurrency = info.get("MaxConcurrency")  # a string in the SDK model
+        time_type = time_config.get("TimeType")
+        return cls(
+            job_id=int(info["JobId"]),
+            name=str(info.get("Name", "")),
+            status=int(info.get("Status", 0)),
+            job_type=info.get("JobType"),
+            execute_mode=info.get("ExecuteMode"),
+            max_concurrency=None if max_concurrency in (None, "") else int(max_concurrency),
+            time_type=None if time_type is None else int(time_type),
+            time_expression=time_config.get("TimeExpression"),
+            description=info.get("Description"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ApiResponse:
     """What the server said, parsed leniently. Any field may be missing from a broken body.
 
@@ -159,6 +221,8 @@ class ApiResponse:
     retry_after_ms: int | None = None
     data: Mapping[str, Any] | None = None
     raw_body: bytes = field(default=b"", repr=False)
+    # Why the body could not be read as a result ("empty body", "HTML page", ...); None if it could.
+    body_error: str | None = None
 
 
 class Verdict(enum.Enum):
