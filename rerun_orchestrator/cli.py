@@ -114,7 +114,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    raise NotImplementedError  # owned by the journal package (issue 6)
+    from .journal import JournalError, SqliteJournal, render_status  # noqa: PLC0415
+
+    try:
+        journal = SqliteJournal.open_readonly(args.journal)
+    except JournalError as exc:
+        print(f"rerun-orchestrator status: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with journal:
+        render_status(journal, sys.stdout, fmt=args.format)
+    return EXIT_OK
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:

@@ -16,7 +16,9 @@ from ._judge import judge_instances
 from ._memory import MemoryJournal
 from ._model import ChunkRecord, ChunkStatus, JournalMeta, ReconcileOutcome, Reconciliation
 from ._reconcile import InstanceLister, Reconciler
+from ._report import build_report
 from ._sqlite import SqliteJournal
+from ._status import render_status
 from ._store import Journal, SyncSummary
 
 __all__ = [
@@ -35,5 +37,7 @@ __all__ = [
     "Reconciliation",
     "SqliteJournal",
     "SyncSummary",
+    "build_report",
     "judge_instances",
+    "render_status",
 ]

@@ -78,6 +78,10 @@ class MemoryJournal:
             if (wanted is None or record.status in wanted) and record.key not in skip:
                 yield record
 
+    def records_for(self, keys: Iterable[str]) -> Iterator[ChunkRecord | None]:
+        for key in keys:
+            yield self._records.get(key)
+
     def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
         shown = self._orphans if limit is None else self._orphans[:limit]
         return tuple(shown), len(self._orphans)

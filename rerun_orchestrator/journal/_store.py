@@ -49,6 +49,10 @@ class Journal(Protocol):
         """
         ...
 
+    def records_for(self, keys: Iterable[str]) -> Iterator[ChunkRecord | None]:
+        """Records of `keys`, in that order (None for a key the journal lacks)."""
+        ...
+
     def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
         """Keys the last `sync` found in the journal but not in the plan (up to `limit`),
         and how many there are in all."""
