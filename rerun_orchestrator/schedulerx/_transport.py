@@ -14,11 +14,36 @@ from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds one HTTP attempt may take.
+
+    `connect` covers waiting for a pooled connection plus TCP and TLS set-up: a request that
+    times out there was never sent, so it is safe to retry. `read` is the longest silence
+    while waiting for the answer, and `total` caps the whole attempt; both fire after the
+    request may have been applied. RerunJob answers in well under a second, so the read
+    budget is generous on purpose: every read timeout costs a reconciliation.
+    """
+
+    connect: float = 5.0
+    read: float = 30.0
+    total: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"Timeouts.{name} must be positive")
+
+
+@dataclass(frozen=True, slots=True)
 class HttpRequest:
     method: str
     url: str  # full URL including the query string
     headers: Mapping[str, str] = field(repr=False)
     body: bytes = field(default=b"", repr=False)
+
+    def __repr__(self) -> str:
+        # The V1 query string carries the signature and any security token.
+        return f"HttpRequest(method={self.method!r}, url={self.url.partition('?')[0]!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,163 @@
+"""The real transport: one long-lived aiohttp session, and the only module that imports aiohttp.
+
+Why one session: the official SDK opens a new session and TLS context on every async call
+and manages about 24 calls/s over HTTPS, against thousands for a plain keep-alive loop. We
+keep one `ClientSession` over a bounded `TCPConnector` pool, build the timeout object and
+TLS context once, and pass pre-encoded URLs so nothing is re-parsed per call.
+
+Why "sent or not" is decided the way it is. The difference between `RequestNotSentError`
+(retry freely) and `ResponseLostError` (reconcile first) is the whole point of this module,
+and aiohttp does not say whether request bytes reached the wire. We draw the line where we
+can prove it: a failure before a connection was handed to the request (pool wait, DNS,
+TCP connect, TLS handshake, connect timeout) is "not sent"; any failure after that is "may
+have been sent". A pooled keep-alive connection that the server had already closed fails
+on write, and then the server never saw the request, but we cannot tell that apart from a
+reset after the server read it, so it is treated as ambiguous. aiohttp drops pooled
+connections it sees closed before reuse and never retries a POST by itself, so this costs
+an occasional reconciliation, never a duplicate. The keep-alive timeout is kept short
+(15 s, aiohttp's default) to make that race rare.
+
+Redirects are never followed: a redirect would carry a signed request to another host.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ssl
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from .._failpoints import failpoint
+from ._transport import HttpRequest, HttpResponse, RequestNotSentError, ResponseLostError, Timeouts
+
+# Set per send(); the connector flips it once a connection is handed to that request.
+_connected: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "rerun_orchestrator_connected", default=None
+)
+
+
+class _MarkingConnector(aiohttp.TCPConnector):
+    """A TCPConnector that records, for the current send(), that a connection was acquired."""
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:  # noqa: ASYNC109 - aiohttp's
+        conn = await super().connect(req, traces, timeout)
+        state = _connected.get()
+        if state is not None:
+            state[0] = True
+        return conn
+
+
+def _safe_reason(exc: BaseException, request: HttpRequest) -> str:
+    """``Type: message`` without the query string, which may hold a signature or token."""
+    text = str(exc)
+    _, sep, query = request.url.partition("?")
+    if sep and query:
+        text = text.replace(query, "<query>")
+    name = type(exc).__name__
+    return f"{name}: {text}" if text else name
+
+
+class AiohttpTransport:
+    """`Transport` over one aiohttp session with a bounded keep-alive pool.
+
+    Args:
+        timeouts: connect / read / total budgets for one attempt (see `Timeouts`).
+        limit: most connections open at once (also per host); callers beyond it wait in
+            the pool, and that wait counts against the connect timeout.
+        keepalive_timeout: seconds an idle connection is kept for reuse.
+        ssl_context: TLS settings; default verifies certificates against the system store.
+        proxy: an HTTP(S) proxy URL for every request, if the network needs one.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeouts: Timeouts | None = None,
+        limit: int = 32,
+        keepalive_timeout: float = 15.0,
+        ssl_context: ssl.SSLContext | None = None,
+        proxy: str | None = None,
+    ) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self._timeouts = timeouts or Timeouts()
+        self._limit = limit
+        self._keepalive_timeout = keepalive_timeout
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._proxy = proxy
+        self._client_timeout = aiohttp.ClientTimeout(
+            total=self._timeouts.total,
+            connect=self._timeouts.connect,
+            sock_connect=self._timeouts.connect,
+            sock_read=self._timeouts.read,
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    def _open(self) -> aiohttp.ClientSession:
+        # Created on first use: a ClientSession must be made inside the running loop.
+        connector = _MarkingConnector(
+            limit=self._limit,
+            limit_per_host=self._limit,
+            keepalive_timeout=self._keepalive_timeout,
+            ssl=self._ssl,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._client_timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=True,
+            raise_for_status=False,
+            trust_env=False,
+        )
+        return self._session
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        """Send once, no retries, no redirects.
+
+        Raises:
+            RequestNotSentError: the request certainly never left (or the transport is closed).
+            ResponseLostError: it may have reached the server, but no complete answer was read.
+        """
+        if self._closed:
+            raise RequestNotSentError("transport is closed")
+        session = self._session or self._open()
+        state = [False]
+        token = _connected.set(state)
+        try:
+            async with session.request(
+                request.method,
+                URL(request.url, encoded=True),
+                headers=request.headers,
+                data=request.body or None,
+                allow_redirects=False,
+                proxy=self._proxy,
+            ) as response:
+                # The server has answered: it certainly got the request. Crash tests die here.
+                failpoint("request_written")
+                body = await response.read()
+                headers = {name.lower(): value for name, value in response.headers.items()}
+                return HttpResponse(status=response.status, headers=headers, body=body)
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            reason = _safe_reason(exc, request)
+            if state[0]:
+                raise ResponseLostError(reason) from None
+            raise RequestNotSentError(reason) from None
+        finally:
+            _connected.reset(token)
+
+    async def aclose(self) -> None:
+        """Close the pool. Idempotent; later sends raise `RequestNotSentError`."""
+        self._closed = True
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("open" if self._session else "idle")
+        return (
+            f"AiohttpTransport(limit={self._limit}, timeouts={self._timeouts!r}, "
+            f"proxy={'yes' if self._proxy else 'no'}, state={state!r})"
+        )
