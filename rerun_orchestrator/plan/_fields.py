@@ -173,7 +173,8 @@ def read_data_time(report: Reporter, node: Node) -> str | None:
     match = _DATA_TIME.fullmatch(scalar.value)
     sexagesimal = scalar.tag == _INT_TAG and ":" in scalar.value
     if match is None or not (scalar.tag == _STR_TAG or sexagesimal):
-        report.error(node, f"data_time must be {expected}, not {describe(node)}")
+        found = repr(scalar.value) if scalar.tag in (_STR_TAG, _INT_TAG) else describe(node)
+        report.error(node, f'data_time must be {expected} such as "10:00:00", not {found}')
         return None
     hours, minutes, seconds = (int(part) for part in match.groups())
     if hours > 23 or minutes > 59 or seconds > 59:

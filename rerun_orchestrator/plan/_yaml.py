@@ -63,17 +63,33 @@ def compose(text: str, report: Reporter) -> Node | None:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = " ".join(filter(None, (exc.problem, exc.context)))
-        report.at(line, col, f"YAML syntax error: {problem or exc}")
+        report.at(*_syntax_error(exc))
         return None
-    except yaml.YAMLError as exc:  # e.g. a control character the reader refuses
-        report.at(1, 1, f"YAML error: {exc}")
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow in a file
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = exc.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
+        report.at(line, col, f"YAML error: character {shown} is not allowed in a YAML file")
+        return None
+    except yaml.YAMLError as exc:
+        report.at(1, 1, f"YAML error: {str(exc).splitlines()[0]}")
         return None
     if root is None:
         report.at(1, 1, "the plan is empty: expected a mapping with version, name, timezone, ...")
     return root
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int, int, str]:
+    """Position and words of a PyYAML scanner/parser error, in the order people read."""
+    problem, context = exc.problem or "", exc.context or ""
+    words = f"{context}, {problem}" if problem.startswith("but") else f"{problem} {context}"
+    mark, started = exc.problem_mark or exc.context_mark, exc.context_mark
+    if mark is None:
+        return 1, 1, f"YAML syntax error: {words.strip() or exc}"
+    if started is not None and (started.line, started.column) != (mark.line, mark.column):
+        words += f" (which began at line {started.line + 1}, column {started.column + 1})"
+    return mark.line + 1, mark.column + 1, f"YAML syntax error: {words.strip()}"
 
 
 def construct(node: ScalarNode) -> Any:
