@@ -7,6 +7,7 @@ about the protocol; that is `_gateway`'s job.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,9 @@ from aiohttp import web
 from . import _errors, _render
 from ._auth import IncomingRequest
 from ._faults import FaultRule
-from ._gateway import Gateway
+from ._gateway import Gateway, Outcome
+
+_log = logging.getLogger(__name__)
 
 _FORM = "application/x-www-form-urlencoded"
 Sleeper = Callable[[float], Awaitable[None]]
@@ -47,8 +50,14 @@ def decode(request: web.Request, body: bytes) -> IncomingRequest:
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type == _FORM and body:
         form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
-    headers = {name.lower(): value for name, value in request.headers.items()}
+    headers = {name.lower(): _latin1(value) for name, value in request.headers.items()}
     return IncomingRequest(request.method, request.path, headers, query, form, body)
+
+
+def _latin1(value: str) -> str:
+    # HTTP/1.1 header bytes are ISO-8859-1 (as a Java gateway reads them); aiohttp hands
+    # us UTF-8 with surrogate escapes, which cannot even be re-encoded for hashing.
+    return value.encode("utf-8", "surrogateescape").decode("latin-1")
 
 
 def _reset_connection(request: web.Request) -> None:
@@ -86,7 +95,15 @@ class _Routes:
 
     async def api(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        outcome = self._gateway.handle(decode(request, body), request.headers.get("Host", ""))
+        host = request.headers.get("Host", "")
+        try:
+            outcome = self._gateway.handle(decode(request, body), host)
+        except Exception:
+            # A simulator bug: answer as the real service does to its own bugs, and say so.
+            _log.exception("simulator bug while handling %s", request.method)
+            request_id = _render.new_request_id()
+            rendered = _render.error(_errors.INTERNAL, request_id, host)
+            outcome = Outcome(request_id, rendered)
         if outcome.delay_s > 0:
             await self._sleep(outcome.delay_s)
         rendered = outcome.rendered

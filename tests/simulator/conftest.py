@@ -116,12 +116,15 @@ class RawClient:
     async def send(
         self, method: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes
     ) -> Reply:
-        target = URL(
-            f"{self.url}/?{_signing.canonical_query(query)}" if query else f"{self.url}/",
-            encoded=True,
-        )
+        text = f"{self.url}/?{_signing.canonical_query(query)}" if query else f"{self.url}/"
+        # aiohttp adds an (unsigned) octet-stream Content-Type to a body-less POST.
+        skip = () if "content-type" in headers else ("Content-Type",)
         async with self.session.request(
-            method, target, headers=dict(headers), data=body or None
+            method,
+            URL(text, encoded=True),
+            headers=dict(headers),
+            data=body or None,
+            skip_auto_headers=skip,
         ) as resp:
             return Reply(resp.status, dict(resp.headers), await resp.read())
 
