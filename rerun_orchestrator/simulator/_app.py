@@ -102,8 +102,7 @@ class _Routes:
             # A simulator bug: answer as the real service does to its own bugs, and say so.
             _log.exception("simulator bug while handling %s", request.method)
             request_id = _render.new_request_id()
-            rendered = _render.error(_errors.INTERNAL, request_id, host)
-            outcome = Outcome(request_id, rendered)
+            outcome = Outcome(request_id, _render.error(_errors.INTERNAL, request_id, host))
         if outcome.delay_s > 0:
             await self._sleep(outcome.delay_s)
         rendered = outcome.rendered
