@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-_DAY = timedelta(days=1)
 # Generous bounds for the search of a day's first instant: no zone has ever skipped more
 # than a day and a bit (Pacific/Apia dropped 2011-12-30 entirely).
 _SEARCH_SECONDS = 3 * 86_400
@@ -63,12 +62,10 @@ def cut_window(first: date, last: date, chunk_days: int) -> Iterator[tuple[date,
 
     Every span holds `chunk_days` days except perhaps the last one.
     """
-    step = timedelta(days=chunk_days)
-    span_first = first
-    while span_first <= last:
-        span_last = min(span_first + step - _DAY, last)
-        yield span_first, span_last
-        span_first = span_last + _DAY
+    # Ordinals, not date arithmetic: no overflow one step past the last day.
+    last_ordinal = last.toordinal()
+    for start in range(first.toordinal(), last_ordinal + 1, chunk_days):
+        yield date.fromordinal(start), date.fromordinal(min(start + chunk_days - 1, last_ordinal))
 
 
 def utc_offset_at(day: date, zone: tzinfo) -> timedelta:

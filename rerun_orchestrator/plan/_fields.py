@@ -28,6 +28,8 @@ _DATA_TIME = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})$", re.ASCII)
 _JOB_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$", re.ASCII)
 _DIGITS = re.compile(r"^\s*\d+\s*$", re.ASCII)
 MAX_JOB_ID = 2**63 - 1  # JobId is a Java long
+# StartDate/EndDate are epoch milliseconds; far-future dates are typos (2204 for 2024).
+FIRST_DATE, LAST_DATE = date(1970, 1, 1), date(2999, 12, 31)
 MAX_NAME = 128
 
 
@@ -44,10 +46,13 @@ def read_int(report: Reporter, node: Node, what: str, minimum: int = 1) -> int |
     scalar = _scalar(report, node, what, expected)
     if scalar is None:
         return None
-    if scalar.tag != _INT_TAG:
+    try:
+        value = construct(scalar) if scalar.tag == _INT_TAG else None
+    except ValueError:
+        value = None
+    if not isinstance(value, int):
         report.error(node, f"{what} must be {expected}, not {describe(node)}")
         return None
-    value = construct(scalar)
     if value < minimum:
         report.error(node, f"{what} must be {expected}, not {value}")
         return None
@@ -100,7 +105,7 @@ def read_version(report: Reporter, node: Node) -> int | None:
     scalar = _scalar(report, node, "version", "1")
     if scalar is None:
         return None
-    if scalar.tag != _INT_TAG or construct(scalar) != 1:
+    if scalar.tag != _INT_TAG or scalar.value.strip() != "1":
         report.error(node, f"unsupported plan version {scalar.value!r}: this tool reads version 1")
         return None
     return 1
@@ -135,7 +140,17 @@ def _zones() -> tuple[str, ...]:
 
 
 def read_date(report: Reporter, node: Node, what: str) -> date | None:
-    """A calendar date: an unquoted YAML date or a quoted ``"YYYY-MM-DD"``."""
+    """A calendar date: an unquoted YAML date or a quoted ``"YYYY-MM-DD"``, 1970 to 2999."""
+    value = _read_date(report, node, what)
+    if value is not None and not FIRST_DATE <= value <= LAST_DATE:
+        report.error(
+            node, f"{what} {value} is out of range: dates run from {FIRST_DATE} to {LAST_DATE}"
+        )
+        return None
+    return value
+
+
+def _read_date(report: Reporter, node: Node, what: str) -> date | None:
     scalar = _scalar(report, node, what, "a date YYYY-MM-DD")
     if scalar is None:
         return None

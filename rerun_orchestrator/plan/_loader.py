@@ -38,6 +38,7 @@ _REQUIRED_TOP = ("version", "name", "timezone", "targets")
 _REQUIRED_LOCATION = ("region", "namespace", "group", "data_time")
 DEFAULT_CHUNK_DAYS = 7
 _UTC8 = timedelta(hours=8)
+_SERVER_ZONE = ZoneInfo("Asia/Shanghai")  # where SchedulerX cuts days for cn-* regions
 _INVALID = object()  # a key that is present but whose value was reported as wrong
 
 
@@ -362,8 +363,14 @@ class _Walk:
         for target, region_node in zip(plan.targets, self.region_nodes, strict=True):
             if not target.region.startswith("cn-"):
                 continue
-            offsets = {utc_offset_at(day, zone) for day in _sample_days(target)}
-            off = sorted(o for o in offsets if o != _UTC8)
+            # Compared with Asia/Shanghai rather than a fixed +8: it had DST in 1986-1991.
+            off = sorted(
+                {
+                    offset
+                    for day in _sample_days(target)
+                    if (offset := utc_offset_at(day, zone)) != utc_offset_at(day, _SERVER_ZONE)
+                }
+            )
             if not off:
                 continue
             node = region_node or root

@@ -100,7 +100,8 @@ def construct(node: ScalarNode) -> Any:
     """
     try:
         return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+    # PyYAML's constructors fail in many ways on explicit tags (`!!int ""` is an IndexError).
+    except Exception as exc:
         raise ValueError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
 
 

@@ -127,3 +127,11 @@ def test_day_count_of_reversed_range_is_zero() -> None:
 def test_utc_offset_at_noon() -> None:
     assert utc_offset_at(date(2024, 7, 1), ZoneInfo("Europe/London")) == timedelta(hours=1)
     assert utc_offset_at(date(2024, 7, 1), ZoneInfo("Asia/Shanghai")) == timedelta(hours=8)
+
+
+def test_cut_window_at_the_end_of_the_calendar() -> None:
+    last = date.max
+    assert list(cut_window(last - timedelta(days=2), last, 2)) == [
+        (last - timedelta(days=2), last - timedelta(days=1)),
+        (last, last),
+    ]

@@ -683,3 +683,43 @@ def test_load_plan_raises_with_every_diagnostic(tmp_path: Path) -> None:
     plan = load_plan(good)
     assert plan.path == str(good)
     assert plan.name == "t"
+
+
+@pytest.mark.parametrize(
+    ("window", "expected"),
+    [
+        (
+            "{start: 1969-12-31, end: 2024-01-31}",
+            "p.yaml:11:17: start 1969-12-31 is out of range: dates run from 1970-01-01 to 2999-12-31",
+        ),
+        (
+            "{start: 2024-01-01, end: 9999-12-31}",
+            "p.yaml:11:34: end 9999-12-31 is out of range: dates run from 1970-01-01 to 2999-12-31",
+        ),
+    ],
+)
+def test_dates_out_of_range(window: str, expected: str) -> None:
+    assert errors(edit({11: f"      - {window}"})) == [expected]
+
+
+def test_asia_shanghai_never_warns_even_in_its_dst_years() -> None:
+    text = edit({11: "      - {start: 1988-01-01, end: 1988-12-31}"})
+    assert check_plan_text(text)[1] == []
+    singapore = check_plan_text(text.replace("Asia/Shanghai", "Asia/Singapore"))[1]
+    assert [d.severity for d in singapore] == ["warning"]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('chunk_days: !!int ""', "p.yaml:8:13: chunk_days must be an integer >= 1, not ''"),
+        ("chunk_days: !!int abc", "p.yaml:8:13: chunk_days must be an integer >= 1, not 'abc'"),
+        ("chunk_days: !custom 3", "p.yaml:8:13: chunk_days must be an integer >= 1, not '3'"),
+        (
+            "chunk_days: !!python/object:os.system ls",
+            "p.yaml:8:13: chunk_days must be an integer >= 1, not 'ls'",
+        ),
+    ],
+)
+def test_explicit_tags_are_values_like_any_other(line: str, expected: str) -> None:
+    assert errors(edit({8: f"{line}\ntargets:"})) == [expected]

@@ -1,0 +1,93 @@
+"""`check_plan_text` never raises, whatever it is given; a plan comes back iff no error."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rerun_orchestrator.plan import check_plan_text
+
+BASE = """\
+version: 1
+name: t
+timezone: America/Sao_Paulo
+region: cn-hangzhou
+namespace: ns
+namespace_source: null
+group: g
+data_time: 10:00:00
+chunk_days: 3
+x-d: &d {group: h, chunk_days: 2}
+targets:
+  - jobs: [1, "3-5"]
+    windows:
+      - {start: 2018-11-01, end: 2018-11-10}
+  - <<: *d
+    jobs: ["3-5"]
+    windows: [{start: "2018-11-01", end: 2018-11-02}]
+execution: {rate: 1.5/s, concurrency: 2, order: newest_first, max_chunks: 100}
+"""
+
+_TOKENS = [
+    "\n",
+    " ",
+    ":",
+    "-",
+    "[",
+    "]",
+    "{",
+    "}",
+    '"',
+    "'",
+    "*d",
+    "&e",
+    "<<",
+    "0",
+    "9",
+    "yes",
+    "null",
+    "2024-02-30",
+    "25:00:00",
+    "\t",
+    "#",
+    "!!int",
+    "access_key_id",
+    "?",
+]
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(BASE)), st.integers(0, 8), st.sampled_from(_TOKENS)),
+        max_size=4,
+    )
+)
+def test_mutated_plans_never_raise(edits: list[tuple[int, int, str]]) -> None:
+    text = BASE
+    for at, cut, token in edits:
+        text = text[:at] + token + text[at + cut :]
+    plan, diagnostics = check_plan_text(text, "m.yaml")
+    has_error = any(d.is_error for d in diagnostics)
+    assert (plan is None) == has_error
+    for d in diagnostics:
+        assert d.line >= 1
+        assert d.col >= 1
+        assert str(d).startswith(f"m.yaml:{d.line}:{d.col}: ")
+    if plan is not None:
+        assert plan.count_chunks() == sum(1 for _ in plan.chunks())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_arbitrary_text_never_raises(text: str) -> None:
+    plan, diagnostics = check_plan_text(text, "t.yaml")
+    assert plan is None
+    assert diagnostics
+
+
+def test_the_base_of_the_mutations_is_valid() -> None:
+    plan, diagnostics = check_plan_text(BASE, "m.yaml")
+    assert [d for d in diagnostics if d.is_error] == []
+    assert plan is not None
+    assert plan.count_chunks() == 4 * 4 + 3 * 1
