@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from . import _fields as f
-from ._calendar import utc_offset_at
+from ._checks import check_size, report_overlaps, warn_zone
 from ._diagnostics import Diagnostic, PlanError, ordered
 from ._keys import (
     EXECUTION_KEYS,
@@ -30,15 +28,13 @@ from ._keys import (
     scan_credentials,
 )
 from ._model import Execution
-from ._overlaps import Rect, find_overlaps
+from ._overlaps import Rect
 from ._plan import Plan, Target, Window
-from ._yaml import MappingNode, Node, Reporter, SequenceNode, compose, mapping_items, position
+from ._yaml import MappingNode, Node, Reporter, SequenceNode, compose, mapping_items
 
 _REQUIRED_TOP = ("version", "name", "timezone", "targets")
 _REQUIRED_LOCATION = ("region", "namespace", "group", "data_time")
 DEFAULT_CHUNK_DAYS = 7
-_UTC8 = timedelta(hours=8)
-_SERVER_ZONE = ZoneInfo("Asia/Shanghai")  # where SchedulerX cuts days for cn-* regions
 _INVALID = object()  # a key that is present but whose value was reported as wrong
 
 
@@ -121,7 +117,7 @@ class _Walk:
         defaults = self._location(top)
         execution = self._execution(top.get("execution"))
         targets = self._targets(root, top.get("targets"), defaults)
-        self._report_overlaps()
+        report_overlaps(report, self.rects)
         if report.failed or None in (version, name, timezone, execution, targets):
             return None
         assert isinstance(name, str)
@@ -136,8 +132,8 @@ class _Walk:
             version=1,
             path=None if report.path == "<string>" else report.path,
         )
-        self._check_size(plan, top["targets"][0], max_chunks or execution.max_chunks)
-        self._warn_zone(plan, root)
+        check_size(report, plan, top["targets"][0], max_chunks or execution.max_chunks)
+        warn_zone(report, plan, self.region_nodes, root)
         return plan
 
     def _keys(self, node: MappingNode, allowed: tuple[str, ...], scope: str) -> dict[str, Any]:
@@ -177,22 +173,22 @@ class _Walk:
         if not isinstance(node, SequenceNode) or not node.value:
             self.report.error(node, "targets must be a non-empty list of targets (jobs x windows)")
             return None
-        seen_in_all = {
+        in_some_target = {
             key: any(isinstance(t, MappingNode) and _has_key(t, key) for t in node.value)
             for key in _REQUIRED_LOCATION
         }
         for key in _REQUIRED_LOCATION:
-            if key not in defaults and not seen_in_all[key]:
+            if key not in defaults and not in_some_target[key]:
                 self.report.error(
                     root, f"missing required key {key!r} (at the top or in every target)"
                 )
         targets = []
         for index, target_node in enumerate(node.value):
-            targets.append(self._target(index, target_node, defaults, seen_in_all))
+            targets.append(self._target(index, target_node, defaults, in_some_target))
         return None if None in targets else targets  # type: ignore[return-value]
 
     def _target(
-        self, index: int, node: Node, defaults: dict[str, Any], seen_in_all: dict[str, bool]
+        self, index: int, node: Node, defaults: dict[str, Any], in_some_target: dict[str, bool]
     ) -> Target | None:
         report = self.report
         if not isinstance(node, MappingNode):
@@ -206,7 +202,7 @@ class _Walk:
         region = resolved.get("region")
         self.region_nodes.append(region.node if isinstance(region, _Value) else None)
         for key in _REQUIRED_LOCATION:
-            if key not in resolved and seen_in_all[key]:
+            if key not in resolved and in_some_target[key]:
                 report.error(node, f"target is missing {key!r} (set it here or at the top level)")
         jobs = self._jobs(keys.get("jobs"))
         windows = self._windows(keys.get("windows"))
@@ -319,74 +315,6 @@ class _Walk:
                     )
                 )
 
-    def _report_overlaps(self) -> None:
-        said: set[tuple[int, int]] = set()  # (node, other node): one message per pair
-        for first, second in find_overlaps(self.rects):
-            jobs = _span(
-                max(first.first_job, second.first_job), min(first.last_job, second.last_job)
-            )
-            day_from = date.fromordinal(max(first.first_day, second.first_day))
-            day_to = date.fromordinal(min(first.last_day, second.last_day))
-            days = str(day_from) if day_from == day_to else f"{day_from}..{day_to}"
-            if first.order[:2] == second.order[:2]:
-                node, other, why = second.window_node, first.window_node, "overlapping windows"
-            elif first.order[0] == second.order[0]:
-                node, other, why = second.job_node, first.job_node, "overlapping job ranges"
-            else:
-                node, other = second.job_node, first.job_node
-                why = f"targets {first.order[0] + 1} and {second.order[0] + 1} overlap"
-            if (id(node), id(other)) in said:
-                continue
-            said.add((id(node), id(other)))
-            line, col = position(other)
-            where = "/".join(second.location)
-            self.report.error(
-                node,
-                f"{jobs} on {days} would be rerun twice in {where}: already planned at "
-                f"{self.report.path}:{line}:{col} ({why})",
-            )
-
-    def _check_size(self, plan: Plan, key_node: Node, limit: int) -> None:
-        count = plan.count_chunks()
-        if count > limit:
-            self.report.error(
-                key_node,
-                f"the plan expands to {count:,} chunks (RerunJob calls), more than the limit"
-                f" of {limit:,}: split it, or raise the limit with --max-chunks or"
-                " execution.max_chunks",
-            )
-
-    def _warn_zone(self, plan: Plan, root: MappingNode) -> None:
-        """SchedulerX cuts days at UTC+8 midnight in cn-* regions; warn when we would not."""
-        zone = ZoneInfo(plan.timezone)
-        warned: set[int] = set()
-        for target, region_node in zip(plan.targets, self.region_nodes, strict=True):
-            if not target.region.startswith("cn-"):
-                continue
-            # Compared with Asia/Shanghai rather than a fixed +8: it had DST in 1986-1991.
-            off = sorted(
-                {
-                    offset
-                    for day in _sample_days(target)
-                    if (offset := utc_offset_at(day, zone)) != utc_offset_at(day, _SERVER_ZONE)
-                }
-            )
-            if not off:
-                continue
-            node = region_node or root
-            if id(node) in warned:
-                continue
-            warned.add(id(node))
-            side = (
-                "the server's previous day" if off[-1] > _UTC8 else "a later hour of the same day"
-            )
-            self.report.warning(
-                node,
-                f"region {target.region} cuts days in Asia/Shanghai time (UTC+8) but the plan's "
-                f"timezone {plan.timezone} is at UTC{_fmt_offset(off[-1])}: its midnight falls on "
-                f"{side}; use timezone: Asia/Shanghai unless you know the server's zone differs",
-            )
-
 
 _HINTS = {
     "version": " (write version: 1)",
@@ -415,21 +343,3 @@ def _is_null(node: Node) -> bool:
 def _has_key(node: MappingNode, key: str) -> bool:
     # A throwaway reporter: the target's own walk reports its key problems.
     return any(k == key for k, _, _ in mapping_items(node, Reporter("")))
-
-
-def _span(first: int, last: int) -> str:
-    return f"job {first}" if first == last else f"jobs {first}-{last}"
-
-
-def _sample_days(target: Target) -> list[date]:
-    days = [d for w in target.windows for d in (w.start, w.end)]
-    years = range(target.first_day.year, target.last_day.year + 1)
-    days += [date(y, m, 15) for y in years for m in (1, 7)]
-    return days
-
-
-def _fmt_offset(offset: timedelta) -> str:
-    minutes = int(offset.total_seconds() // 60)
-    sign = "+" if minutes >= 0 else "-"
-    hours, minutes = divmod(abs(minutes), 60)
-    return f"{sign}{hours:02d}:{minutes:02d}"
