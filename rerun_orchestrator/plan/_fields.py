@@ -7,6 +7,7 @@ vocabulary of the plan format, and never repeat more than the offending scalar.
 
 from __future__ import annotations
 
+import difflib
 import re
 import zoneinfo
 from datetime import date, datetime
@@ -67,7 +68,7 @@ def read_identifier(
     if scalar is None:
         return None
     # An unquoted all-digit id is an int to YAML; its text (leading zeros included) is meant.
-    if scalar.tag not in (_STR_TAG, _INT_TAG) or (scalar.tag == _INT_TAG and scalar.style):
+    if scalar.tag not in (_STR_TAG, _INT_TAG):
         report.error(node, f"{what} must be a string, not {describe(node)}; quote it")
         return None
     text: str = scalar.value
@@ -119,16 +120,14 @@ def read_timezone(report: Reporter, node: Node) -> str | None:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        close = difflib_zone(name)
+        close = _suggest_zone(name)
         hint = f"; did you mean {close!r}?" if close else " (e.g. Asia/Shanghai)"
         report.error(node, f"unknown IANA timezone {name!r}{hint}")
         return None
     return name
 
 
-def difflib_zone(name: str) -> str | None:
-    import difflib  # noqa: PLC0415 - only on the error path
-
+def _suggest_zone(name: str) -> str | None:
     matches = difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6)
     return matches[0] if matches else None
 

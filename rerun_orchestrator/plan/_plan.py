@@ -93,7 +93,7 @@ class JobSet:
     last_day: date
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
     """A validated plan: immutable, hashable, and cheap to hold whatever its size.
 
@@ -104,9 +104,9 @@ class Plan:
 
     name: str
     timezone: str
+    version: int = 1
     targets: tuple[Target, ...]
     execution: Execution = field(default_factory=Execution)
-    version: int = 1
     path: str | None = None
     digest: str = field(default="", compare=False)
 
