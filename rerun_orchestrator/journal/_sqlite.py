@@ -21,6 +21,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -51,6 +52,7 @@ from ._store import SyncSummary
 from ._transitions import begin_attempt, settle
 
 ORPHANS_SHOWN = 100  # keys returned by `sync`; the count is always exact
+_RECENT = 4096  # records kept by the writer: more than any concurrency in flight
 
 _log = structlog.get_logger("rerun_orchestrator.journal")
 
@@ -89,6 +91,9 @@ class SqliteJournal:
         self._batch_started = 0.0
         self._mutex = threading.RLock()
         self._closed = False
+        # Records this writer wrote last. Coherent because the run lock makes this the
+        # only writer; it spares the read before an outcome, which follows its mark.
+        self._recent: OrderedDict[str, ChunkRecord] = OrderedDict()
 
     @classmethod
     def open(
@@ -186,6 +191,8 @@ class SqliteJournal:
 
     def get(self, key: str) -> ChunkRecord | None:
         with self._mutex:
+            if (cached := self._recent.get(key)) is not None:
+                return cached
             row = self._conn.execute(
                 f"SELECT {COLUMNS} FROM chunks WHERE key = ?",  # noqa: S608 (constants only)
                 (key,),
@@ -294,6 +301,7 @@ class SqliteJournal:
                 "updated_at = ? WHERE key = ?",
                 (new.status.value, new.attempts, new.attempt_started_at, new.updated_at, key),
             )
+            self._remember(new)
             self._commit()  # durable before the caller writes the request
         return new
 
@@ -335,6 +343,7 @@ class SqliteJournal:
                     key,
                 ),
             )
+            self._remember(new)
             self._batched += 1
             due = self._clock.now() - self._batch_started >= self._batch_interval
             if self._batched >= self._batch_size or due:
@@ -384,6 +393,12 @@ class SqliteJournal:
             raise JournalError(f"chunk {key} is not in journal {self._path}; sync the plan first")
         return record
 
+    def _remember(self, record: ChunkRecord) -> None:
+        self._recent[record.key] = record
+        self._recent.move_to_end(record.key)
+        if len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+
     def _begin(self) -> None:
         if not self._conn.in_transaction:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -392,7 +407,16 @@ class SqliteJournal:
     def _commit(self) -> None:
         if self._conn.in_transaction:
             failpoint("journal_write")  # crash tests kill here: inside, before the commit
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error:
+                # Disk full or I/O error: what was not committed is lost; forget what we
+                # remembered of it, so reads tell the truth, and let the caller stop.
+                self._recent.clear()
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                self._batched = 0
+                raise
         self._batched = 0
 
 
