@@ -147,6 +147,23 @@ class SqliteJournal:
         )
 
     @classmethod
+    def open_existing(
+        cls, path: str | os.PathLike[str], *, clock: Clock | None = None
+    ) -> SqliteJournal:
+        """Open an existing journal for writing, for whatever plan it records.
+
+        For settling chunks by hand (see the docs: "Settling unknown chunks"), where no
+        plan is at hand. Takes the run lock like `open`.
+
+        Raises:
+            JournalError: there is no journal at `path`, or it is not one.
+            JournalLockedError: a run has it open.
+        """
+        with cls.open_readonly(path) as journal:
+            meta = journal.meta
+        return cls.open(path, plan_name=meta.plan_name, plan_digest=meta.plan_digest, clock=clock)
+
+    @classmethod
     def open_readonly(cls, path: str | os.PathLike[str]) -> SqliteJournal:
         """Open a journal to read it (`status`, reports), even while a run writes it.
 

@@ -313,3 +313,25 @@ def test_repr_names_the_plan_and_state(tmp_path) -> None:
     j.close()  # idempotent
     assert "closed" in repr(j)
     assert json.dumps(str(j.path))
+
+
+def test_settling_by_hand_opens_an_existing_journal_without_its_plan(tmp_path, chunk) -> None:
+    path = tmp_path / "j.sqlite"
+    c = chunk(1, D0)
+    with _open(path, plan_name="orders", plan_digest="abc") as j:
+        j.sync([c])
+        j.mark_in_flight(c.key, 1.0)
+        j.record_outcome(c.key, ChunkStatus.UNKNOWN, reason="found for only 1 of 2 day(s)")
+    with SqliteJournal.open_existing(path) as j:
+        assert (j.meta.plan_name, j.meta.plan_digest, j.meta.previous_digest) == (
+            "orders",
+            "abc",
+            None,
+        )
+        with pytest.raises(JournalLockedError):
+            SqliteJournal.open_existing(path)
+        j.record_outcome(c.key, ChunkStatus.SUCCEEDED, reason="checked in the console")
+    with SqliteJournal.open_readonly(path) as j:
+        assert j.get(c.key).status is ChunkStatus.SUCCEEDED
+    with pytest.raises(JournalError, match="no journal"):
+        SqliteJournal.open_existing(tmp_path / "nope.sqlite")
