@@ -1,0 +1,133 @@
+"""Concurrency caps, separate from the rate limiter (as aiometer keeps `max_at_once` apart
+from `max_per_second`): how many calls may be in flight, overall and per job.
+
+Both are fair (first come, first served) and hold no memory for idle keys, so a plan with a
+million chunks over ten thousand jobs costs only the jobs that are in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from types import TracebackType
+
+import anyio
+
+
+class ConcurrencyLimiter:
+    """At most `limit` holders at once; ``async with limiter:`` holds one slot.
+
+    Args:
+        limit: an int ≥ 1.
+    """
+
+    def __init__(self, limit: int) -> None:
+        _check_limit(limit)
+        self._limit = limit
+        self._semaphore = anyio.Semaphore(limit)
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    @property
+    def in_use(self) -> int:
+        return self._limit - self._semaphore.value
+
+    @property
+    def waiting(self) -> int:
+        return self._semaphore.statistics().tasks_waiting
+
+    async def __aenter__(self) -> None:
+        await self._semaphore.acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._semaphore.release()
+
+    def __repr__(self) -> str:
+        return (
+            f"ConcurrencyLimiter(limit={self._limit}, in_use={self.in_use}, waiting={self.waiting})"
+        )
+
+
+class KeyedLimiter:
+    """At most `limit` holders per key: ``async with jobs.hold(key):``.
+
+    The executor keys it by (region, namespace, group, job) so that a job never has more
+    than `per_job_concurrency` reruns in flight, even when the plan lists it in two targets:
+    SchedulerX runs a job's instances one after another anyway (task concurrency 1).
+    """
+
+    def __init__(self, limit: int) -> None:
+        _check_limit(limit)
+        self._limit = limit
+        self._slots: dict[Hashable, tuple[anyio.Semaphore, list[int]]] = {}
+
+    @property
+    def limit(self) -> int:
+        return self._limit
+
+    def hold(self, key: Hashable) -> _Hold:
+        return _Hold(self, key)
+
+    def in_use(self, key: Hashable) -> int:
+        entry = self._slots.get(key)
+        return 0 if entry is None else self._limit - entry[0].value
+
+    async def _enter(self, key: Hashable) -> None:
+        entry = self._slots.get(key)
+        if entry is None:
+            entry = self._slots[key] = (anyio.Semaphore(self._limit), [0])
+        entry[1][0] += 1  # users: holders and waiters; the entry goes when it reaches 0
+        try:
+            await entry[0].acquire()
+        except BaseException:
+            self._leave(key, entry, release=False)
+            raise
+
+    def _exit(self, key: Hashable) -> None:
+        self._leave(key, self._slots[key], release=True)
+
+    def _leave(
+        self, key: Hashable, entry: tuple[anyio.Semaphore, list[int]], *, release: bool
+    ) -> None:
+        if release:
+            entry[0].release()
+        entry[1][0] -= 1
+        if entry[1][0] == 0:
+            del self._slots[key]
+
+    def __len__(self) -> int:
+        """Keys held or waited for right now."""
+        return len(self._slots)
+
+    def __repr__(self) -> str:
+        return f"KeyedLimiter(limit={self._limit}, keys_in_use={len(self._slots)})"
+
+
+class _Hold:
+    __slots__ = ("_key", "_owner")
+
+    def __init__(self, owner: KeyedLimiter, key: Hashable) -> None:
+        self._owner = owner
+        self._key = key
+
+    async def __aenter__(self) -> None:
+        await self._owner._enter(self._key)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._owner._exit(self._key)
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be an int >= 1, got {limit!r}")
