@@ -1,1 +1,63 @@
-"""TODO."""
+"""The executor: send a plan's chunks at the account's pace, survive faults, record everything.
+
+`run_plan` (or `open_run`, its async-iterator form) runs a loaded plan with a client and a
+journal: chunks go out per job in date order through a shared rate limiter
+(`RateLimiter`, or `AdaptiveLimiter`, which finds the quota the account really leaves),
+a concurrency cap, and a retry policy table run by tenacity (full-jitter `Backoff`, a
+per-run `RetryBudget`); ambiguous answers are reconciled, never resent blindly. Every
+HTTP attempt is one ``rerun.attempt`` structlog event; the library never configures logging.
+"""
+
+from ._adaptive import AdaptiveLimiter, CubicRate
+from ._backoff import Backoff, RetryBudget
+from ._chunk import ChunkReconciler, RerunClient
+from ._concurrency import ConcurrencyLimiter, KeyedLimiter
+from ._events import (
+    AttemptFinished,
+    ChunkFinished,
+    ChunkReconciled,
+    RunEvent,
+    RunFinished,
+    RunStarted,
+    StopRequested,
+    Throttled,
+)
+from ._executor import open_run, run_plan
+from ._limiter import LimiterRegistry, Pacer, RateLimiter, shared_limiters
+from ._policy import ON_RECONCILIATION, ON_VERDICT, Action
+from ._result import RunResult, RunStats, StatusCounts
+from ._streams import JobKey, JobStream, job_streams
+
+__all__ = [
+    "ON_RECONCILIATION",
+    "ON_VERDICT",
+    "Action",
+    "AdaptiveLimiter",
+    "AttemptFinished",
+    "Backoff",
+    "ChunkFinished",
+    "ChunkReconciled",
+    "ChunkReconciler",
+    "ConcurrencyLimiter",
+    "CubicRate",
+    "JobKey",
+    "JobStream",
+    "KeyedLimiter",
+    "LimiterRegistry",
+    "Pacer",
+    "RateLimiter",
+    "RerunClient",
+    "RetryBudget",
+    "RunEvent",
+    "RunFinished",
+    "RunResult",
+    "RunStarted",
+    "RunStats",
+    "StatusCounts",
+    "StopRequested",
+    "Throttled",
+    "job_streams",
+    "open_run",
+    "run_plan",
+    "shared_limiters",
+]

@@ -37,8 +37,15 @@ class ConcurrencyLimiter:
     def waiting(self) -> int:
         return self._semaphore.statistics().tasks_waiting
 
-    async def __aenter__(self) -> None:
+    async def acquire(self) -> None:
+        """Wait for a slot (first come, first served); pair with `release()`."""
         await self._semaphore.acquire()
+
+    def release(self) -> None:
+        self._semaphore.release()
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
 
     async def __aexit__(
         self,
@@ -46,7 +53,7 @@ class ConcurrencyLimiter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._semaphore.release()
+        self.release()
 
     def __repr__(self) -> str:
         return (
@@ -72,7 +79,15 @@ class KeyedLimiter:
         return self._limit
 
     def hold(self, key: Hashable) -> _Hold:
+        """``async with jobs.hold(key):`` holds one of `key`'s slots."""
         return _Hold(self, key)
+
+    async def acquire(self, key: Hashable) -> None:
+        """Wait for one of `key`'s slots; pair with `release(key)`."""
+        await self._enter(key)
+
+    def release(self, key: Hashable) -> None:
+        self._exit(key)
 
     def in_use(self, key: Hashable) -> int:
         entry = self._slots.get(key)

@@ -1,0 +1,341 @@
+"""One chunk, from its journal state to a settled outcome: attempts, retries, reconciliation.
+
+The order of writes is what makes a crash harmless (each step names its failpoint):
+
+1. wait for a concurrency slot and a rate token (a graceful stop may end these waits);
+2. mark the chunk in flight in the journal, durably, *then* send (so a crash after the
+   send leaves "in flight", which the next run reconciles instead of resending);
+3. record the outcome, then log the attempt.
+
+tenacity runs the attempt loop with our wait (full jitter from the injected `Random`) and
+our sleep (the injected clock, cut short by a stop); `_policy` decides what each verdict
+means. A retry is granted only within `max_attempts` (per chunk, in this run) and the
+run's `RetryBudget`; an ambiguous answer is never resent before the `Reconciler` has shown
+that the call did not apply.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result
+
+from .._clock import Clock
+from .._failpoints import failpoint
+from ..journal._model import ChunkRecord, ChunkStatus, ReconcileOutcome, Reconciliation
+from ..journal._store import Journal
+from ..plan._model import Chunk
+from ..schedulerx._errors import CredentialsError, SchedulerXError
+from ..schedulerx._wire import AttemptResult, RerunJobParams, Verdict
+from ._backoff import Backoff, RetryBudget
+from ._concurrency import ConcurrencyLimiter
+from ._events import AttemptFinished, ChunkFinished, ChunkReconciled, EventSink, Throttled
+from ._limiter import Pacer
+from ._policy import ON_RECONCILIATION, ON_VERDICT, Action, attempt_outcome
+from ._result import RunStats
+from ._stop import StoppedError, StopSignal
+
+
+class RerunClient(Protocol):
+    """What the executor needs from a client (`SchedulerXClient` has it)."""
+
+    async def rerun_job(self, params: RerunJobParams) -> AttemptResult:
+        """Exactly one freshly signed attempt; failures are results."""
+        ...
+
+
+class ChunkReconciler(Protocol):
+    """What the executor needs to settle a doubtful chunk (`journal.Reconciler` has it)."""
+
+    async def reconcile(self, record: ChunkRecord) -> Reconciliation: ...
+
+
+@dataclass(slots=True)
+class _ChunkState:
+    chunk: Chunk
+    status: ChunkStatus  # as the journal holds it now
+    attempts: int = 0  # in this run
+    resigned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    action: Action
+    retry: bool = False
+    final: ChunkStatus | None = None
+
+
+@dataclass(slots=True)
+class ChunkRunner:
+    """Settles chunks; one per run, shared by every worker."""
+
+    client: RerunClient
+    journal: Journal
+    reconciler: ChunkReconciler | None
+    pacer: Pacer
+    slots: ConcurrencyLimiter
+    budget: RetryBudget
+    backoff: Backoff
+    rng: random.Random
+    clock: Clock
+    events: EventSink
+    stop: StopSignal
+    stats: RunStats
+    max_attempts: int
+    retry_failed: bool = False
+    _sendable: frozenset[ChunkStatus] = field(init=False)
+
+    def __post_init__(self) -> None:
+        sendable = {ChunkStatus.PENDING}
+        if self.retry_failed:
+            sendable.add(ChunkStatus.FAILED)
+        self._sendable = frozenset(sendable)
+
+    def needs_work(self, record: ChunkRecord) -> bool:
+        """Whether this run has anything to do for a chunk in this state."""
+        return record.status in self._sendable or record.status in (
+            ChunkStatus.IN_FLIGHT,
+            ChunkStatus.UNKNOWN,
+        )
+
+    async def run(self, record: ChunkRecord) -> None:
+        """Take one chunk as far as this run can. Raises `StoppedError` on a graceful stop
+        (the journal then holds a state the next run resumes from)."""
+        state = _ChunkState(record.chunk, record.status)
+        if record.status in (ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN):
+            # An earlier run may have sent it: find out before anything else.
+            settled = await self._reconcile(state, record)
+            if settled is not ReconcileOutcome.ABSENT:
+                return
+        elif record.status not in self._sendable:
+            return
+        retrying = AsyncRetrying(
+            sleep=self._sleep,
+            wait=self._wait,
+            retry=retry_if_result(lambda step: bool(step.retry)),
+            reraise=True,
+        )
+        await retrying(self._step, state)
+
+    # -- one attempt -------------------------------------------------------------------
+
+    async def _step(self, state: _ChunkState) -> _Step:
+        chunk = state.chunk
+        with self.stop.waiting():
+            await self.slots.acquire()
+        try:
+            with self.stop.waiting():
+                await self.pacer.acquire()
+            sent_at = self.clock.now()
+            state.attempts += 1
+            if state.attempts == 1:
+                self.budget.first_attempt()
+            else:
+                self.stats.retries += 1
+            failpoint("before_mark_in_flight")
+            record = self.journal.mark_in_flight(chunk.key, self.clock.wall())
+            failpoint("after_mark_in_flight")
+            self._moved(state, ChunkStatus.IN_FLIGHT)
+            result = await self._send(chunk)
+            failpoint("after_response")
+        finally:
+            self.slots.release()
+        self.stats.attempts += 1
+        self._feedback(chunk, result, sent_at)
+        return await self._settle(state, record, result)
+
+    async def _send(self, chunk: Chunk) -> AttemptResult:
+        params = RerunJobParams(
+            region=chunk.region,
+            namespace=chunk.namespace,
+            group_id=chunk.group_id,
+            job_id=chunk.job_id,
+            start_date=chunk.start_date,
+            end_date=chunk.end_date,
+            data_time=chunk.data_time,
+            namespace_source=chunk.namespace_source,
+        )
+        try:
+            return await self.client.rerun_job(params)
+        except CredentialsError as exc:  # the client raises before sending: not applied
+            return AttemptResult(Verdict.RETRY, f"not sent: {exc}", None, wrote_request=False)
+        except SchedulerXError as exc:  # no endpoint for the region: resending cannot help
+            return AttemptResult(Verdict.PERMANENT, f"not sent: {exc}", None, wrote_request=False)
+
+    def _feedback(self, chunk: Chunk, result: AttemptResult, sent_at: float) -> None:
+        if result.throttled:
+            self.stats.throttled += 1
+            before = self.pacer.rate
+            hint = result.retry_after_ms
+            self.pacer.on_throttle(sent_at=sent_at, retry_after=hint / 1000 if hint else None)
+            self.events.emit(Throttled(chunk.key, result.code, hint, before, self.pacer.rate))
+        elif result.response is not None:
+            self.pacer.on_success()
+
+    async def _settle(
+        self, state: _ChunkState, record: ChunkRecord, result: AttemptResult
+    ) -> _Step:
+        action = ON_VERDICT[result.verdict]
+        if action is Action.RESIGN and state.resigned:
+            action = Action.FAIL  # re-signing did not help: clock skew or keys need a human
+        if action is Action.SUCCEED:
+            done = self._record(state, ChunkStatus.SUCCEEDED, result, reason=None)
+            self._log_attempt(done, result, action, granted=False)
+            self._finished(done)
+            return _Step(action, final=ChunkStatus.SUCCEEDED)
+        if action is Action.FAIL:
+            done = self._record(state, ChunkStatus.FAILED, result, reason=result.reason)
+            self._log_attempt(done, result, action, granted=False)
+            self._finished(done)
+            return _Step(action, final=ChunkStatus.FAILED)
+        if action is Action.RECONCILE:
+            doubt = self._record(state, ChunkStatus.UNKNOWN, result, reason=result.reason)
+            self._log_attempt(doubt, result, action, granted=False)
+            settled = await self._reconcile(state, doubt)
+            if settled is not ReconcileOutcome.ABSENT:
+                return _Step(action)
+            action = Action.BACKOFF  # proven not applied: a retry like any other
+        refusal = self._grant(state, action)
+        if refusal is None:
+            if action is Action.RESIGN:
+                state.resigned = True
+            if result.verdict is not Verdict.AMBIGUOUS:
+                pending = self._record(state, ChunkStatus.PENDING, result, reason=result.reason)
+                self._log_attempt(pending, result, action, granted=True)
+            return _Step(action, retry=True)
+        done = self._record(state, ChunkStatus.FAILED, result, reason=f"{refusal}; {result.reason}")
+        if result.verdict is not Verdict.AMBIGUOUS:
+            self._log_attempt(done, result, action, granted=False)
+        self._finished(done)
+        return _Step(action, final=ChunkStatus.FAILED)
+
+    def _grant(self, state: _ChunkState, action: Action) -> str | None:
+        """None if a retry is allowed, else why not."""
+        if state.attempts >= self.max_attempts:
+            return f"gave up after {state.attempts} attempts in this run (max_attempts)"
+        if action is Action.RESIGN:
+            return None  # once per chunk (see _settle); not a load-adding retry
+        if not self.budget.try_spend():
+            return (
+                f"retry budget of this run spent ({self.budget.retries} retries for "
+                f"{self.budget.first_attempts} first attempts)"
+            )
+        return None
+
+    def _record(
+        self, state: _ChunkState, status: ChunkStatus, result: AttemptResult, *, reason: str | None
+    ) -> ChunkRecord:
+        success = status is ChunkStatus.SUCCEEDED
+        record = self.journal.record_outcome(
+            state.chunk.key,
+            status,
+            request_id=result.request_id,
+            code=None if success else result.code,
+            message=None if success else result.message,
+            reason=reason,
+        )
+        failpoint("after_outcome")
+        self._moved(state, status)
+        return record
+
+    def _moved(self, state: _ChunkState, status: ChunkStatus) -> None:
+        self.stats.moved(state.status, status)
+        state.status = status
+
+    def _log_attempt(
+        self, record: ChunkRecord, result: AttemptResult, action: Action, *, granted: bool
+    ) -> None:
+        self.events.emit(
+            AttemptFinished(
+                chunk=record.key,
+                job_id=record.chunk.job_id,
+                attempt=record.attempts,
+                request_id=result.request_id,
+                http_status=result.http_status,
+                code=None if result.verdict is Verdict.SUCCEEDED else result.code,
+                outcome=attempt_outcome(action, retry_granted=granted),
+                elapsed_ms=result.elapsed_ms,
+                reason=result.reason,
+            )
+        )
+
+    def _finished(self, record: ChunkRecord) -> None:
+        self.events.emit(
+            ChunkFinished(
+                chunk=record.key,
+                job_id=record.chunk.job_id,
+                status=str(record.status),
+                attempts=record.attempts,
+                request_id=record.request_id,
+                code=record.code,
+                message=record.message,
+                reason=record.reason,
+                instance_ids=record.instance_ids,
+            )
+        )
+
+    # -- reconciliation ----------------------------------------------------------------
+
+    async def _reconcile(self, state: _ChunkState, record: ChunkRecord) -> ReconcileOutcome:
+        """Settle a doubtful chunk; its journal state afterwards follows the outcome.
+
+        Raises `StoppedError` if a stop cuts the wait short (the chunk stays doubtful).
+        """
+        if self.reconciler is None:
+            verdict = Reconciliation(
+                ReconcileOutcome.UNDECIDABLE,
+                "the outcome is unknown and no reconciler was given to check it",
+            )
+        else:
+            with self.stop.waiting():
+                try:
+                    verdict = await self.reconciler.reconcile(record)
+                except Exception as exc:  # failures are results; the chunk stays doubtful
+                    verdict = Reconciliation(
+                        ReconcileOutcome.UNDECIDABLE,
+                        f"reconciliation failed ({type(exc).__name__}: {exc})",
+                    )
+        self.stats.reconciled += 1
+        chunk = record.chunk
+        self.events.emit(
+            ChunkReconciled(
+                chunk.key, chunk.job_id, verdict.outcome.value, verdict.reason, verdict.instance_ids
+            )
+        )
+        action = ON_RECONCILIATION[verdict.outcome]
+        status = {
+            Action.SUCCEED: ChunkStatus.SUCCEEDED,
+            Action.BACKOFF: ChunkStatus.PENDING,
+            Action.GIVE_UP: ChunkStatus.UNKNOWN,
+        }[action]
+        success = status is ChunkStatus.SUCCEEDED
+        settled = self.journal.record_outcome(
+            record.key,
+            status,
+            code=None if success else record.code,
+            message=None if success else record.message,
+            reason=verdict.reason,
+            instance_ids=verdict.instance_ids,
+        )
+        self._moved(state, status)
+        if status is not ChunkStatus.PENDING:
+            self._finished(settled)
+        return verdict.outcome
+
+    # -- tenacity hooks ----------------------------------------------------------------
+
+    def _wait(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        assert outcome is not None
+        step: _Step = outcome.result()
+        if step.action is Action.RESIGN:
+            return 0.0
+        return self.backoff.delay(retry_state.attempt_number, self.rng)
+
+    async def _sleep(self, seconds: float) -> None:
+        await self.stop.sleep(self.clock.sleep, seconds)
+
+
+__all__ = ["ChunkReconciler", "ChunkRunner", "RerunClient", "StoppedError"]

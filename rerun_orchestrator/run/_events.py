@@ -1,0 +1,173 @@
+"""What a run reports as it goes: typed events, logged through structlog and handed to callers.
+
+Every event is a frozen value with a namespaced `name` (the structlog event) and flat
+`fields()`. `EventSink` does both deliveries: one structlog call per event on the
+``rerun_orchestrator.run`` logger (the library never configures logging, so an embedding
+service's structlog setup decides where that goes), then the caller's `on_event` callback.
+
+Events and their log names:
+
+    rerun.run.started       RunStarted       the plan, its size, what the journal already holds
+    rerun.attempt           AttemptFinished  exactly one per HTTP attempt (the contract's keys)
+    rerun.throttle          Throttled        a Throttling* answer and the rate it left
+    rerun.chunk.reconciled  ChunkReconciled  what GetJobInstanceList showed for a doubtful chunk
+    rerun.chunk.succeeded   ChunkFinished    a chunk settled (status in the name)
+    rerun.chunk.failed
+    rerun.chunk.unknown
+    rerun.stop.requested    StopRequested    dispatching stops; calls in flight finish
+    rerun.run.finished      RunFinished      counts and exit code
+
+No event carries a secret: chunks, codes, RequestIds and the server's messages (which the
+client has already scrubbed of security tokens) only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import structlog
+
+from ._policy import AttemptOutcome
+
+if TYPE_CHECKING:
+    from ._result import RunResult
+
+_log = structlog.get_logger("rerun_orchestrator.run")
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """Base of every run event."""
+
+    name: ClassVar[str] = "rerun.event"
+    level: ClassVar[str] = "info"
+
+    def fields(self) -> dict[str, Any]:
+        """The flat key/values logged with the event name."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(RunEvent):
+    name: ClassVar[str] = "rerun.run.started"
+
+    plan: str
+    total: int
+    succeeded: int  # already, in earlier runs
+    failed: int
+    unknown: int
+    pending: int
+    rate: float  # calls per second, the ceiling
+    concurrency: int
+    retry_failed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFinished(RunEvent):
+    """One HTTP attempt: the contract's ``rerun.attempt`` line, plus the reason in words."""
+
+    name: ClassVar[str] = "rerun.attempt"
+
+    chunk: str
+    job_id: int
+    attempt: int  # 1-based, over every run of the journal
+    request_id: str | None
+    http_status: int | None
+    code: str | int | None
+    outcome: AttemptOutcome
+    elapsed_ms: float
+    reason: str
+
+    def fields(self) -> dict[str, Any]:
+        values = RunEvent.fields(self)
+        values["elapsed_ms"] = round(self.elapsed_ms, 1)
+        return values
+
+
+@dataclass(frozen=True, slots=True)
+class Throttled(RunEvent):
+    name: ClassVar[str] = "rerun.throttle"
+    level: ClassVar[str] = "warning"
+
+    chunk: str
+    code: str | int | None
+    retry_after_ms: int | None
+    rate_before: float
+    rate: float  # calls per second permitted now
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkReconciled(RunEvent):
+    name: ClassVar[str] = "rerun.chunk.reconciled"
+
+    chunk: str
+    job_id: int
+    outcome: str  # found | absent | undecidable
+    reason: str
+    instance_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkFinished(RunEvent):
+    """A chunk reached succeeded, failed or unknown in this run."""
+
+    name: ClassVar[str] = "rerun.chunk"
+
+    chunk: str
+    job_id: int
+    status: str  # succeeded | failed | unknown
+    attempts: int
+    request_id: str | None
+    code: str | int | None
+    message: str | None
+    reason: str | None
+    instance_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StopRequested(RunEvent):
+    name: ClassVar[str] = "rerun.stop.requested"
+    level: ClassVar[str] = "warning"
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished(RunEvent):
+    name: ClassVar[str] = "rerun.run.finished"
+
+    result: RunResult
+
+    def fields(self) -> dict[str, Any]:
+        return self.result.to_json()
+
+
+def event_name(event: RunEvent) -> str:
+    """The structlog event name (a settled chunk's carries its status)."""
+    if isinstance(event, ChunkFinished):
+        return f"{event.name}.{event.status}"
+    return event.name
+
+
+def event_level(event: RunEvent) -> str:
+    if isinstance(event, ChunkFinished) and event.status != "succeeded":
+        return "warning"
+    return event.level
+
+
+class EventSink:
+    """Logs each event, then hands it to `on_event` (if any).
+
+    A callback that raises is a bug in the caller and stops the run, like any other bug.
+    """
+
+    def __init__(self, on_event: Callable[[RunEvent], None] | None = None) -> None:
+        self._on_event = on_event
+
+    def emit(self, event: RunEvent) -> None:
+        getattr(_log, event_level(event))(event_name(event), **event.fields())
+        if self._on_event is not None:
+            self._on_event(event)

@@ -1,0 +1,81 @@
+"""The retry policy as tables: what an attempt's verdict means for its chunk.
+
+The client classifies each HTTP attempt (`schedulerx.classify`: could the call have been
+applied?); these tables turn that verdict into what the executor does next. tenacity runs
+the loop (`_chunk.py`); the tables decide.
+
+    verdict     action      what happens to the chunk
+    ----------  ----------  ---------------------------------------------------------------
+    SUCCEEDED   SUCCEED     succeeded
+    RETRY       BACKOFF     pending, resent after full-jitter backoff if attempts and the
+                            run's retry budget allow (a throttle also cuts the rate and
+                            honours x-acs-retry-after), else failed with the last code
+    RESIGN      RESIGN      pending, resent at once, freshly signed; once per chunk (a
+                            second one fails it: the clock or the keys need a human)
+    AMBIGUOUS   RECONCILE   unknown until GetJobInstanceList settles it (table below);
+                            never resent blindly: RerunJob is not idempotent
+    PERMANENT   FAIL        failed with the server's code and message
+
+    reconciliation  action      chunk
+    --------------  ----------  -------------------------------------------------------
+    FOUND           SUCCEED     succeeded, with the instance ids found
+    ABSENT          BACKOFF     pending, resent like a RETRY (same attempt and budget bounds)
+    UNDECIDABLE     GIVE_UP     unknown, with why; a later run checks again
+
+The `outcome` field of the ``rerun.attempt`` log line follows from the action (and, for a
+retry, from whether it was granted): see `attempt_outcome`.
+"""
+
+from __future__ import annotations
+
+import enum
+from types import MappingProxyType
+from typing import Final, Literal
+
+from ..journal._model import ReconcileOutcome
+from ..schedulerx._wire import Verdict
+
+
+class Action(enum.Enum):
+    SUCCEED = "succeed"
+    BACKOFF = "backoff"
+    RESIGN = "resign"
+    RECONCILE = "reconcile"
+    FAIL = "fail"
+    GIVE_UP = "give_up"  # the outcome stays unknown
+
+
+ON_VERDICT: Final = MappingProxyType(
+    {
+        Verdict.SUCCEEDED: Action.SUCCEED,
+        Verdict.RETRY: Action.BACKOFF,
+        Verdict.RESIGN: Action.RESIGN,
+        Verdict.AMBIGUOUS: Action.RECONCILE,
+        Verdict.PERMANENT: Action.FAIL,
+    }
+)
+
+ON_RECONCILIATION: Final = MappingProxyType(
+    {
+        ReconcileOutcome.FOUND: Action.SUCCEED,
+        ReconcileOutcome.ABSENT: Action.BACKOFF,
+        ReconcileOutcome.UNDECIDABLE: Action.GIVE_UP,
+    }
+)
+
+AttemptOutcome = Literal["succeeded", "retrying", "failed", "unknown"]
+
+
+def attempt_outcome(action: Action, *, retry_granted: bool) -> AttemptOutcome:
+    """The contract's ``outcome`` of one attempt, from its action.
+
+    An ambiguous attempt is "unknown" even if reconciliation later settles it: the log
+    line says what the attempt itself showed, reconciliation has its own events.
+    """
+    if action is Action.SUCCEED:
+        return "succeeded"
+    if action is Action.RECONCILE:
+        return "unknown"
+    if action in (Action.BACKOFF, Action.RESIGN):
+        return "retrying" if retry_granted else "failed"
+    return "failed"

@@ -1,0 +1,106 @@
+"""What a run ends with: the plan's chunks by status, what this run did, and the exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..journal._model import ChunkRecord, ChunkStatus
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCounts:
+    """The plan's chunks by the contract's four states (in flight reads as unknown)."""
+
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    unknown: int = 0
+    pending: int = 0
+
+    @classmethod
+    def of(cls, records: Iterable[ChunkRecord]) -> StatusCounts:
+        stats = RunStats()
+        for record in records:
+            stats.by_status[record.status] += 1
+        return stats.counts()
+
+
+@dataclass(slots=True)
+class RunStats:
+    """Live figures of a run, for progress displays: the plan's chunks by journal status
+    (started from the journal, then moved as this run writes) and what this run sent."""
+
+    by_status: dict[ChunkStatus, int] = field(default_factory=lambda: dict.fromkeys(ChunkStatus, 0))
+    attempts: int = 0
+    retries: int = 0
+    throttled: int = 0
+    reconciled: int = 0
+
+    def moved(self, old: ChunkStatus, new: ChunkStatus) -> None:
+        self.by_status[old] -= 1
+        self.by_status[new] += 1
+
+    def counts(self) -> StatusCounts:
+        by = self.by_status
+        return StatusCounts(
+            total=sum(by.values()),
+            succeeded=by[ChunkStatus.SUCCEEDED],
+            failed=by[ChunkStatus.FAILED],
+            unknown=by[ChunkStatus.UNKNOWN] + by[ChunkStatus.IN_FLIGHT],
+            pending=by[ChunkStatus.PENDING],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The end of a run.
+
+    `counts` covers every chunk of the plan as the journal holds it at the end, earlier
+    runs included; the other figures count what this run did. `exit_code` is the
+    contract's: 0 every chunk succeeded, 1 some failed or unknown (or, without a stop,
+    left pending), 130 the run was stopped.
+    """
+
+    plan: str
+    counts: StatusCounts
+    attempts: int  # HTTP attempts sent by this run
+    retries: int  # of which resends of a chunk already tried in this run
+    throttled: int
+    reconciled: int  # doubtful chunks checked with GetJobInstanceList
+    stopped: bool
+    elapsed_seconds: float
+
+    @property
+    def complete(self) -> bool:
+        """Every chunk of the plan has succeeded."""
+        return self.counts.succeeded == self.counts.total
+
+    @property
+    def exit_code(self) -> int:
+        if self.stopped:
+            return EXIT_INTERRUPTED
+        return EXIT_OK if self.complete else EXIT_INCOMPLETE
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.counts
+        return {
+            "plan": self.plan,
+            "total": c.total,
+            "succeeded": c.succeeded,
+            "failed": c.failed,
+            "unknown": c.unknown,
+            "pending": c.pending,
+            "attempts": self.attempts,
+            "retries": self.retries,
+            "throttled": self.throttled,
+            "reconciled": self.reconciled,
+            "stopped": self.stopped,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "exit_code": self.exit_code,
+        }
