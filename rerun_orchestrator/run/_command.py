@@ -1,0 +1,295 @@
+"""The `run` command behind `cli._cmd_run`: wiring and exit codes, no logic of its own.
+
+It loads the plan, applies the overrides, resolves credentials (or starts the in-process
+simulator for ``--simulate``), opens the journal, installs the signal handlers and calls
+`run_plan`; then writes the report and the summary. Everything that can be refused is
+refused before anything is sent (exit 2).
+
+Graceful stop: the first SIGINT/SIGTERM stops dispatching; calls in flight get
+`STOP_GRACE_SECONDS` to finish and be recorded, then the run is cancelled. A second
+signal cancels at once. Either way the journal stays consistent (a call cut off is "in
+flight" and the next run reconciles it) and the exit code is 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import secrets
+import signal
+import sys
+from contextlib import AsyncExitStack, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import structlog
+from rich.console import Console
+
+from .._clock import SystemClock
+from .._logsetup import configure
+from ..journal import (
+    ChunkStatus,
+    JournalError,
+    Reconciler,
+    SqliteJournal,
+    build_report,
+)
+from ..plan import Plan, PlanError, load_plan, parse_rate
+from ..plan._model import Rate
+from ..schedulerx import (
+    Credentials,
+    CredentialsError,
+    CredentialsProvider,
+    EndpointError,
+    SchedulerXClient,
+    StaticCredentialsProvider,
+    check_endpoint_override,
+    default_credentials_provider,
+)
+from ._adaptive import AdaptiveLimiter
+from ._executor import RERUN_JOB, run_plan
+from ._limiter import Pacer, RateLimiter, shared_limiters
+from ._progress import LiveProgress, write_summary
+from ._result import EXIT_INTERRUPTED, RunResult, RunStats, StatusCounts
+
+if TYPE_CHECKING:
+    from ..journal import Journal
+
+EXIT_USAGE = 2
+STOP_GRACE_SECONDS = 30.0
+# GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
+READ_RATE = Rate(100, 60)
+READ_API = "GetJobInstanceList"
+DEFAULT_JOURNAL_DIR = ".rerun"
+PROBLEMS_SHOWN = 10
+
+_log = structlog.get_logger("rerun_orchestrator.cli")
+
+
+class _UsageError(Exception):
+    """Refused before anything was sent: exit 2 with this message."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    simulate: bool
+    endpoint: str | None
+    retry_failed: bool
+    progress: bool
+    settle_seconds: float
+    simulate_quota: Rate | None
+    read_rate: Rate
+
+
+def default_journal_path(plan: Plan) -> Path:
+    """``.rerun/<plan name>.sqlite``, relative to the working directory."""
+    return Path(DEFAULT_JOURNAL_DIR) / f"{plan.name}.sqlite"
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run `args.plan` as the contract's `run` command; returns the exit code."""
+    configure(args.log_format)
+    try:
+        plan, options = _prepare(args)
+    except _UsageError as exc:
+        return _refuse(str(exc), args.log_format)
+    path = Path(args.journal) if args.journal else default_journal_path(plan)
+    try:
+        journal = SqliteJournal.open(path, plan_name=plan.name, plan_digest=plan.digest)
+    except (JournalError, OSError) as exc:
+        return _refuse(str(exc), args.log_format)
+    try:
+        try:
+            result = anyio.run(_execute, plan, journal, options)
+        except _UsageError as exc:
+            return _refuse(str(exc), args.log_format)
+        except KeyboardInterrupt:  # before the signal handlers were in place
+            result = None
+        if result is None:  # stopped hard: nothing to summarise but the journal
+            result = _interrupted(plan, journal)
+        if args.report:
+            _write_report(Path(args.report), journal, plan)
+        problems = journal.records([ChunkStatus.FAILED, ChunkStatus.UNKNOWN, ChunkStatus.IN_FLIGHT])
+        write_summary(
+            result,
+            list(itertools.islice(problems, PROBLEMS_SHOWN)),
+            sys.stdout,
+            rich=sys.stdout.isatty(),
+        )
+        return result.exit_code
+    finally:
+        journal.close()
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
+    if args.simulate and args.endpoint:
+        raise _UsageError("--simulate and --endpoint exclude each other")
+    try:
+        plan = load_plan(args.plan, max_chunks=args.max_chunks)
+    except PlanError as exc:
+        raise _UsageError(str(exc)) from None
+    except OSError as exc:
+        raise _UsageError(f"cannot read plan {args.plan}: {exc.strerror or exc}") from None
+    changes: dict[str, Any] = {}
+    try:
+        if args.rate:
+            changes["rate"] = parse_rate(args.rate)
+        if args.concurrency is not None:
+            changes["concurrency"] = args.concurrency
+        if changes:
+            plan = plan.with_execution(**changes)
+        simulate_quota = parse_rate(args.simulate_quota) if args.simulate_quota else None
+        read_rate = parse_rate(args.read_rate) if args.read_rate else READ_RATE
+    except ValueError as exc:
+        raise _UsageError(f"bad option: {exc}") from None
+    if args.settle_seconds < 0:
+        raise _UsageError("--settle-seconds must be >= 0")
+    endpoint = None
+    if args.endpoint:
+        try:
+            endpoint = check_endpoint_override(args.endpoint)
+        except EndpointError as exc:
+            raise _UsageError(str(exc)) from None
+    options = _Options(
+        simulate=args.simulate,
+        endpoint=endpoint,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        settle_seconds=args.settle_seconds,
+        simulate_quota=simulate_quota,
+        read_rate=read_rate,
+    )
+    return plan, options
+
+
+async def _execute(plan: Plan, journal: Journal, options: _Options) -> RunResult | None:
+    async with AsyncExitStack() as stack:
+        endpoint: str | None
+        if options.simulate:
+            provider, credentials, endpoint = await _start_simulator(plan, options, stack)
+        else:
+            provider, credentials = await _credentials()
+            endpoint = options.endpoint
+        client = SchedulerXClient(provider, endpoint=endpoint)
+        stack.push_async_callback(client.aclose)
+        account = credentials.access_key_id
+        del credentials  # only the key id is needed from here on
+
+        def rerun_pacer() -> Pacer:
+            return AdaptiveLimiter(plan.execution.rate)
+
+        def read_pacer() -> Pacer:
+            return RateLimiter(options.read_rate)
+
+        pacer = shared_limiters.get(account, RERUN_JOB, rerun_pacer)
+        reads = shared_limiters.get(account, READ_API, read_pacer)
+        reconciler = Reconciler(
+            client,
+            timezone=plan.timezone,
+            acquire=reads.acquire,
+            settle_seconds=options.settle_seconds,
+        )
+        stop = anyio.Event()
+        stats = RunStats()
+        run_scope = anyio.CancelScope()
+        result: RunResult | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_watch_signals, stop, run_scope)
+            with run_scope:
+                progress = (
+                    LiveProgress(stats, pacer, SystemClock(), Console(file=sys.stderr))
+                    if options.progress
+                    else nullcontext()
+                )
+                with progress:
+                    result = await run_plan(
+                        plan,
+                        client=client,
+                        journal=journal,
+                        reconciler=reconciler,
+                        limiter=pacer,
+                        retry_failed=options.retry_failed,
+                        stop=stop,
+                        stats=stats,
+                    )
+            tg.cancel_scope.cancel()
+        return result
+
+
+async def _credentials() -> tuple[CredentialsProvider, Credentials]:
+    """The default chain, resolved now, so that a missing key refuses before any send."""
+    try:
+        provider = default_credentials_provider()
+        return provider, await provider.get_credentials()
+    except CredentialsError as exc:
+        raise _UsageError(str(exc)) from None
+
+
+async def _start_simulator(
+    plan: Plan, options: _Options, stack: AsyncExitStack
+) -> tuple[CredentialsProvider, Credentials, str]:
+    """Start the in-process simulator that knows the plan's jobs; throwaway credentials."""
+    from ._simulate import simulator_for  # noqa: PLC0415 the simulator only loads for --simulate
+
+    credentials = Credentials("sim-" + secrets.token_hex(8), secrets.token_urlsafe(24))
+    quota = options.simulate_quota or plan.execution.rate
+    simulator = simulator_for(plan, credentials, quota)
+    url = await simulator.start("127.0.0.1", 0)
+    stack.push_async_callback(simulator.stop)
+    _log.info("rerun.simulator.started", url=url, quota=str(quota))
+    return StaticCredentialsProvider(credentials), credentials, url
+
+
+async def _watch_signals(stop: anyio.Event, run_scope: anyio.CancelScope) -> None:
+    """First SIGINT/SIGTERM: graceful stop, bounded; second: cancel at once."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            if stop.is_set():
+                _log.warning("rerun.stop.forced", signal=signal.Signals(signum).name)
+                run_scope.cancel()
+                return
+            _log.warning(
+                "rerun.stop.signal",
+                signal=signal.Signals(signum).name,
+                grace_seconds=STOP_GRACE_SECONDS,
+            )
+            stop.set()
+            run_scope.deadline = anyio.current_time() + STOP_GRACE_SECONDS
+
+
+def _interrupted(plan: Plan, journal: Journal) -> RunResult:
+    journal.flush()
+    return RunResult(
+        plan=plan.name,
+        counts=StatusCounts.of(journal.records(plan_only=True)),
+        attempts=0,
+        retries=0,
+        throttled=0,
+        reconciled=0,
+        stopped=True,
+        elapsed_seconds=0.0,
+    )
+
+
+def _write_report(path: Path, journal: Journal, plan: Plan) -> None:
+    report = build_report(journal, plan_name=plan.name, keys=(c.key for c in plan.chunks()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        json.dump(report, out, indent=1)
+        out.write("\n")
+    tmp.replace(path)  # a reader never sees half a report
+
+
+def _refuse(message: str, log_format: str) -> int:
+    if log_format == "json":
+        _log.error("rerun.run.refused", error=message)
+    else:
+        print(f"rerun-orchestrator run: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+__all__ = ["EXIT_INTERRUPTED", "default_journal_path", "main"]

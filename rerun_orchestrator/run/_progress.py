@@ -1,0 +1,154 @@
+"""What a person watching a run sees: a live line on the terminal, a summary at the end.
+
+The live display (rich) shows chunks done, failed and unknown, the rate actually sent
+against the limiter's permitted rate and the ceiling, and an ETA from the recent rate. It
+is only for terminals: the CLI turns it off when stderr is not a TTY or with
+``--no-progress``. The summary is a table on a terminal and plain lines otherwise, so a log
+file or a CI job gets text it can grep.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from .._clock import Clock
+from ..journal._model import ChunkRecord
+from ..plan._rate import format_duration
+from ._limiter import Pacer
+from ._result import RunResult, RunStats
+
+RATE_WINDOW = 30.0  # seconds of attempts behind the displayed rate and the ETA
+
+
+class LiveProgress:
+    """A rich ``Live`` line fed by a `RunStats`, a `Pacer` and a clock; a context manager.
+
+    Log lines written to stderr meanwhile scroll above it (``redirect_stderr``).
+    """
+
+    def __init__(self, stats: RunStats, pacer: Pacer, clock: Clock, console: Console) -> None:
+        self._stats = stats
+        self._pacer = pacer
+        self._clock = clock
+        self._samples: deque[tuple[float, int]] = deque()
+        self._live = Live(
+            console=console,
+            get_renderable=self.render,
+            refresh_per_second=4,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=True,
+        )
+
+    def sent_rate(self) -> float:
+        """Attempts per second over the last `RATE_WINDOW` seconds."""
+        now = self._clock.now()
+        self._samples.append((now, self._stats.attempts))
+        while len(self._samples) > 2 and self._samples[0][0] < now - RATE_WINDOW:
+            self._samples.popleft()
+        (t0, n0), (t1, n1) = self._samples[0], self._samples[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def render(self) -> Text:
+        counts = self._stats.counts()
+        rate = self.sent_rate()
+        done = counts.succeeded + counts.failed + counts.unknown
+        share = done / counts.total if counts.total else 1.0
+        eta = format_duration(counts.pending / rate) if rate > 0 and counts.pending else "-"
+        text = Text()
+        text.append(f"{done}/{counts.total} done ({share:.1%})", style="bold")
+        text.append(f"  succeeded {counts.succeeded}", style="green")
+        text.append(f"  failed {counts.failed}", style="red" if counts.failed else "")
+        text.append(f"  unknown {counts.unknown}", style="yellow" if counts.unknown else "")
+        text.append(
+            f"  rate {rate * 60:.1f}/min (limit {self._pacer.rate * 60:.1f}"
+            f" of {self._pacer.ceiling * 60:.1f}/min)"
+        )
+        text.append(f"  throttled {self._stats.throttled}  ETA {eta}")
+        return text
+
+    def __enter__(self) -> LiveProgress:
+        self._live.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._live.__exit__(exc_type, exc, tb)
+
+
+def write_summary(
+    result: RunResult, problems: Iterable[ChunkRecord], stream: TextIO, *, rich: bool
+) -> None:
+    """The end-of-run summary: counts, what this run did, and `problems` (the first few
+    chunks that failed or are unknown), as a table if `rich` else as plain lines."""
+    c = result.counts
+    problems = list(problems)
+    hidden = c.failed + c.unknown - len(problems)
+    figures = [
+        ("total", c.total),
+        ("succeeded", c.succeeded),
+        ("failed", c.failed),
+        ("unknown", c.unknown),
+        ("pending", c.pending),
+    ]
+    this_run = (
+        f"this run: {result.attempts} calls, {result.retries} retries, "
+        f"{result.throttled} throttled, {result.reconciled} reconciled, "
+        f"{format_duration(result.elapsed_seconds)}"
+    )
+    verdict = _verdict(result)
+    if rich:
+        console = Console(file=stream)
+        table = Table(title=f"plan {result.plan}", show_header=True)
+        for name, _ in figures:
+            table.add_column(name, justify="right")
+        table.add_row(*(str(n) for _, n in figures))
+        console.print(table)
+        console.print(this_run)
+        if problems:
+            bad = Table(title="chunks that did not succeed")
+            for column in ("chunk", "status", "attempts", "code", "why"):
+                bad.add_column(column)
+            for record in problems:
+                bad.add_row(*_problem_cells(record))
+            console.print(bad)
+            if hidden > 0:
+                console.print(f"... and {hidden} more (see --report or status)")
+        console.print(verdict)
+        return
+    stream.write(f"plan {result.plan}: " + ", ".join(f"{n} {name}" for name, n in figures) + "\n")
+    stream.write(this_run + "\n")
+    for record in problems:
+        stream.write("  " + "  ".join(_problem_cells(record)) + "\n")
+    if hidden > 0:
+        stream.write(f"  ... and {hidden} more (see --report or status)\n")
+    stream.write(verdict + "\n")
+
+
+def _problem_cells(record: ChunkRecord) -> tuple[str, str, str, str, str]:
+    why = record.reason or record.message or ""
+    code = "" if record.code is None else str(record.code)
+    return (record.key, str(record.status), str(record.attempts), code, why)
+
+
+def _verdict(result: RunResult) -> str:
+    if result.stopped:
+        return "stopped: run the same command again to resume"
+    if result.complete:
+        return "every chunk of the plan has succeeded"
+    return (
+        "not every chunk succeeded: run again to resume pending and unknown chunks, "
+        "with --retry-failed to resend failed ones"
+    )
