@@ -48,6 +48,15 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="no live progress display")
     run.add_argument("--max-chunks", type=int, default=None, help="refuse larger plans")
+    run.add_argument(
+        "--simulate-quota",
+        metavar="RATE",
+        help="with --simulate: the simulator's RerunJob quota (default: the plan's rate)",
+    )
+    # For tests and experiments: how long reconciliation waits for a doubtful call's
+    # instances to appear, and the pace of its GetJobInstanceList queries.
+    run.add_argument("--settle-seconds", type=float, default=10.0, help=argparse.SUPPRESS)
+    run.add_argument("--read-rate", default=None, help=argparse.SUPPRESS)
 
     status = commands.add_parser("status", help="what a journal holds")
     status.add_argument("--journal", required=True)
@@ -110,7 +119,9 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    raise NotImplementedError  # owned by the run package (issue 5)
+    from .run._command import main  # noqa: PLC0415 keep validate/plan fast
+
+    return main(args)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
