@@ -86,6 +86,9 @@ class Classification(NamedTuple):
     reason: str
 
 
+_ACCEPTED: Final = Classification(Verdict.SUCCEEDED, "accepted")
+
+
 def _match_code(code: str) -> tuple[Verdict, str] | None:
     for pattern, verdict, why in CODE_TABLE:
         if code == pattern or (pattern.endswith("*") and code.startswith(pattern[:-1])):
@@ -100,7 +103,7 @@ def _classify_result(response: ApiResponse) -> Classification:
     code, message = response.code, response.message or ""
     if response.success is True:
         if code in (None, 200, "200"):
-            return Classification(Verdict.SUCCEEDED, "accepted")
+            return _ACCEPTED
         return Classification(AMBIGUOUS, f"contradictory result: Success=true with Code={code}")
     if response.success is False:
         lowered = message.lower()
@@ -112,6 +115,8 @@ def _classify_result(response: ApiResponse) -> Classification:
 
 def _classify_response(response: ApiResponse) -> Classification:
     status, code = response.http_status, response.code
+    if status == 200 and code == 200 and response.success is True:
+        return _ACCEPTED  # the common case, first: an integer code never matches CODE_TABLE
     if isinstance(code, str) and (match := _match_code(code)) is not None:
         verdict, why = match
         return Classification(verdict, f"{why} ({code}, HTTP {status})")

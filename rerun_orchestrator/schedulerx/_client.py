@@ -18,14 +18,13 @@ from typing import Literal, Self
 from .._clock import Clock, SystemClock
 from ._aiohttp import AiohttpTransport
 from ._classify import classify
-from ._credentials import Credentials, CredentialsProvider
+from ._credentials import CredentialsProvider
 from ._endpoints import Endpoint, check_endpoint_override, resolve_endpoint
 from ._errors import ApiCallError
 from ._requests import SignatureVersion, build_request, format_timestamp
 from ._responses import parse_response
 from ._signing import percent_encode
 from ._transport import (
-    HttpRequest,
     RequestNotSentError,
     ResponseLostError,
     Timeouts,
@@ -56,15 +55,12 @@ def _new_nonce() -> str:
     return secrets.token_hex(16)
 
 
-def _redact(response: ApiResponse, credentials: Credentials) -> ApiResponse:
+def _redact(response: ApiResponse, token: str) -> ApiResponse:
     """Remove the security token from what the server echoed.
 
     The gateway's V1 ``SignatureDoesNotMatch`` message quotes the string to sign, which holds
     the ``SecurityToken`` parameter (percent-encoded, then encoded again).
     """
-    token = credentials.security_token
-    if not token:
-        return response
     once = percent_encode(token)
     forms = sorted({token, once, percent_encode(once)}, key=len, reverse=True)
     message = response.message
@@ -147,16 +143,20 @@ class SchedulerXClient:
             self._endpoints[region] = endpoint
         return endpoint
 
-    async def _sign(
+    async def _call(
         self,
         action: str,
         method: Literal["GET", "POST"],
         params: Mapping[str, str],
         *,
         in_body: bool,
-    ) -> tuple[HttpRequest, Credentials]:
+        idempotent: bool,
+    ) -> AttemptResult:
+        """Sign with fresh credentials, nonce and date; send once; classify. One flat coroutine
+        on purpose: this is the hot path, and every extra await layer costs throughput."""
         endpoint = self._endpoint(params["RegionId"])
         credentials = await self._credentials.get_credentials()
+        clock = self._clock
         request = build_request(
             action=action,
             method=method,
@@ -164,29 +164,23 @@ class SchedulerXClient:
             in_body=in_body,
             endpoint=endpoint,
             credentials=credentials,
-            timestamp=format_timestamp(self._clock.wall()),
+            timestamp=format_timestamp(clock.wall()),
             nonce=self._nonce(),
             user_agent=self._user_agent,
             signature_version=self._signature_version,
         )
-        return request, credentials
-
-    async def _attempt(
-        self, request: HttpRequest, credentials: Credentials, *, idempotent: bool
-    ) -> AttemptResult:
-        started = self._clock.now()
+        started = clock.now()
         try:
             http = await self._transport.send(request)
-        except RequestNotSentError as exc:
+        except (RequestNotSentError, ResponseLostError) as exc:
             verdict, reason = classify(exc, idempotent=idempotent)
-            return AttemptResult(
-                verdict, reason, None, (self._clock.now() - started) * 1000.0, wrote_request=False
-            )
-        except ResponseLostError as exc:
-            verdict, reason = classify(exc, idempotent=idempotent)
-            return AttemptResult(verdict, reason, None, (self._clock.now() - started) * 1000.0)
-        elapsed_ms = (self._clock.now() - started) * 1000.0
-        response = _redact(parse_response(http), credentials)
+            elapsed_ms = (clock.now() - started) * 1000.0
+            sent = not isinstance(exc, RequestNotSentError)
+            return AttemptResult(verdict, reason, None, elapsed_ms, wrote_request=sent)
+        elapsed_ms = (clock.now() - started) * 1000.0
+        response = parse_response(http)
+        if credentials.security_token:
+            response = _redact(response, credentials.security_token)
         verdict, reason = classify(response, idempotent=idempotent)
         return AttemptResult(verdict, reason, response, elapsed_ms)
 
@@ -200,12 +194,10 @@ class SchedulerXClient:
             CredentialsError: no usable credentials (nothing was sent).
             EndpointError: the region has no known endpoint and no override is set.
         """
-        request, credentials = await self._sign("RerunJob", "POST", params.form(), in_body=True)
-        return await self._attempt(request, credentials, idempotent=False)
+        return await self._call("RerunJob", "POST", params.form(), in_body=True, idempotent=False)
 
     async def _read(self, action: str, params: Mapping[str, str]) -> ApiResponse:
-        request, credentials = await self._sign(action, "GET", params, in_body=False)
-        result = await self._attempt(request, credentials, idempotent=True)
+        result = await self._call(action, "GET", params, in_body=False, idempotent=True)
         if result.verdict is not Verdict.SUCCEEDED or result.response is None:
             raise ApiCallError(action, result)
         return result.response

@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from ._transport import HttpResponse
@@ -37,13 +36,6 @@ def parse_retry_after(value: str | None) -> int | None:
     return millis if millis > 0 else None
 
 
-def _pick(body: Mapping[str, Any], *names: str) -> Any:
-    for name in names:
-        if name in body:
-            return body[name]
-    return None
-
-
 def _as_bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
@@ -58,12 +50,6 @@ def _as_code(value: Any) -> str | int | None:
     if isinstance(value, (str, int)):
         return value
     return str(value)
-
-
-def _as_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
 
 
 def _describe_unreadable(body: bytes, content_type: str) -> str:
@@ -90,20 +76,19 @@ def parse_response(response: HttpResponse) -> ApiResponse:
     ``<Error>`` document; anything else yields an `ApiResponse` with only the HTTP status,
     the retry-after hint and a `body_error`.
     """
-    headers = response.headers
-    retry_after_ms = parse_retry_after(headers.get(RETRY_AFTER_HEADER))
-    content_type = headers.get("content-type", "").lower()
+    retry_after_ms = parse_retry_after(response.headers.get(RETRY_AFTER_HEADER))
     body = response.body
     parsed: Any = None
     try:
         parsed = json.loads(body)
     except ValueError:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-        stripped = body.lstrip()
-        if "xml" in content_type or stripped.startswith((b"<?xml", b"<Error")):
+        content_type = response.headers.get("content-type", "").lower()
+        if "xml" in content_type or body.lstrip().startswith((b"<?xml", b"<Error")):
             parsed = _from_xml(body.decode("utf-8", errors="replace"))
     except RecursionError:
         parsed = None
     if not isinstance(parsed, dict):
+        content_type = response.headers.get("content-type", "").lower()
         return ApiResponse(
             http_status=response.status,
             request_id=None,
@@ -116,13 +101,21 @@ def parse_response(response: HttpResponse) -> ApiResponse:
             if parsed is None
             else "JSON result is not an object",
         )
-    data = _pick(parsed, "Data", "data")
+    get = parsed.get
+    # PascalCase is what SchedulerX sends; the lower-case variants are the SDK's fallbacks.
+    request_id = get("RequestId") or get("requestId")
+    code = get("Code")
+    success = get("Success")
+    message = get("Message")
+    data = get("Data")
+    if code is None and success is None:
+        code, success, message, data = get("code"), get("success"), get("message"), get("data")
     return ApiResponse(
         http_status=response.status,
-        request_id=_as_text(_pick(parsed, "RequestId", "requestId", "requestid")),
-        code=_as_code(_pick(parsed, "Code", "code")),
-        success=_as_bool(_pick(parsed, "Success", "success")),
-        message=_as_text(_pick(parsed, "Message", "message")),
+        request_id=request_id if request_id is None or type(request_id) is str else str(request_id),
+        code=code if type(code) is int or type(code) is str else _as_code(code),
+        success=success if type(success) is bool else _as_bool(success),
+        message=message if message is None or type(message) is str else str(message),
         retry_after_ms=retry_after_ms,
         data=data if isinstance(data, dict) else None,
         raw_body=body,

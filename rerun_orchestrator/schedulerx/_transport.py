@@ -18,10 +18,12 @@ class Timeouts:
     """Seconds one HTTP attempt may take.
 
     `connect` covers waiting for a pooled connection plus TCP and TLS set-up: a request that
-    times out there was never sent, so it is safe to retry. `read` is the longest silence
-    while waiting for the answer, and `total` caps the whole attempt; both fire after the
-    request may have been applied. RerunJob answers in well under a second, so the read
-    budget is generous on purpose: every read timeout costs a reconciliation.
+    times out there was never sent, so it is safe to retry. `read` is the time the answer
+    may take after that; `total` caps the whole attempt. The aiohttp transport enforces
+    read and total as one deadline, ``min(total, connect + read)`` from the start of the
+    attempt (one timer per call, as a bare aiohttp loop has; a per-chunk read timer cost
+    ~6% of throughput). RerunJob answers in well under a second, so the read budget is
+    generous on purpose: every timeout after sending costs a reconciliation.
     """
 
     connect: float = 5.0
@@ -49,7 +51,7 @@ class HttpRequest:
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
     status: int
-    headers: Mapping[str, str]  # names lower-cased
+    headers: Mapping[str, str]  # look up by lower-case name (lower-cased or case-insensitive)
     body: bytes = field(repr=False)
 
 

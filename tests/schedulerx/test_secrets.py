@@ -144,7 +144,7 @@ async def test_no_canary_in_results_errors_reprs_or_logs(
             provider,
             endpoint=server.url,
             signature_version=version,  # type: ignore[arg-type]
-            timeouts=Timeouts(connect=1.0, read=0.2, total=5.0),
+            timeouts=Timeouts(connect=0.5, read=0.1, total=0.3),
             clock=clock,
         ) as client:
             haystack += [repr(client), str(client)]
