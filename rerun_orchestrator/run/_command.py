@@ -177,6 +177,7 @@ async def _execute(plan: Plan, journal: Journal, options: _Options) -> RunResult
         stack.push_async_callback(client.aclose)
         account = credentials.access_key_id
         del credentials  # only the key id is needed from here on
+        _log.info("rerun.client", endpoint=endpoint or "regional", access_key_id=account)
 
         def rerun_pacer() -> Pacer:
             return AdaptiveLimiter(plan.execution.rate)

@@ -1,0 +1,287 @@
+"""`rerun-orchestrator run` as a user runs it: a subprocess, its exit codes, its output.
+
+The simulator runs in a background thread of the test process (`SimulatorThread`) on
+127.0.0.1, so its state outlives each `run` process and can be inspected afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rerun_orchestrator.journal import ChunkStatus, SqliteJournal
+from rerun_orchestrator.simulator import CredentialSpec, JobSpec, SimulatorConfig, SimulatorThread
+
+SECRET = "canary-SECRET-77aa88bb99cc"  # a test key; must never be printed
+KEY = "cli-key"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def sim() -> Iterator[SimulatorThread]:
+    config = SimulatorConfig(
+        credentials=(CredentialSpec(KEY, SECRET),),
+        jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 50),), max_concurrency=1000),),
+        quota={"RerunJob": None, "GetJobInstanceList": None},
+        instance_wait_seconds=0.0,
+        instance_run_seconds=0.0,
+    )
+    thread = SimulatorThread(config)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        thread.stop()
+
+
+def plan_file(
+    tmp: Path, *, jobs: list[Any], days: int = 14, rate: str = "50/s", **extra: Any
+) -> Path:
+    plan = {
+        "version": 1,
+        "name": "cli",
+        "timezone": "Asia/Shanghai",
+        "region": "cn-hangzhou",
+        "namespace": "ns-1",
+        "group": "g1",
+        "data_time": "10:00:00",
+        "chunk_days": 7,
+        "targets": [
+            {"jobs": jobs, "windows": [{"start": "2024-01-01", "end": f"2024-01-{days:02d}"}]}
+        ],
+        "execution": {"rate": rate, "concurrency": 4, **extra},
+    }
+    path = tmp / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return path
+
+
+def environment(tmp: Path, *, credentials: bool = True) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALIBABA_CLOUD_")}
+    env["HOME"] = str(tmp)  # no ~/.aliyun or ~/.alibabacloud of the machine running the tests
+    env["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
+    env.pop("RERUN_ORCHESTRATOR_FAILPOINTS", None)
+    if credentials:
+        env["ALIBABA_CLOUD_ACCESS_KEY_ID"] = KEY
+        env["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = SECRET
+    return env
+
+
+def rerun(
+    tmp: Path, *args: str, credentials: bool = True, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rerun_orchestrator", "run", *args],
+        cwd=tmp,
+        env=environment(tmp, credentials=credentials),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def json_lines(stderr: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stderr.splitlines() if line.strip()]
+
+
+def test_demo_runs_against_the_built_in_simulator(tmp_path: Path) -> None:
+    result = rerun(
+        tmp_path,
+        str(REPO / "plans" / "demo.yaml"),
+        "--simulate",
+        "--log-format",
+        "json",
+        "--report",
+        "out/report.json",
+        credentials=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    events = json_lines(result.stderr)  # every stderr line is one JSON object
+    attempts = [e for e in events if e["event"] == "rerun.attempt"]
+    assert len(attempts) == 39
+    assert {e["outcome"] for e in attempts} == {"succeeded"}
+    assert all(e["level"] == "info" and "timestamp" in e for e in attempts)
+    assert events[-1]["event"] == "rerun.run.finished"
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["counts"] == {
+        "total": 39,
+        "succeeded": 39,
+        "failed": 0,
+        "unknown": 0,
+        "pending": 0,
+    }
+    assert (tmp_path / ".rerun" / "demo.sqlite").exists()  # the default journal
+    assert "39 succeeded" in result.stdout
+    # again: nothing left to send
+    again = rerun(tmp_path, str(REPO / "plans" / "demo.yaml"), "--simulate", credentials=False)
+    assert again.returncode == 0
+    assert "this run: 0 calls" in again.stdout
+
+
+def test_run_against_an_endpoint_and_no_secret_in_any_output(
+    sim: SimulatorThread, tmp_path: Path
+) -> None:
+    plan = plan_file(tmp_path, jobs=[1, 2, 99])  # 99 is not a job of the simulator
+    outputs = []
+    for fmt in ("json", "console"):
+        journal = tmp_path / f"{fmt}.sqlite"
+        report = tmp_path / f"{fmt}.json"
+        result = rerun(
+            tmp_path,
+            str(plan),
+            "--endpoint",
+            sim.url,
+            "--journal",
+            str(journal),
+            "--report",
+            str(report),
+            "--log-format",
+            fmt,
+        )
+        assert result.returncode == 1, result.stderr[-2000:]  # job 99 refused
+        outputs += [result.stdout, result.stderr, report.read_text()]
+        outputs.append(journal.read_bytes().decode("latin-1"))
+        data = json.loads(report.read_text())
+        assert data["counts"]["failed"] == 2
+        assert data["counts"]["succeeded"] == 4
+        assert {c["code"] for c in data["chunks"] if c["status"] == "failed"} != {None}
+    assert all(SECRET not in text for text in outputs)
+    assert KEY in outputs[1]  # the key id is not a secret, and the log shows what was used
+    assert len(sim.calls()) == 8  # 2 runs (2 journals) x 2 jobs x 2 chunks; refusals not accepted
+
+
+@pytest.mark.parametrize(
+    ("args", "credentials", "message"),
+    [
+        (["--endpoint", "http://example.com"], True, "http"),
+        ([], False, "credentials"),
+        (["--rate", "fast"], True, "rate"),
+        (["--concurrency", "0"], True, "concurrency"),
+        (["--simulate", "--endpoint", "http://127.0.0.1:1"], True, "exclude"),
+    ],
+)
+def test_refusals_exit_2_and_send_nothing(
+    sim: SimulatorThread, tmp_path: Path, args: list[str], credentials: bool, message: str
+) -> None:
+    plan = plan_file(tmp_path, jobs=[1])
+    endpoint = (
+        []
+        if any(a.startswith("--endpoint") or a == "--simulate" for a in args)
+        else ["--endpoint", sim.url]
+    )
+    result = rerun(tmp_path, str(plan), *endpoint, *args, credentials=credentials)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr.lower()
+    assert sim.calls() == []
+    assert "RerunJob" not in sim.simulator.counters()
+
+
+def test_an_invalid_plan_exits_2_with_positions(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("version: 1\nname: bad\ntimezone: Nowhere/City\ntargets: []\n")
+    result = rerun(tmp_path, str(path), "--simulate")
+    assert result.returncode == 2
+    assert f"{path}:3:" in result.stderr
+
+
+def test_sigint_stops_gracefully_and_a_resume_finishes(
+    sim: SimulatorThread, tmp_path: Path
+) -> None:
+    plan = plan_file(tmp_path, jobs=list(range(1, 11)), days=28, rate="4/s")
+    journal = tmp_path / "j.sqlite"
+    args = [str(plan), "--endpoint", sim.url, "--journal", str(journal), "--log-format", "json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rerun_orchestrator", "run", *args],
+        cwd=tmp_path,
+        env=environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(sim.calls()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err[-2000:]
+    events = [e["event"] for e in json_lines(err)]
+    assert "rerun.stop.requested" in events
+    assert events[-1] == "rerun.run.finished"
+    sent = len(sim.calls())
+    assert sent < 40
+    assert "stopped" in out
+
+    held = SqliteJournal.open_readonly(journal)
+    try:
+        states = Counter(r.status for r in held.records())
+    finally:
+        held.close()
+    # the calls in flight finished and were recorded; the rest wait, certainly unsent
+    assert states[ChunkStatus.SUCCEEDED] == sent
+    assert states[ChunkStatus.PENDING] == 40 - sent
+    assert states[ChunkStatus.IN_FLIGHT] == 0
+
+    resumed = rerun(tmp_path, *args[:-2], "--rate", "100/s")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    days = Counter((c["job_id"], c["start_date"]) for c in sim.calls())
+    assert len(days) == 40
+    assert max(days.values()) == 1  # nothing sent twice across the stop
+
+
+def test_second_sigint_stops_at_once_and_the_cut_call_is_reconciled(
+    sim: SimulatorThread, tmp_path: Path
+) -> None:
+    # the first call answers a minute late, after committing: it is on the wire at the stop
+    sim.set_faults([{"kind": "slow_after_commit", "delay_seconds": 60, "budget": 1}])
+    plan = plan_file(tmp_path, jobs=[1, 2], days=14, rate="2/s")
+    journal = tmp_path / "j.sqlite"
+    args = [str(plan), "--endpoint", sim.url, "--journal", str(journal), "--log-format", "json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rerun_orchestrator", "run", *args],
+        cwd=tmp_path,
+        env=environment(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not sim.calls() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err[-2000:]
+    assert time.monotonic() - started < 10  # did not wait for the slow answer
+    held = SqliteJournal.open_readonly(journal)
+    try:
+        states = Counter(r.status for r in held.records())
+    finally:
+        held.close()
+    assert states[ChunkStatus.IN_FLIGHT] == 1  # cut off on the wire: to be reconciled
+
+    resumed = rerun(tmp_path, *args, "--settle-seconds", "0.2", "--rate", "100/s")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    events = json_lines(resumed.stderr)
+    reconciled = [e for e in events if e["event"] == "rerun.chunk.reconciled"]
+    assert [e["outcome"] for e in reconciled] == ["found"]
+    days = Counter((c["job_id"], c["start_date"]) for c in sim.calls())
+    assert len(days) == 4
+    assert max(days.values()) == 1  # the cut call was not sent again
