@@ -8,6 +8,7 @@ returns its failures as an `AttemptResult` instead of raising them.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import sys
 from collections.abc import Callable, Mapping
@@ -74,17 +75,7 @@ def _redact(response: ApiResponse, token: str) -> ApiResponse:
             raw = raw.replace(raw_form, b"***")
     if message is response.message and raw is response.raw_body:
         return response
-    return ApiResponse(
-        http_status=response.http_status,
-        request_id=response.request_id,
-        code=response.code,
-        success=response.success,
-        message=message,
-        retry_after_ms=response.retry_after_ms,
-        data=response.data,
-        raw_body=raw,
-        body_error=response.body_error,
-    )
+    return dataclasses.replace(response, message=message, raw_body=raw)
 
 
 class SchedulerXClient:
