@@ -15,13 +15,28 @@ START, DAYS = date(2024, 2, 1), 12
 JOBS = [101, 102, 103, 104, 105]
 
 
-def test_after_commit_faults_end_with_no_duplicate(e2e) -> None:
+# GetJobInstanceList's StartTimestamp/EndTimestamp filter and order are undocumented: the
+# simulator serves either reading, and reconciliation must be right under each (a page
+# cap forces it through several pages).
+READINGS = [
+    ("schedule_time", "newest_first", None),
+    ("schedule_time", "oldest_first", 3),
+    ("data_time", "newest_first", 3),
+    ("data_time", "oldest_first", None),
+]
+
+
+@pytest.mark.parametrize(("reading", "order", "page_cap"), READINGS)
+def test_after_commit_faults_end_with_no_duplicate(e2e, reading, order, page_cap) -> None:
     faults = [
         {"kind": "internal_error_after_commit", "every_nth": 3, "actions": ["RerunJob"]},
         {"kind": "reset_after_commit", "every_nth": 4, "actions": ["RerunJob"]},
         {"kind": "slow_after_commit", "every_nth": 5, "actions": ["RerunJob"], "delay_seconds": 1},
     ]
-    sim = e2e.simulator(e2e.base_config(faults=faults))
+    config = e2e.base_config(faults=faults, instance_list_filter=reading, instance_list_order=order)
+    if page_cap:
+        config["instance_list_max_page_size"] = page_cap
+    sim = e2e.simulator(config)
     plan = e2e.plan("faults", JOBS, start=START, days=DAYS, chunk_days=4)
     journal, report = e2e.tmp / "faults.sqlite", e2e.tmp / "report.json"
     args = e2e.run_args(plan, sim.url, journal)
