@@ -189,6 +189,12 @@ class AdaptiveLimiter:
         await self._limiter.acquire()
         self._meter.record(self._clock.now())
 
+    def try_acquire(self) -> bool:
+        if not self._limiter.try_acquire():
+            return False
+        self._meter.record(self._clock.now())
+        return True
+
     def on_throttle(self, *, sent_at: float, retry_after: float | None) -> None:
         self.throttles += 1
         if retry_after:

@@ -111,6 +111,12 @@ class ChunkRunner:
                 return
         elif record.status not in self._sendable:
             return
+        # Most chunks succeed at once: the first attempt runs bare, and tenacity takes over
+        # (with that attempt's wait) only when a retry has been granted.
+        first = await self._step(state)
+        if not first.retry:
+            return
+        await self._sleep(self._delay(first, state.attempts))
         retrying = AsyncRetrying(
             sleep=self._sleep,
             wait=self._wait,
@@ -123,11 +129,13 @@ class ChunkRunner:
 
     async def _step(self, state: _ChunkState) -> _Step:
         chunk = state.chunk
-        with self.stop.waiting():
-            await self.slots.acquire()
-        try:
+        if not self.slots.try_acquire():
             with self.stop.waiting():
-                await self.pacer.acquire()
+                await self.slots.acquire()
+        try:
+            if not self.pacer.try_acquire():
+                with self.stop.waiting():
+                    await self.pacer.acquire()
             sent_at = self.clock.now()
             state.attempts += 1
             if state.attempts == 1:
@@ -330,9 +338,14 @@ class ChunkRunner:
         outcome = retry_state.outcome
         assert outcome is not None
         step: _Step = outcome.result()
+        state: _ChunkState = retry_state.args[0]
+        return self._delay(step, state.attempts)
+
+    def _delay(self, step: _Step, attempts: int) -> float:
+        """The wait before the retry that follows attempt number `attempts` (in this run)."""
         if step.action is Action.RESIGN:
             return 0.0
-        return self.backoff.delay(retry_state.attempt_number, self.rng)
+        return self.backoff.delay(attempts, self.rng)
 
     async def _sleep(self, seconds: float) -> None:
         await self.stop.sleep(self.clock.sleep, seconds)

@@ -41,6 +41,16 @@ class ConcurrencyLimiter:
         """Wait for a slot (first come, first served); pair with `release()`."""
         await self._semaphore.acquire()
 
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free and nobody waits; never blocks."""
+        if self._semaphore.statistics().tasks_waiting:
+            return False
+        try:
+            self._semaphore.acquire_nowait()
+        except anyio.WouldBlock:
+            return False
+        return True
+
     def release(self) -> None:
         self._semaphore.release()
 
@@ -85,6 +95,17 @@ class KeyedLimiter:
     async def acquire(self, key: Hashable) -> None:
         """Wait for one of `key`'s slots; pair with `release(key)`."""
         await self._enter(key)
+
+    def try_acquire(self, key: Hashable) -> bool:
+        """Take one of `key`'s slots if one is free and nobody waits; never blocks."""
+        entry = self._slots.get(key)
+        if entry is None:
+            entry = self._slots[key] = (anyio.Semaphore(self._limit), [0])
+        elif entry[0].value == 0 or entry[0].statistics().tasks_waiting:
+            return False
+        entry[0].acquire_nowait()
+        entry[1][0] += 1
+        return True
 
     def release(self, key: Hashable) -> None:
         self._exit(key)

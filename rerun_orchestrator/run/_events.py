@@ -47,7 +47,7 @@ class RunEvent:
 
     def fields(self) -> dict[str, Any]:
         """The flat key/values logged with the event name."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {name: getattr(self, name) for name in _field_names(type(self))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +143,16 @@ class RunFinished(RunEvent):
 
     def fields(self) -> dict[str, Any]:
         return self.result.to_json()
+
+
+_FIELD_NAMES: dict[type[RunEvent], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[RunEvent]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def event_name(event: RunEvent) -> str:

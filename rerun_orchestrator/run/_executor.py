@@ -225,11 +225,12 @@ async def _run_one(
     """Settle one chunk under its job's cap; False once a stop has been requested."""
     if signal.is_set:
         return False
-    try:
-        with signal.waiting():
-            await jobs.acquire(stream.job)
-    except StoppedError:
-        return False
+    if not jobs.try_acquire(stream.job):
+        try:
+            with signal.waiting():
+                await jobs.acquire(stream.job)
+        except StoppedError:
+            return False
     try:
         await runner.run(record)
     except StoppedError:

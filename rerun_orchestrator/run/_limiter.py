@@ -35,6 +35,10 @@ class Pacer(Protocol):
         """Wait for permission to send one call."""
         ...
 
+    def try_acquire(self) -> bool:
+        """Take permission now if it is free (and nobody waits); never blocks."""
+        ...
+
     def on_throttle(self, *, sent_at: float, retry_after: float | None) -> None:
         """A call sent at clock time `sent_at` was throttled; pause `retry_after` s if given."""
         ...
@@ -132,6 +136,13 @@ class RateLimiter:
             # refill counts only from `_updated`, which a pause pushes into the future
             wait = max(wait, self._updated - now + (1 - self._tokens) / self._rate)
         return wait
+
+    def try_acquire(self) -> bool:
+        """Take a token if one is free and nobody is queued; never blocks."""
+        if self._waiters or self.delay() > 0:
+            return False
+        self._take()
+        return True
 
     async def acquire(self) -> None:
         """Wait until a token is free and take it; waiters are served in arrival order."""

@@ -11,8 +11,8 @@ chunks it catches in flight are reconciled by the next run.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from types import TracebackType
 
 import anyio
 
@@ -45,22 +45,40 @@ class StopSignal:
         await self.event.wait()
         self.cancel_waits()
 
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        """Run a wait that a stop may cut short; raises `StoppedError` if it did."""
-        scope = anyio.CancelScope()
-        if self.is_set:
-            scope.cancel()
-        self._scopes.add(scope)
-        try:
-            with scope:
-                yield
-        finally:
-            self._scopes.discard(scope)
-        if scope.cancelled_caught:
-            raise StoppedError
+    def waiting(self) -> _Waiting:
+        """``with stop.waiting():`` runs a wait that a stop may cut short; raises
+        `StoppedError` if it did."""
+        return _Waiting(self)
 
     async def sleep(self, clock_sleep: Callable[[float], Awaitable[None]], seconds: float) -> None:
         """`clock_sleep(seconds)`, cut short by a stop (`StoppedError`)."""
         with self.waiting():
             await clock_sleep(seconds)
+
+
+class _Waiting:
+    """The cancel scope of one wait, registered with its `StopSignal` while it lasts."""
+
+    __slots__ = ("_scope", "_signal")
+
+    def __init__(self, signal: StopSignal) -> None:
+        self._signal = signal
+        self._scope = anyio.CancelScope()
+
+    def __enter__(self) -> None:
+        if self._signal.is_set:
+            self._scope.cancel()
+        self._signal._scopes.add(self._scope)
+        self._scope.__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        self._signal._scopes.discard(self._scope)
+        swallowed = self._scope.__exit__(exc_type, exc, tb)
+        if self._scope.cancelled_caught:
+            raise StoppedError
+        return bool(swallowed)
