@@ -85,7 +85,7 @@ def test_kill_9_then_resume_reruns_every_day_exactly_once(crash_matrix, name) ->
     for result, failpoints in zip(scenario.results, scenario.chain, strict=False):
         assert result.returncode == -signal.SIGKILL, (
             f"{failpoints}: expected a SIGKILL, got exit {result.returncode}\n"
-            f"{result.stderr[-2000:]}"
+            f"{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
         )
     final = scenario.results[-1]
     assert len(scenario.results) > len(scenario.chain)
