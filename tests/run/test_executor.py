@@ -453,3 +453,35 @@ async def test_events_reach_the_callback_and_the_async_iterator(write_plan, doub
     with pytest.raises(TypeError, match="on_event"):
         async with open_run(plan, on_event=print):
             pass
+
+
+@pytest.mark.asyncio
+async def test_a_job_in_two_targets_still_has_one_call_in_flight(write_plan, doubles) -> None:
+    window = {"start": "2024-01-01", "end": "2024-01-28"}
+    later = {"start": "2024-03-01", "end": "2024-03-28"}
+    plan = write_plan(
+        targets=[
+            {"jobs": [1, 2], "windows": [window]},
+            {"jobs": [1], "windows": [later], "data_time": "11:00:00"},
+        ],
+        execution={"concurrency": 4},
+    )
+    clock = FakeClock()
+    client = doubles.Client(clock, latency=1.0)
+    result = await run_plan(plan, client=client, journal=MemoryJournal(clock=clock), clock=clock)
+    assert result.exit_code == 0
+    assert len(client.calls) == 12
+    assert client.job_peak == 1
+    assert client.peak == 2  # job 1 (either stream) and job 2
+
+
+@pytest.mark.asyncio
+async def test_per_job_concurrency_lanes(write_plan, doubles) -> None:
+    plan = write_plan(jobs=[1], days=56, execution={"per_job_concurrency": 2, "concurrency": 4})
+    clock = FakeClock()
+    client = doubles.Client(clock, latency=1.0)
+    await run_plan(plan, client=client, journal=MemoryJournal(clock=clock), clock=clock)
+    assert len(client.calls) == 8
+    assert client.job_peak == 2
+    starts = [p.start_date for _, p in client.calls]
+    assert starts == sorted(starts)  # lanes still start the job's chunks in date order
