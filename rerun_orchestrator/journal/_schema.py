@@ -1,7 +1,7 @@
-"""The journal's SQLite schema and the mapping between rows and values.
+"""The journal's SQLite schema: tables, the mapping between rows and values, the meta rows.
 
-Kept apart from `SqliteJournal` so that the storage format (what a journal file holds and
-how a future version migrates it) reads in one place.
+Kept apart from `SqliteJournal` so that the storage format (what a journal file holds,
+which plan it belongs to, and how a future version migrates it) reads in one place.
 """
 
 from __future__ import annotations
@@ -10,10 +10,16 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import structlog
+
 from ..plan._model import Chunk
+from ._errors import JournalError, JournalMismatchError
 from ._model import ChunkRecord, ChunkStatus, JournalMeta
+
+_log = structlog.get_logger("rerun_orchestrator.journal")
 
 SCHEMA_VERSION = 1
 
@@ -161,3 +167,43 @@ def to_record(row: Sequence[Any]) -> ChunkRecord:
         attempt_started_at=row[20],
         updated_at=row[21],
     )
+
+
+def connect(database: str, *, readonly: bool) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so batching is explicit.
+    conn = sqlite3.connect(
+        database, uri=readonly, isolation_level=None, check_same_thread=False, timeout=10.0
+    )
+    if not readonly:
+        conn.executescript(SCHEMA)
+    return conn
+
+
+def init_meta(
+    conn: sqlite3.Connection, path: Path, plan_name: str, plan_digest: str, now: float
+) -> JournalMeta:
+    meta = read_meta(conn)
+    if meta is None:
+        meta = JournalMeta(plan_name, plan_digest, now, SCHEMA_VERSION)
+        write_meta(conn, meta)
+        return meta
+    if meta.schema_version > SCHEMA_VERSION:
+        raise JournalError(
+            f"journal {path} has schema {meta.schema_version}, written by a newer "
+            f"rerun-orchestrator (this one reads up to {SCHEMA_VERSION}); upgrade it"
+        )
+    if meta.plan_name != plan_name:
+        raise JournalMismatchError(str(path), meta.plan_name, plan_name)
+    if meta.plan_digest != plan_digest:
+        _log.info(
+            "rerun.journal.plan_changed",
+            journal=str(path),
+            plan=plan_name,
+            previous_digest=meta.plan_digest,
+            digest=plan_digest,
+        )
+        meta = JournalMeta(
+            plan_name, plan_digest, meta.created_at, SCHEMA_VERSION, meta.plan_digest
+        )
+        write_meta(conn, meta)
+    return meta

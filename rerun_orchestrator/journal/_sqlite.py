@@ -27,26 +27,23 @@ from itertools import islice
 from pathlib import Path
 from typing import Literal, Self
 
-import structlog
-
 from .._clock import Clock, SystemClock
 from .._failpoints import failpoint
 from ..plan._model import Chunk
-from ._errors import JournalError, JournalMismatchError
+from ._errors import JournalError
 from ._lock import RunLock
 from ._model import ChunkRecord, ChunkStatus, JournalMeta
 from ._schema import (
     COLUMNS,
     INSERT,
     PAGE,
-    SCHEMA,
-    SCHEMA_VERSION,
     SYNC_BATCH,
     chunk_row,
+    connect,
     filters,
+    init_meta,
     read_meta,
     to_record,
-    write_meta,
 )
 from ._store import SyncSummary
 from ._transitions import begin_attempt, settle
@@ -54,7 +51,6 @@ from ._transitions import begin_attempt, settle
 ORPHANS_SHOWN = 100  # keys returned by `sync`; the count is always exact
 _RECENT = 4096  # records kept by the writer: more than any concurrency in flight
 
-_log = structlog.get_logger("rerun_orchestrator.journal")
 
 Synchronous = Literal["FULL", "NORMAL"]
 
@@ -121,11 +117,11 @@ class SqliteJournal:
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         lock = RunLock.acquire(journal_path, wall=clock.wall())
         try:
-            conn = _connect(str(journal_path), readonly=False)
+            conn = connect(str(journal_path), readonly=False)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute(f"PRAGMA synchronous={synchronous}")
-                meta = _init_meta(conn, journal_path, plan_name, plan_digest, clock.wall())
+                meta = init_meta(conn, journal_path, plan_name, plan_digest, clock.wall())
             except BaseException:
                 conn.close()
                 raise
@@ -174,7 +170,7 @@ class SqliteJournal:
         if not journal_path.is_file():
             raise JournalError(f"no journal at {journal_path}")
         try:
-            conn = _connect(f"{journal_path.resolve().as_uri()}?mode=ro", readonly=True)
+            conn = connect(f"{journal_path.resolve().as_uri()}?mode=ro", readonly=True)
             try:
                 meta = read_meta(conn)
             except BaseException:
@@ -435,43 +431,3 @@ class SqliteJournal:
                 self._batched = 0
                 raise
         self._batched = 0
-
-
-def _connect(database: str, *, readonly: bool) -> sqlite3.Connection:
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so batching is explicit.
-    conn = sqlite3.connect(
-        database, uri=readonly, isolation_level=None, check_same_thread=False, timeout=10.0
-    )
-    if not readonly:
-        conn.executescript(SCHEMA)
-    return conn
-
-
-def _init_meta(
-    conn: sqlite3.Connection, path: Path, plan_name: str, plan_digest: str, now: float
-) -> JournalMeta:
-    meta = read_meta(conn)
-    if meta is None:
-        meta = JournalMeta(plan_name, plan_digest, now, SCHEMA_VERSION)
-        write_meta(conn, meta)
-        return meta
-    if meta.schema_version > SCHEMA_VERSION:
-        raise JournalError(
-            f"journal {path} has schema {meta.schema_version}, written by a newer "
-            f"rerun-orchestrator (this one reads up to {SCHEMA_VERSION}); upgrade it"
-        )
-    if meta.plan_name != plan_name:
-        raise JournalMismatchError(str(path), meta.plan_name, plan_name)
-    if meta.plan_digest != plan_digest:
-        _log.info(
-            "rerun.journal.plan_changed",
-            journal=str(path),
-            plan=plan_name,
-            previous_digest=meta.plan_digest,
-            digest=plan_digest,
-        )
-        meta = JournalMeta(
-            plan_name, plan_digest, meta.created_at, SCHEMA_VERSION, meta.plan_digest
-        )
-        write_meta(conn, meta)
-    return meta
