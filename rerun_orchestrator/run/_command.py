@@ -48,6 +48,7 @@ from ..schedulerx import (
     StaticCredentialsProvider,
     check_endpoint_override,
     default_credentials_provider,
+    resolve_endpoint,
 )
 from ._adaptive import AdaptiveLimiter
 from ._executor import RERUN_JOB, run_plan
@@ -112,7 +113,9 @@ def main(args: argparse.Namespace) -> int:
             result = _interrupted(plan, journal)
         if args.report:
             _write_report(Path(args.report), journal, plan)
-        problems = journal.records([ChunkStatus.FAILED, ChunkStatus.UNKNOWN, ChunkStatus.IN_FLIGHT])
+        problems = journal.records(
+            [ChunkStatus.FAILED, ChunkStatus.UNKNOWN, ChunkStatus.IN_FLIGHT], plan_only=True
+        )
         write_summary(
             result,
             list(itertools.islice(problems, PROBLEMS_SHOWN)),
@@ -148,11 +151,15 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
     if args.settle_seconds < 0:
         raise _UsageError("--settle-seconds must be >= 0")
     endpoint = None
-    if args.endpoint:
-        try:
+    try:
+        if args.endpoint:
             endpoint = check_endpoint_override(args.endpoint)
-        except EndpointError as exc:
-            raise _UsageError(str(exc)) from None
+        elif not args.simulate:
+            # Refuse an unmapped region now rather than with the first of its chunks mid-run.
+            for region in sorted({job_set.region for job_set in plan.job_sets()}):
+                resolve_endpoint(region)
+    except EndpointError as exc:
+        raise _UsageError(str(exc)) from None
     options = _Options(
         simulate=args.simulate,
         endpoint=endpoint,
