@@ -47,6 +47,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "--retry-failed", action="store_true", help="also resend chunks that failed permanently"
     )
     run.add_argument("--no-progress", action="store_true", help="no live progress display")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="console: also log every successful attempt"
+    )
+    run.add_argument(
+        "--log-file", help="append every event as JSON lines here (default: <journal>.log.jsonl)"
+    )
     run.add_argument("--max-chunks", type=int, default=None, help="refuse larger plans")
     run.add_argument(
         "--simulate-quota",

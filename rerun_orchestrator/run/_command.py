@@ -29,7 +29,7 @@ import structlog
 from rich.console import Console
 
 from .._clock import SystemClock
-from .._logsetup import configure
+from .._logsetup import close_log_file, configure
 from ..journal import (
     ChunkStatus,
     JournalError,
@@ -90,9 +90,21 @@ def default_journal_path(plan: Plan) -> Path:
     return Path(DEFAULT_JOURNAL_DIR) / f"{plan.name}.sqlite"
 
 
+def default_log_path(journal: Path) -> Path:
+    """``<journal>.log.jsonl``: every event of every run of that journal, appended."""
+    return journal.with_name(journal.name + ".log.jsonl")
+
+
 def main(args: argparse.Namespace) -> int:
     """Run `args.plan` as the contract's `run` command; returns the exit code."""
-    configure(args.log_format)
+    try:
+        return _main(args)
+    finally:
+        close_log_file()
+
+
+def _main(args: argparse.Namespace) -> int:
+    configure(args.log_format, verbose=args.verbose)
     try:
         plan, options = _prepare(args)
     except _UsageError as exc:
@@ -103,6 +115,13 @@ def main(args: argparse.Namespace) -> int:
     except (JournalError, OSError) as exc:
         return _refuse(str(exc), args.log_format)
     try:
+        log_file = Path(args.log_file) if args.log_file else default_log_path(path)
+        try:
+            configure(args.log_format, verbose=args.verbose, log_file=log_file)
+        except OSError as exc:
+            return _refuse(
+                f"cannot open log file {log_file}: {exc.strerror or exc}", args.log_format
+            )
         try:
             result = anyio.run(_execute, plan, journal, options)
         except _UsageError as exc:
