@@ -1,6 +1,175 @@
 """rerun-orchestrator: run large historical backfills on Alibaba Cloud SchedulerX.
 
-The public API is re-exported here; everything in a ``_module`` is private.
+The public API, for services that embed the tool::
+
+    plan = load_plan("plans/orders.yaml")
+    async with SchedulerXClient(default_credentials_provider()) as client:
+        with SqliteJournal.open(".rerun/orders.sqlite", plan_name=plan.name,
+                                plan_digest=plan.digest) as journal:
+            result = await run_plan(plan, client=client, journal=journal,
+                                    reconciler=Reconciler(client, timezone=plan.timezone))
+
+Names are imported on first use (PEP 562), so ``rerun-orchestrator validate`` never loads
+the HTTP stack. Everything in a ``_module`` is private; the subpackages (`plan`,
+`schedulerx`, `run`, `journal`, `simulator`) export more for advanced use.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+# public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    "Chunk": "plan",
+    "Diagnostic": "plan",
+    "Execution": "plan",
+    "Plan": "plan",
+    "PlanError": "plan",
+    "Rate": "plan",
+    "check_plan": "plan",
+    "load_plan": "plan",
+    "parse_rate": "plan",
+    "ApiCallError": "schedulerx",
+    "AttemptResult": "schedulerx",
+    "Credentials": "schedulerx",
+    "CredentialsError": "schedulerx",
+    "EndpointError": "schedulerx",
+    "RerunJobParams": "schedulerx",
+    "SchedulerXClient": "schedulerx",
+    "SchedulerXError": "schedulerx",
+    "StaticCredentialsProvider": "schedulerx",
+    "Verdict": "schedulerx",
+    "default_credentials_provider": "schedulerx",
+    "AdaptiveLimiter": "run",
+    "ConcurrencyLimiter": "run",
+    "RateLimiter": "run",
+    "RunEvent": "run",
+    "RunResult": "run",
+    "open_run": "run",
+    "run_plan": "run",
+    "shared_limiters": "run",
+    "ChunkRecord": "journal",
+    "ChunkStatus": "journal",
+    "Journal": "journal",
+    "JournalError": "journal",
+    "JournalLockedError": "journal",
+    "MemoryJournal": "journal",
+    "Reconciler": "journal",
+    "SqliteJournal": "journal",
+    "build_report": "journal",
+    "Simulator": "simulator",
+    "SimulatorConfig": "simulator",
+    "Clock": "_clock",
+    "SystemClock": "_clock",
+}
+
+__all__ = [
+    "AdaptiveLimiter",
+    "ApiCallError",
+    "AttemptResult",
+    "Chunk",
+    "ChunkRecord",
+    "ChunkStatus",
+    "Clock",
+    "ConcurrencyLimiter",
+    "Credentials",
+    "CredentialsError",
+    "Diagnostic",
+    "EndpointError",
+    "Execution",
+    "Journal",
+    "JournalError",
+    "JournalLockedError",
+    "MemoryJournal",
+    "Plan",
+    "PlanError",
+    "Rate",
+    "RateLimiter",
+    "Reconciler",
+    "RerunJobParams",
+    "RunEvent",
+    "RunResult",
+    "SchedulerXClient",
+    "SchedulerXError",
+    "Simulator",
+    "SimulatorConfig",
+    "SqliteJournal",
+    "StaticCredentialsProvider",
+    "SystemClock",
+    "Verdict",
+    "__version__",
+    "build_report",
+    "check_plan",
+    "default_credentials_provider",
+    "load_plan",
+    "open_run",
+    "parse_rate",
+    "run_plan",
+    "shared_limiters",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from ._clock import Clock, SystemClock
+    from .journal import (
+        ChunkRecord,
+        ChunkStatus,
+        Journal,
+        JournalError,
+        JournalLockedError,
+        MemoryJournal,
+        Reconciler,
+        SqliteJournal,
+        build_report,
+    )
+    from .plan import (
+        Chunk,
+        Diagnostic,
+        Execution,
+        Plan,
+        PlanError,
+        Rate,
+        check_plan,
+        load_plan,
+        parse_rate,
+    )
+    from .run import (
+        AdaptiveLimiter,
+        ConcurrencyLimiter,
+        RateLimiter,
+        RunEvent,
+        RunResult,
+        open_run,
+        run_plan,
+        shared_limiters,
+    )
+    from .schedulerx import (
+        ApiCallError,
+        AttemptResult,
+        Credentials,
+        CredentialsError,
+        EndpointError,
+        RerunJobParams,
+        SchedulerXClient,
+        SchedulerXError,
+        StaticCredentialsProvider,
+        Verdict,
+        default_credentials_provider,
+    )
+    from .simulator import Simulator, SimulatorConfig
