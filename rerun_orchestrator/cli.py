@@ -68,6 +68,20 @@ def _build_parser() -> argparse.ArgumentParser:
     status.add_argument("--journal", required=True)
     status.add_argument("--format", choices=("table", "json"), default="table")
 
+    settle = commands.add_parser(
+        "settle", help="record what you found for unknown chunks (after checking the console)"
+    )
+    settle.add_argument("keys", nargs="+", metavar="KEY", help="chunk keys, as `status` lists them")
+    settle.add_argument("--journal", required=True)
+    settle.add_argument(
+        "--as",
+        dest="settle_as",
+        required=True,
+        choices=("succeeded", "pending"),
+        help="succeeded: its days are there; pending: they are not, the next run sends it",
+    )
+    settle.add_argument("--reason", required=True, help="why; kept in the journal")
+
     simulate = commands.add_parser("simulate", help="serve the SchedulerX simulator until stopped")
     simulate.add_argument("--host", default="127.0.0.1")
     simulate.add_argument("--port", type=int, default=0)
@@ -159,6 +173,21 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_settle(args: argparse.Namespace) -> int:
+    from .journal import ChunkStatus, JournalError, SqliteJournal  # noqa: PLC0415
+    from .journal._settle import settle_by_hand  # noqa: PLC0415
+
+    try:
+        with SqliteJournal.open_existing(args.journal) as journal:
+            records = settle_by_hand(journal, args.keys, ChunkStatus(args.settle_as), args.reason)
+    except JournalError as exc:  # also InvalidTransitionError and a journal a run holds
+        print(f"rerun-orchestrator settle: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for record in records:
+        print(f"{record.key}: {record.status} ({record.reason})")
+    return EXIT_OK
+
+
 _COMMANDS = {
     "validate": _cmd_validate,
     "plan": _cmd_plan,
@@ -166,6 +195,7 @@ _COMMANDS = {
     "run": _cmd_run,
     "status": _cmd_status,
     "simulate": _cmd_simulate,
+    "settle": _cmd_settle,
 }
 
 
