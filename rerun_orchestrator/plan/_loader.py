@@ -53,7 +53,13 @@ def check_plan_text(
         ``(plan, diagnostics)``: errors first, then warnings; `plan` is None if any error.
     """
     report = Reporter(path)
-    plan = _Walk(report).plan(text, max_chunks)
+    try:
+        plan = _Walk(report).plan(text, max_chunks)
+    except RecursionError:
+        # PyYAML composes nested collections recursively, and merge keys resolve the same
+        # way: a document hundreds of levels deep is no plan, and must not crash a command.
+        report.at(1, 1, "YAML error: the document is nested too deeply to be a plan")
+        plan = None
     diagnostics = ordered(dict.fromkeys(report.diagnostics))  # aliases can repeat a problem
     return (None if report.failed else plan), diagnostics
 

@@ -91,3 +91,24 @@ def test_the_base_of_the_mutations_is_valid() -> None:
     assert [d for d in diagnostics if d.is_error] == []
     assert plan is not None
     assert plan.count_chunks() == 4 * 4 + 3 * 1
+
+
+def test_deep_nesting_is_a_diagnostic_not_a_crash() -> None:
+    deep = "version: 1\nname: " + "[" * 2000 + "]" * 2000 + "\n"
+    plan, diagnostics = check_plan_text(deep, "deep.yaml")
+    assert plan is None
+    assert [str(d) for d in diagnostics] == [
+        "deep.yaml:1:1: YAML error: the document is nested too deeply to be a plan"
+    ]
+
+
+def test_a_long_chain_of_merge_keys_is_a_diagnostic_not_a_crash() -> None:
+    lines = ["x-0: &a0 {group: g}"]
+    lines += [f"x-{i}: &a{i} {{<<: *a{i - 1}}}" for i in range(1, 2000)]
+    chain = BASE.replace("targets:\n", "\n".join(lines) + "\ntargets:\n")
+    chain = chain.replace("  - <<: *d\n", "  - <<: *a1999\n")
+    plan, diagnostics = check_plan_text(chain, "chain.yaml")
+    assert plan is None
+    assert "chain.yaml:1:1: YAML error: the document is nested too deeply to be a plan" in [
+        str(d) for d in diagnostics
+    ]
