@@ -87,10 +87,11 @@ def _locate(state: SimState, params: Mapping[str, str], job_id: int | None) -> A
     if not registry.has_namespace(region, namespace, source) or (
         spec is not None and spec.namespace_source != source
     ):
+        shown = "null" if source is None else source  # the service is Java (reference §4.3)
         return _fail(
             state,
             "namespace_not_found",
-            f"namespace can not find namespace: {namespace}, namespaceSource:{source}",
+            f"namespace can not find namespace: {namespace}, namespaceSource:{shown}",
         )
     if spec is None:
         return _fail(

@@ -224,6 +224,8 @@ class SimulatorConfig:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise SimulatorConfigError(f"{path}: cannot read config: {exc}") from None
+        except RecursionError:  # PyYAML recurses once per nesting level
+            raise SimulatorConfigError(f"{path}: cannot read config: nested too deeply") from None
         if data is None:
             data = {}
         try:

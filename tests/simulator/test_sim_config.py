@@ -155,6 +155,10 @@ def test_yaml_errors_name_the_file(tmp_path: Path) -> None:
         SimulatorConfig.from_yaml(path)
     with pytest.raises(SimulatorConfigError, match=r"missing\.yaml"):
         SimulatorConfig.from_yaml(tmp_path / "missing.yaml")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("jobs: " + "[" * 2000 + "]" * 2000 + "\n")
+    with pytest.raises(SimulatorConfigError, match=r"deep\.yaml: cannot read config: nested"):
+        SimulatorConfig.from_yaml(deep)
 
 
 def test_secrets_never_in_reprs() -> None:

@@ -279,9 +279,9 @@ async def test_get_job_instance(start_sim: StartSim, raw: Any, params: Any) -> N
         ({"JobId": "300", "GroupId": "basic.group"}, "professional edition"),
         ({"EndDate": "1645459199999"}, "endDate must not be earlier than startDate"),
         ({"DataTime": "25:00:00"}, "dataTime format"),
-        ({"Namespace": "ns-x"}, "namespace can not find namespace: ns-x, namespaceSource:None"),
+        ({"Namespace": "ns-x"}, "namespace can not find namespace: ns-x, namespaceSource:null"),
         ({"GroupId": "nope"}, "groupid not exist groupId: nope namespace: ns-1"),
-        ({"NamespaceSource": "schedulerx"}, "namespace can not find"),
+        ({"NamespaceSource": "schedulerx"}, "namespace: ns-1, namespaceSource:schedulerx"),
         ({"JobId": "400", "Namespace": "ns-src", "GroupId": "gs"}, "namespace can not find"),
     ],
 )
