@@ -89,6 +89,9 @@ def configure(
     """
     global _file  # noqa: PLW0603 - see close_log_file
     close_log_file()
+    # The official credentials library (optional extra) logs each chain step it tries, with
+    # tracebacks, on stdlib logging; the CLI reports a missing credential itself, once.
+    logging.getLogger("credentials").setLevel(logging.CRITICAL)
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
