@@ -86,9 +86,13 @@ def resolve_endpoint(region: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback IP literals (127.0.0.0/8, ::1)."""
+    """True for ``localhost`` and loopback IP literals (127.0.0.0/8, ::1).
+
+    Not ``*.localhost``: RFC 6761 reserves it, but a resolver may still send it elsewhere,
+    and a signed request in plaintext must not leave the machine.
+    """
     bare = host.strip("[]").lower()
-    if bare == "localhost" or bare.endswith(".localhost"):
+    if bare == "localhost":
         return True
     try:
         return ipaddress.ip_address(bare).is_loopback

@@ -66,6 +66,7 @@ def test_accepted_overrides(url: str, normalised: str) -> None:
         ("http://schedulerx.aliyuncs.com", "plaintext"),
         ("http://10.0.0.1:8080", "plaintext"),
         ("http://127.0.0.1.evil.example", "plaintext"),
+        ("http://api.localhost:8080", "plaintext"),  # a resolver may send it anywhere
         ("ftp://127.0.0.1", "https://"),
         ("schedulerx.aliyuncs.com", "https://"),
         ("https://", "no host"),
