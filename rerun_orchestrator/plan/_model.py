@@ -43,8 +43,9 @@ class Rate:
 class Execution:
     """How a plan is sent. Defaults are documented in the README and the JSON Schema."""
 
-    # SchedulerX's documented quota: 100 RerunJob calls per minute per account.
-    rate: Rate = Rate(100, 60)
+    # 1.5 calls/s, the reference's default client limit per API (§4.6): under the quota of
+    # 100 RerunJob calls per minute, which every caller of the account shares.
+    rate: Rate = Rate(90, 60)
     concurrency: int = 4
     max_attempts: int = 6
     order: Order = "oldest_first"
