@@ -79,7 +79,33 @@ class EnvironmentCredentialsProvider:
         return "EnvironmentCredentialsProvider()"
 
 
-class CliConfigCredentialsProvider:
+class _FileSource:
+    """A credentials file, read once: its static keys, or the provider its profile names."""
+
+    _path: Path
+    _resolved: CredentialsProvider | Credentials | None = None
+
+    async def get_credentials(self) -> Credentials:
+        if self._resolved is None:
+            self._resolved = await self._load()
+        if isinstance(self._resolved, Credentials):
+            return self._resolved
+        return await self._resolved.get_credentials()
+
+    async def _load(self) -> CredentialsProvider | Credentials:
+        raise NotImplementedError
+
+    async def _read(self, where: str, *, absent: type[CredentialsError]) -> str:
+        """The file's text; `absent` is raised when there is no such file."""
+        try:
+            return await anyio.to_thread.run_sync(self._path.read_text, "utf-8")
+        except FileNotFoundError:
+            raise absent(f"{where}: no such file") from None
+        except OSError as exc:
+            raise CredentialsError(f"{where}: cannot read ({exc.strerror})") from None
+
+
+class CliConfigCredentialsProvider(_FileSource):
     """A profile of the ``aliyun`` CLI's ``~/.aliyun/config.json``.
 
     The profile is `profile`, else ``ALIBABA_CLOUD_PROFILE``, else the file's ``current``.
@@ -99,27 +125,17 @@ class CliConfigCredentialsProvider:
         self._path = Path(path) if path else _home(self._environ) / ".aliyun" / "config.json"
         self._profile = profile
         self._delegate = delegate  # (profile name, file path) -> provider, for other modes
-        self._resolved: CredentialsProvider | Credentials | None = None
 
     async def get_credentials(self) -> Credentials:
         if _is_true(self._environ.get(ENV_CLI_PROFILE_DISABLED)):
             raise CredentialsNotFoundError(
                 f"aliyun CLI config: disabled by {ENV_CLI_PROFILE_DISABLED}"
             )
-        if self._resolved is None:
-            self._resolved = await self._load()
-        if isinstance(self._resolved, Credentials):
-            return self._resolved
-        return await self._resolved.get_credentials()
+        return await super().get_credentials()
 
     async def _load(self) -> CredentialsProvider | Credentials:
         where = f"aliyun CLI config {self._path}"
-        try:
-            text = await anyio.to_thread.run_sync(self._path.read_text, "utf-8")
-        except FileNotFoundError:
-            raise CredentialsNotFoundError(f"{where}: no such file") from None
-        except OSError as exc:
-            raise CredentialsError(f"{where}: cannot read ({exc.strerror})") from None
+        text = await self._read(where, absent=CredentialsNotFoundError)
         try:
             config = json.loads(text)
         except ValueError:
@@ -154,7 +170,7 @@ class CliConfigCredentialsProvider:
         return f"CliConfigCredentialsProvider(path={str(self._path)!r}, profile={self._profile!r})"
 
 
-class IniFileCredentialsProvider:
+class IniFileCredentialsProvider(_FileSource):
     """A section of the INI credentials file (``~/.alibabacloud/credentials.ini``).
 
     The file is `path`, else ``ALIBABA_CLOUD_CREDENTIALS_FILE``, else the default; the
@@ -177,25 +193,12 @@ class IniFileCredentialsProvider:
         self._path = Path(explicit) if explicit else default
         self._profile = profile
         self._delegate = delegate
-        self._resolved: CredentialsProvider | Credentials | None = None
-
-    async def get_credentials(self) -> Credentials:
-        if self._resolved is None:
-            self._resolved = await self._load()
-        if isinstance(self._resolved, Credentials):
-            return self._resolved
-        return await self._resolved.get_credentials()
 
     async def _load(self) -> CredentialsProvider | Credentials:
         where = f"credentials file {self._path}"
-        try:
-            text = await anyio.to_thread.run_sync(self._path.read_text, "utf-8")
-        except FileNotFoundError:
-            # A file named explicitly that is not there is a mistake, not an absence.
-            error = CredentialsError if self._explicit else CredentialsNotFoundError
-            raise error(f"{where}: no such file") from None
-        except OSError as exc:
-            raise CredentialsError(f"{where}: cannot read ({exc.strerror})") from None
+        # A file named explicitly that is not there is a mistake, not an absence.
+        absent = CredentialsError if self._explicit else CredentialsNotFoundError
+        text = await self._read(where, absent=absent)
         parser = configparser.ConfigParser(interpolation=None)
         try:
             parser.read_string(text)
