@@ -62,8 +62,9 @@ class _JsonLinesTee:
         self._stream = stream
 
     def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
-        self._stream.write(json.dumps(dict(event_dict), default=str) + "\n")
-        self._stream.flush()
+        if not self._stream.closed:  # a log line never takes the run down
+            self._stream.write(json.dumps(dict(event_dict), default=str) + "\n")
+            self._stream.flush()
         return event_dict
 
 

@@ -96,11 +96,17 @@ def default_log_path(journal: Path) -> Path:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run `args.plan` as the contract's `run` command; returns the exit code."""
+    """Run `args.plan` as the contract's `run` command; returns the exit code.
+
+    The logging set up for the command is undone when it returns, so that a caller in the
+    same process (a test, a service calling `cli.main`) keeps its own.
+    """
+    saved = structlog.get_config()
     try:
         return _main(args)
     finally:
         close_log_file()
+        structlog.configure(**saved)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -111,7 +117,12 @@ def _main(args: argparse.Namespace) -> int:
         return _refuse(str(exc), args.log_format)
     path = Path(args.journal) if args.journal else default_journal_path(plan)
     try:
-        journal = SqliteJournal.open(path, plan_name=plan.name, plan_digest=plan.digest)
+        journal = SqliteJournal.open(
+            path,
+            plan_name=plan.name,
+            plan_digest=plan.digest,
+            synchronous="NORMAL" if args.journal_sync == "normal" else "FULL",
+        )
     except (JournalError, OSError) as exc:
         return _refuse(str(exc), args.log_format)
     try:

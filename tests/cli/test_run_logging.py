@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import structlog
 
 from rerun_orchestrator.cli import main
 
@@ -78,3 +79,10 @@ def test_json_format_on_stderr_stays_unfiltered(
         json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
     ]
     assert sum(e["event"] == "rerun.attempt" for e in lines) == 6
+
+
+def test_the_command_restores_the_logging_it_found(plan: Path, tmp_path: Path) -> None:
+    before = structlog.get_config()["processors"]
+    assert _run(plan, tmp_path) == 0
+    assert structlog.get_config()["processors"] == before
+    structlog.get_logger("after").info("still.works")  # no closed log file in the pipeline
