@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 
 ## demo: run plans/demo.yaml end to end against the built-in simulator (no credentials, no network)
 demo: $(VENV)/.installed
-	rm -f .rerun/demo.sqlite .rerun/demo.sqlite-wal .rerun/demo.sqlite-shm
+	rm -f .rerun/demo.sqlite* .rerun/demo-report.json
 	$(BIN)/rerun-orchestrator validate plans/demo.yaml
 	$(BIN)/rerun-orchestrator plan plans/demo.yaml --format table
 	$(BIN)/rerun-orchestrator run plans/demo.yaml --simulate --journal .rerun/demo.sqlite --report .rerun/demo-report.json
