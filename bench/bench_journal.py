@@ -59,7 +59,7 @@ async def send_loop(chunks: list[Chunk], send: Send, journal: Journal | None) ->
     async def worker() -> None:
         for chunk in queue:
             if journal is not None:
-                journal.mark_in_flight(chunk.key, time.time())
+                await journal.mark_in_flight(chunk.key, time.time())
             request_id = await send(chunk)
             if journal is not None:
                 journal.record_outcome(chunk.key, ChunkStatus.SUCCEEDED, request_id=request_id)

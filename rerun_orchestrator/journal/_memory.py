@@ -86,7 +86,8 @@ class MemoryJournal:
         shown = self._orphans if limit is None else self._orphans[:limit]
         return tuple(shown), len(self._orphans)
 
-    def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+    async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+        # Nothing to wait for, so no checkpoint either: as cheap as the dict write.
         self._writable()
         record = begin_attempt(self._require(key), started_at, self._clock.wall())
         self._records[key] = record

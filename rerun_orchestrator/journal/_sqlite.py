@@ -1,15 +1,18 @@
 """`SqliteJournal`: the durable journal, one SQLite file in WAL mode per backfill.
 
 Why these choices:
-- WAL, so that `status` reads while a `run` writes, and a commit is one append.
+- WAL, so that `status` reads while a `run` writes, a commit is one append, and the
+  journal's own reads never wait for its commits (they use a second connection).
 - ``synchronous=FULL`` by default: every commit is fsynced, so an in-flight mark survives
-  even a power loss of the client machine (0.1-0.3 ms per call on a local SSD, nothing
-  next to a quota of 100 calls/min). ``NORMAL`` is durable against a process crash
+  even a power loss of the client machine. ``NORMAL`` is durable against a process crash
   (`kill -9`, OOM) but may lose the last commits on power loss; choose it only if you
   accept that a request sent just before the machine died may be sent again.
-- `mark_in_flight` commits before it returns; outcomes are batched (every `batch_size`
-  outcomes or `batch_interval` seconds, and with the next in-flight mark). An outcome lost
-  in a crash leaves its chunk in flight, which the next run reconciles, never resends blindly.
+- Group commit (`_writer`): `mark_in_flight` returns once its mark is committed, but
+  concurrent marks share one transaction and one fsync, made in a worker thread while
+  the event loop goes on. Outcomes are batched: they ride along with the next mark's
+  commit, or commit on their own every `batch_size` outcomes or `batch_interval` seconds.
+  An outcome lost in a crash leaves its chunk in flight, which the next run reconciles,
+  never resends blindly.
 - Every field of a chunk is stored, so status, reports and orphans need no plan.
 - Plan changes are matched by key: `sync` inserts new keys and reports keys the plan no
   longer has (orphans), in one transaction, in bounded memory for millions of chunks.
@@ -17,18 +20,15 @@ Why these choices:
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from .._clock import Clock, SystemClock
-from .._failpoints import failpoint
 from ..plan._model import Chunk
 from ._errors import JournalError
 from ._lock import RunLock
@@ -47,20 +47,19 @@ from ._schema import (
 )
 from ._store import SyncSummary
 from ._transitions import begin_attempt, settle
+from ._writer import GroupCommitWriter
 
 ORPHANS_SHOWN = 100  # keys returned by `sync`; the count is always exact
-_RECENT = 4096  # records kept by the writer: more than any concurrency in flight
-
 
 Synchronous = Literal["FULL", "NORMAL"]
+_SYNCHRONOUS = ("FULL", "NORMAL")
 
 
 class SqliteJournal:
     """The `Journal` on a local SQLite file. Build it with `open` or `open_readonly`.
 
-    Not safe for two threads at once in the same call, but any one thread may use it
-    (calls are serialised by an internal lock), so an executor may offload writes to a
-    worker thread.
+    Use it from one thread (an event loop's) at a time; commits happen in worker threads
+    behind it (see `_writer`).
     """
 
     def __init__(
@@ -69,27 +68,20 @@ class SqliteJournal:
         path: Path,
         meta: JournalMeta,
         *,
-        clock: Clock,
         lock: RunLock | None,
-        readonly: bool,
-        batch_size: int,
-        batch_interval: float,
+        reader: sqlite3.Connection,
+        writer: GroupCommitWriter | None,
+        clock: Clock,
     ) -> None:
-        self._conn = conn
+        self._conn = conn  # the writer's; the only connection of a read-only journal
+        self._reader = reader
         self._path = path
         self._meta = meta
-        self._clock = clock
         self._lock = lock
-        self._readonly = readonly
-        self._batch_size = batch_size
-        self._batch_interval = batch_interval
-        self._batched = 0
-        self._batch_started = 0.0
-        self._mutex = threading.RLock()
+        self._writer = writer
+        self._clock = clock
+        self._read_lock = threading.Lock()
         self._closed = False
-        # Records this writer wrote last. Coherent because the run lock makes this the
-        # only writer; it spares the read before an outcome, which follows its mark.
-        self._recent: OrderedDict[str, ChunkRecord] = OrderedDict()
 
     @classmethod
     def open(
@@ -105,6 +97,13 @@ class SqliteJournal:
     ) -> SqliteJournal:
         """Open (or create) the journal of `plan_name` for a run, taking its run lock.
 
+        Args:
+            synchronous: "FULL" (default): a mark survives a power loss of this machine;
+                "NORMAL": it survives a crash of this process (kill -9, OOM) but maybe not
+                a power loss, for less I/O per commit.
+            batch_size, batch_interval: outcomes commit with the next in-flight mark, or
+                on their own once this many are waiting or the first has waited this long.
+
         Raises:
             JournalLockedError: another process has it open for a run.
             JournalMismatchError: it was made for another plan.
@@ -112,35 +111,32 @@ class SqliteJournal:
         """
         if batch_size < 1 or batch_interval < 0:
             raise ValueError("batch_size must be >= 1 and batch_interval >= 0")
+        if synchronous not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
         clock = clock or SystemClock()
         journal_path = Path(path)
         journal_path.parent.mkdir(parents=True, exist_ok=True)
         lock = RunLock.acquire(journal_path, wall=clock.wall())
+        opened: list[sqlite3.Connection] = []
         try:
             conn = connect(str(journal_path), readonly=False)
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute(f"PRAGMA synchronous={synchronous}")
-                meta = init_meta(conn, journal_path, plan_name, plan_digest, clock.wall())
-            except BaseException:
-                conn.close()
-                raise
-        except sqlite3.DatabaseError as exc:
+            opened.append(conn)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            meta = init_meta(conn, journal_path, plan_name, plan_digest, clock.wall())
+            reader = connect(_read_only_uri(journal_path), readonly=True)
+            opened.append(reader)
+        except BaseException as exc:
+            for each in opened:
+                each.close()
             lock.release()
-            raise JournalError(f"{journal_path} is not a usable journal: {exc}") from exc
-        except BaseException:
-            lock.release()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise JournalError(f"{journal_path} is not a usable journal: {exc}") from exc
             raise
-        return cls(
-            conn,
-            journal_path,
-            meta,
-            clock=clock,
-            lock=lock,
-            readonly=False,
-            batch_size=batch_size,
-            batch_interval=batch_interval,
+        writer = GroupCommitWriter(
+            conn, clock=clock, batch_size=batch_size, batch_interval=batch_interval
         )
+        return cls(conn, journal_path, meta, lock=lock, reader=reader, writer=writer, clock=clock)
 
     @classmethod
     def open_existing(
@@ -170,7 +166,7 @@ class SqliteJournal:
         if not journal_path.is_file():
             raise JournalError(f"no journal at {journal_path}")
         try:
-            conn = connect(f"{journal_path.resolve().as_uri()}?mode=ro", readonly=True)
+            conn = connect(_read_only_uri(journal_path), readonly=True)
             try:
                 meta = read_meta(conn)
             except BaseException:
@@ -182,14 +178,7 @@ class SqliteJournal:
             conn.close()
             raise JournalError(f"{journal_path} is not a journal (no plan recorded)")
         return cls(
-            conn,
-            journal_path,
-            meta,
-            clock=SystemClock(),
-            lock=None,
-            readonly=True,
-            batch_size=1,
-            batch_interval=0.0,
+            conn, journal_path, meta, lock=None, reader=conn, writer=None, clock=SystemClock()
         )
 
     @property
@@ -201,16 +190,14 @@ class SqliteJournal:
         return self._meta
 
     # -- reads -----------------------------------------------------------------------
+    # Through the read connection, which sees what is committed; the writer's records
+    # (staged or just committed) take precedence, so a read sees every write made.
 
     def get(self, key: str) -> ChunkRecord | None:
-        with self._mutex:
-            if (cached := self._recent.get(key)) is not None:
-                return cached
-            row = self._conn.execute(
-                f"SELECT {COLUMNS} FROM chunks WHERE key = ?",  # noqa: S608 (constants only)
-                (key,),
-            ).fetchone()
-        return to_record(row) if row else None
+        if self._writer is not None and (held := self._writer.latest(key)) is not None:
+            return held
+        rows = self._read(f"SELECT {COLUMNS} FROM chunks WHERE key = ?", (key,))  # noqa: S608 (constants only)
+        return to_record(rows[0]) if rows else None
 
     def records(
         self, statuses: Iterable[ChunkStatus] | None = None, *, plan_only: bool = False
@@ -223,8 +210,8 @@ class SqliteJournal:
         sql = f"SELECT {COLUMNS} FROM chunks WHERE seq > ?{where} ORDER BY seq LIMIT {PAGE}"  # noqa: S608
         last = 0
         while True:
-            with self._mutex:
-                rows = self._conn.execute(sql, (last, *params)).fetchall()
+            self._commit_for_reads()
+            rows = self._read(sql, (last, *params))
             if not rows:
                 return
             for row in rows:
@@ -233,32 +220,36 @@ class SqliteJournal:
 
     def records_for(self, keys: Iterable[str]) -> Iterator[ChunkRecord | None]:
         """Records of `keys`, in that order (None for a key the journal lacks)."""
+        writer = self._writer
         it = iter(keys)
         while batch := list(islice(it, 500)):
             marks = ",".join("?" * len(batch))
-            with self._mutex:
-                rows = self._conn.execute(
-                    f"SELECT {COLUMNS} FROM chunks WHERE key IN ({marks})",  # noqa: S608
-                    batch,
-                ).fetchall()
+            read_at = writer.tickets if writer is not None else 0
+            rows = self._read(f"SELECT {COLUMNS} FROM chunks WHERE key IN ({marks})", batch)  # noqa: S608
             found = {row[1]: row for row in rows}
             for key in batch:
-                row = found.get(key)
-                yield to_record(row) if row else None
+                if writer is not None and (held := writer.latest(key)) is not None:
+                    yield held
+                elif (row := found.get(key)) is not None:
+                    record = to_record(row)
+                    if writer is not None:
+                        # A run reads a stream's chunks, then marks them: spare that read.
+                        writer.remember(record, read_at=read_at)
+                    yield record
+                else:
+                    yield None
 
     def counts(self) -> dict[ChunkStatus, int]:
-        with self._mutex:
-            rows = self._conn.execute(
-                "SELECT status, COUNT(*) FROM chunks GROUP BY status"
-            ).fetchall()
+        self._commit_for_reads()
+        rows = self._read("SELECT status, COUNT(*) FROM chunks GROUP BY status", ())
         counts = dict.fromkeys(ChunkStatus, 0)
         counts.update({ChunkStatus(status): n for status, n in rows})
         return counts
 
     def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
-        with self._mutex:
-            (total,) = self._conn.execute("SELECT COUNT(*) FROM orphans").fetchone()
-            rows = self._conn.execute(
+        with self._read_lock:
+            (total,) = self._reader.execute("SELECT COUNT(*) FROM orphans").fetchone()
+            rows = self._reader.execute(
                 "SELECT o.key FROM orphans o JOIN chunks c ON c.key = o.key ORDER BY c.seq LIMIT ?",
                 (-1 if limit is None else limit,),
             ).fetchall()
@@ -267,55 +258,41 @@ class SqliteJournal:
     # -- writes ----------------------------------------------------------------------
 
     def sync(self, chunks: Iterable[Chunk]) -> SyncSummary:
-        self._writable()
+        writer = self._writable()
         now = self._clock.wall()
-        with self._mutex:
-            self._commit()
-            conn = self._conn
-            try:
-                self._begin()
-                conn.execute("DROP TABLE IF EXISTS temp.plan_keys")
-                conn.execute("CREATE TEMP TABLE plan_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
-                (before,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
-                it = iter(chunks)
-                while batch := list(islice(it, SYNC_BATCH)):
-                    conn.executemany(INSERT, [(*chunk_row(c), now, now) for c in batch])
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO temp.plan_keys VALUES (?)", [(c.key,) for c in batch]
-                    )
-                (after,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
-                (planned,) = conn.execute("SELECT COUNT(*) FROM temp.plan_keys").fetchone()
-                conn.execute("DELETE FROM orphans")
-                conn.execute(
-                    "INSERT INTO orphans SELECT key FROM chunks "
-                    "WHERE key NOT IN (SELECT key FROM temp.plan_keys)"
+
+        def match(conn: sqlite3.Connection) -> tuple[int, int, int]:
+            conn.execute("DROP TABLE IF EXISTS temp.plan_keys")
+            conn.execute("CREATE TEMP TABLE plan_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
+            (before,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
+            it = iter(chunks)
+            while batch := list(islice(it, SYNC_BATCH)):
+                conn.executemany(INSERT, [(*chunk_row(c), now, now) for c in batch])
+                conn.executemany(
+                    "INSERT OR IGNORE INTO temp.plan_keys VALUES (?)", [(c.key,) for c in batch]
                 )
-                self._commit()
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                self._batched = 0
-                raise
-            finally:
-                conn.execute("DROP TABLE IF EXISTS temp.plan_keys")
+            (after,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
+            (planned,) = conn.execute("SELECT COUNT(*) FROM temp.plan_keys").fetchone()
+            conn.execute("DELETE FROM orphans")
+            conn.execute(
+                "INSERT INTO orphans SELECT key FROM chunks "
+                "WHERE key NOT IN (SELECT key FROM temp.plan_keys)"
+            )
+            conn.execute("DROP TABLE temp.plan_keys")
+            return before, after, planned
+
+        before, after, planned = writer.transact(match)
         shown, orphaned = self.orphans(ORPHANS_SHOWN)
         added = after - before
         return SyncSummary(
             added=added, known=planned - added, orphaned=shown, orphaned_count=orphaned
         )
 
-    def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
-        self._writable()
-        with self._mutex:
-            new = begin_attempt(self._require(key), started_at, self._clock.wall())
-            self._begin()
-            self._conn.execute(
-                "UPDATE chunks SET status = ?, attempts = ?, attempt_started_at = ?, "
-                "updated_at = ? WHERE key = ?",
-                (new.status.value, new.attempts, new.attempt_started_at, new.updated_at, key),
-            )
-            self._remember(new)
-            self._commit()  # durable before the caller writes the request
+    async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+        writer = self._writable()
+        new = begin_attempt(self._require(key), started_at, self._clock.wall())
+        # Durable before the caller writes the request; concurrent marks share a commit.
+        await writer.wait_durable(writer.stage(new, mark=True))
         return new
 
     def record_outcome(
@@ -329,58 +306,40 @@ class SqliteJournal:
         reason: str | None = None,
         instance_ids: Iterable[int] = (),
     ) -> ChunkRecord:
-        self._writable()
-        with self._mutex:
-            new = settle(
-                self._require(key),
-                ChunkStatus(status),
-                self._clock.wall(),
-                request_id=request_id,
-                code=code,
-                message=message,
-                reason=reason,
-                instance_ids=instance_ids,
-            )
-            self._begin()
-            self._conn.execute(
-                "UPDATE chunks SET status = ?, request_id = ?, code = ?, message = ?, "
-                "reason = ?, instance_ids = ?, updated_at = ? WHERE key = ?",
-                (
-                    new.status.value,
-                    new.request_id,
-                    new.code,
-                    new.message,
-                    new.reason,
-                    json.dumps(new.instance_ids),
-                    new.updated_at,
-                    key,
-                ),
-            )
-            self._remember(new)
-            self._batched += 1
-            due = self._clock.now() - self._batch_started >= self._batch_interval
-            if self._batched >= self._batch_size or due:
-                self._commit()
+        writer = self._writable()
+        new = settle(
+            self._require(key),
+            ChunkStatus(status),
+            self._clock.wall(),
+            request_id=request_id,
+            code=code,
+            message=message,
+            reason=reason,
+            instance_ids=instance_ids,
+        )
+        writer.stage(new, mark=False)
+        if writer.outcomes_due():  # no mark has taken them along for a while
+            writer.commit()
         return new
 
     def flush(self) -> None:
-        if self._readonly or self._closed:
+        if self._writer is None or self._closed:
             return
-        with self._mutex:
-            self._commit()
+        self._writer.commit()
 
     def close(self) -> None:
         if self._closed:
             return
-        with self._mutex:
-            try:
-                if not self._readonly:
-                    self._commit()
-            finally:
-                self._closed = True
-                self._conn.close()
-                if self._lock is not None:
-                    self._lock.release()
+        try:
+            if self._writer is not None and not self._writer.failed:
+                self._writer.commit()
+        finally:
+            self._closed = True
+            if self._reader is not self._conn:
+                self._reader.close()
+            self._conn.close()
+            if self._lock is not None:
+                self._lock.release()
 
     def __enter__(self) -> Self:
         return self
@@ -389,16 +348,17 @@ class SqliteJournal:
         self.close()
 
     def __repr__(self) -> str:
-        mode = "closed" if self._closed else ("read-only" if self._readonly else "open")
+        mode = "closed" if self._closed else ("read-only" if self._writer is None else "open")
         return f"SqliteJournal({str(self._path)!r}, plan={self._meta.plan_name!r}, {mode})"
 
     # -- internals -------------------------------------------------------------------
 
-    def _writable(self) -> None:
+    def _writable(self) -> GroupCommitWriter:
         if self._closed:
             raise JournalError(f"journal {self._path} is closed")
-        if self._readonly:
+        if self._writer is None:
             raise JournalError(f"journal {self._path} was opened read-only")
+        return self._writer
 
     def _require(self, key: str) -> ChunkRecord:
         record = self.get(key)
@@ -406,28 +366,16 @@ class SqliteJournal:
             raise JournalError(f"chunk {key} is not in journal {self._path}; sync the plan first")
         return record
 
-    def _remember(self, record: ChunkRecord) -> None:
-        self._recent[record.key] = record
-        self._recent.move_to_end(record.key)
-        if len(self._recent) > _RECENT:
-            self._recent.popitem(last=False)
+    def _read(self, sql: str, params: Iterable[Any]) -> list[Any]:
+        with self._read_lock:
+            return self._reader.execute(sql, tuple(params)).fetchall()
 
-    def _begin(self) -> None:
-        if not self._conn.in_transaction:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._batch_started = self._clock.now()
+    def _commit_for_reads(self) -> None:
+        # A filtered or counted read cannot overlay staged writes row by row: commit them
+        # first (not in the hot path: runs read this way only before and after sending).
+        if self._writer is not None and self._writer.dirty and not self._closed:
+            self._writer.commit()
 
-    def _commit(self) -> None:
-        if self._conn.in_transaction:
-            failpoint("journal_write")  # crash tests kill here: inside, before the commit
-            try:
-                self._conn.execute("COMMIT")
-            except sqlite3.Error:
-                # Disk full or I/O error: what was not committed is lost; forget what we
-                # remembered of it, so reads tell the truth, and let the caller stop.
-                self._recent.clear()
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                self._batched = 0
-                raise
-        self._batched = 0
+
+def _read_only_uri(path: Path) -> str:
+    return f"{path.resolve().as_uri()}?mode=ro"

@@ -2,8 +2,11 @@
 a shared database can follow without touching the executor.
 
 Durability contract: `mark_in_flight` is durable when it returns (the request is written
-only after). Outcome writes may be batched, but `flush()` makes them durable, and a chunk
-whose outcome is lost in a crash is still in_flight, hence reconciled, never resent blindly.
+only after). It is a coroutine so that a journal may make the mark durable without
+blocking the event loop, and may share one commit among concurrent marks (group commit,
+as `SqliteJournal` does). Outcome writes may be batched, but `flush()` makes them durable,
+and a chunk whose outcome is lost in a crash is still in_flight, hence reconciled, never
+resent blindly. Reads see every write made before them, durable or not yet.
 """
 
 from __future__ import annotations
@@ -58,8 +61,16 @@ class Journal(Protocol):
         and how many there are in all."""
         ...
 
-    def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
-        """Durably mark an attempt as begun (attempts += 1) *before* the request is written."""
+    async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+        """Durably mark an attempt as begun (attempts += 1) *before* the request is written.
+
+        Returns once the mark is durable. The transition is checked at once: a chunk that
+        may not be sent raises before anything is awaited.
+
+        Raises:
+            InvalidTransitionError: the chunk is in flight, unknown or succeeded.
+            JournalError: the chunk is not in the journal, or the journal cannot write.
+        """
         ...
 
     def record_outcome(

@@ -3,8 +3,9 @@
 The order of writes is what makes a crash harmless (each step names its failpoint):
 
 1. wait for a concurrency slot and a rate token (a graceful stop may end these waits);
-2. mark the chunk in flight in the journal, durably, *then* send (so a crash after the
-   send leaves "in flight", which the next run reconciles instead of resending);
+2. mark the chunk in flight in the journal and await its durability, *then* send (so a
+   crash after the send leaves "in flight", which the next run reconciles instead of
+   resending); concurrent workers' marks share one commit (the journal's group commit);
 3. record the outcome, then log the attempt.
 
 tenacity runs the attempt loop with our wait (full jitter from the injected `Random`) and
@@ -143,7 +144,7 @@ class ChunkRunner:
             else:
                 self.stats.retries += 1
             failpoint("before_mark_in_flight")
-            record = self.journal.mark_in_flight(chunk.key, self.clock.wall())
+            record = await self.journal.mark_in_flight(chunk.key, self.clock.wall())
             failpoint("after_mark_in_flight")
             self._moved(state, ChunkStatus.IN_FLIGHT)
             result = await self._send(chunk)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import date, timedelta
 
+import anyio
 import pytest
 
 from rerun_orchestrator.cli import main
@@ -34,9 +35,9 @@ def _fill(j, chunk) -> list:
         (ChunkStatus.UNKNOWN, {"code": "InternalError", "reason": "found for only 1 of 2 day(s)"}),
     ]
     for c, (status, fields) in zip(chunks, outcomes, strict=False):
-        j.mark_in_flight(c.key, 1_700_000_000.0)
+        anyio.run(j.mark_in_flight, c.key, 1_700_000_000.0)
         j.record_outcome(c.key, status, **fields)
-    j.mark_in_flight(chunks[5].key, 1_700_000_100.0)  # died in flight
+    anyio.run(j.mark_in_flight, chunks[5].key, 1_700_000_100.0)  # died in flight
     j.record_outcome(
         chunks[0].key, ChunkStatus.SUCCEEDED, reason="reconciled", instance_ids=[42, 41]
     )

@@ -12,6 +12,7 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
+import anyio
 import pytest
 from structlog.testing import capture_logs
 
@@ -55,7 +56,7 @@ def _run(
 
 
 _SCRIPT_HEAD = """
-    import os, sys
+    import asyncio, os, sys
     from datetime import date
     from rerun_orchestrator.journal import SqliteJournal, ChunkStatus
     from rerun_orchestrator.plan._model import Chunk
@@ -65,17 +66,20 @@ _SCRIPT_HEAD = """
     j = SqliteJournal.open(sys.argv[1], plan_name="p", plan_digest="d",
                            batch_size=1000, batch_interval=1e9)
     j.sync([c(1), c(2), c(3)])
+    def mark(key, started_at):
+        return asyncio.run(j.mark_in_flight(key, started_at))
 """
 
 
-def test_every_field_survives_a_reopen(tmp_path, chunk) -> None:
+@pytest.mark.asyncio
+async def test_every_field_survives_a_reopen(tmp_path, chunk) -> None:
     path = tmp_path / "j.sqlite"
     chunks = [chunk(5, D0, 3, data_time="01:02:03"), chunk(6, D0)]
     with _open(path) as j:
         j.sync(chunks)
-        j.mark_in_flight(chunks[0].key, 1234.25)
+        await j.mark_in_flight(chunks[0].key, 1234.25)
         j.record_outcome(chunks[0].key, ChunkStatus.FAILED, request_id="R", code=-7, message="m")
-        j.mark_in_flight(chunks[1].key, 99.0)
+        await j.mark_in_flight(chunks[1].key, 99.0)
         j.record_outcome(chunks[1].key, ChunkStatus.UNKNOWN, code="InternalError", reason="500")
         before = list(j.records())
     with SqliteJournal.open_readonly(path) as j:
@@ -87,16 +91,17 @@ def test_every_field_survives_a_reopen(tmp_path, chunk) -> None:
     assert after[0].attempt_started_at == 1234.25
 
 
-def test_in_flight_is_committed_before_mark_returns_and_outcomes_are_batched(
+@pytest.mark.asyncio
+async def test_in_flight_is_committed_before_mark_returns_and_outcomes_are_batched(
     tmp_path, chunk
 ) -> None:
     path = tmp_path / "j.sqlite"
     chunks = [chunk(1, D0), chunk(2, D0), chunk(3, D0)]
     with _open(path, batch_size=2, batch_interval=1e9) as j:
         j.sync(chunks)
-        j.mark_in_flight(chunks[0].key, 1.0)
+        await j.mark_in_flight(chunks[0].key, 1.0)
         assert _committed(path)[chunks[0].key] == "in_flight"
-        j.mark_in_flight(chunks[1].key, 1.0)
+        await j.mark_in_flight(chunks[1].key, 1.0)
         j.record_outcome(chunks[0].key, ChunkStatus.SUCCEEDED)
         assert _committed(path)[chunks[0].key] == "in_flight"  # batched
         j.record_outcome(chunks[1].key, ChunkStatus.SUCCEEDED)  # second outcome: batch full
@@ -107,13 +112,14 @@ def test_in_flight_is_committed_before_mark_returns_and_outcomes_are_batched(
         assert _committed(path)[chunks[2].key] == "failed"
 
 
-def test_outcomes_commit_after_the_batch_interval(tmp_path, chunk, clock) -> None:
+@pytest.mark.asyncio
+async def test_outcomes_commit_after_the_batch_interval(tmp_path, chunk, clock) -> None:
     path = tmp_path / "j.sqlite"
     chunks = [chunk(1, D0), chunk(2, D0)]
     with _open(path, clock=clock, batch_size=100, batch_interval=0.5) as j:
         j.sync(chunks)
-        j.mark_in_flight(chunks[0].key, 1.0)
-        j.mark_in_flight(chunks[1].key, 1.0)
+        await j.mark_in_flight(chunks[0].key, 1.0)
+        await j.mark_in_flight(chunks[1].key, 1.0)
         j.record_outcome(chunks[0].key, ChunkStatus.SUCCEEDED)
         assert _committed(path)[chunks[0].key] == "in_flight"
         clock.advance(0.5)
@@ -121,14 +127,15 @@ def test_outcomes_commit_after_the_batch_interval(tmp_path, chunk, clock) -> Non
         assert set(_committed(path).values()) == {"succeeded"}
 
 
-def test_the_next_mark_commits_pending_outcomes(tmp_path, chunk) -> None:
+@pytest.mark.asyncio
+async def test_the_next_mark_commits_pending_outcomes(tmp_path, chunk) -> None:
     path = tmp_path / "j.sqlite"
     chunks = [chunk(1, D0), chunk(2, D0)]
     with _open(path, batch_size=100, batch_interval=1e9) as j:
         j.sync(chunks)
-        j.mark_in_flight(chunks[0].key, 1.0)
+        await j.mark_in_flight(chunks[0].key, 1.0)
         j.record_outcome(chunks[0].key, ChunkStatus.SUCCEEDED)
-        j.mark_in_flight(chunks[1].key, 1.0)
+        await j.mark_in_flight(chunks[1].key, 1.0)
         assert _committed(path) == {chunks[0].key: "succeeded", chunks[1].key: "in_flight"}
 
 
@@ -137,9 +144,9 @@ def test_a_process_that_dies_keeps_marks_and_loses_only_unflushed_outcomes(tmp_p
     script = (
         _SCRIPT_HEAD
         + """
-    j.mark_in_flight("k1", 1.0)
+    mark("k1", 1.0)
     j.record_outcome("k1", ChunkStatus.SUCCEEDED)   # batched
-    j.mark_in_flight("k2", 2.0)                      # commits k1's outcome with it
+    mark("k2", 2.0)                                  # commits k1's outcome with it
     j.record_outcome("k2", ChunkStatus.SUCCEEDED)   # batched, lost below
     os._exit(3)                                      # no close, no flush, no atexit
     """
@@ -162,9 +169,9 @@ def test_kill_inside_a_journal_write_loses_that_transaction_only(tmp_path, nth, 
     script = (
         _SCRIPT_HEAD
         + """
-    j.mark_in_flight("k1", 1.0)
+    mark("k1", 1.0)
     j.record_outcome("k1", ChunkStatus.SUCCEEDED)
-    j.mark_in_flight("k2", 2.0)
+    mark("k2", 2.0)
     j.close()
     """
     )
@@ -255,15 +262,16 @@ def test_parent_directories_are_created(tmp_path) -> None:
     assert path.is_file()
 
 
-def test_read_only_reads_while_a_run_writes(tmp_path, chunk) -> None:
+@pytest.mark.asyncio
+async def test_read_only_reads_while_a_run_writes(tmp_path, chunk) -> None:
     path = tmp_path / "j.sqlite"
     with _open(path) as writer:
         writer.sync([chunk(1, D0)])
         with SqliteJournal.open_readonly(path) as reader:
             assert reader.counts()[ChunkStatus.PENDING] == 1
             with pytest.raises(JournalError, match="read-only"):
-                reader.mark_in_flight(chunk(1, D0).key, 1.0)
-            writer.mark_in_flight(chunk(1, D0).key, 1.0)
+                await reader.mark_in_flight(chunk(1, D0).key, 1.0)
+            await writer.mark_in_flight(chunk(1, D0).key, 1.0)
             assert reader.get(chunk(1, D0).key).status is ChunkStatus.IN_FLIGHT
 
 
@@ -315,12 +323,13 @@ def test_repr_names_the_plan_and_state(tmp_path) -> None:
     assert json.dumps(str(j.path))
 
 
-def test_settling_by_hand_opens_an_existing_journal_without_its_plan(tmp_path, chunk) -> None:
+@pytest.mark.asyncio
+async def test_settling_by_hand_opens_an_existing_journal_without_its_plan(tmp_path, chunk) -> None:
     path = tmp_path / "j.sqlite"
     c = chunk(1, D0)
     with _open(path, plan_name="orders", plan_digest="abc") as j:
         j.sync([c])
-        j.mark_in_flight(c.key, 1.0)
+        await j.mark_in_flight(c.key, 1.0)
         j.record_outcome(c.key, ChunkStatus.UNKNOWN, reason="found for only 1 of 2 day(s)")
     with SqliteJournal.open_existing(path) as j:
         assert (j.meta.plan_name, j.meta.plan_digest, j.meta.previous_digest) == (
@@ -335,3 +344,83 @@ def test_settling_by_hand_opens_an_existing_journal_without_its_plan(tmp_path, c
         assert j.get(c.key).status is ChunkStatus.SUCCEEDED
     with pytest.raises(JournalError, match="no journal"):
         SqliteJournal.open_existing(tmp_path / "nope.sqlite")
+
+
+@pytest.mark.asyncio
+async def test_concurrent_marks_share_commits_and_each_returns_once_durable(
+    tmp_path, chunk, monkeypatch
+) -> None:
+    from rerun_orchestrator.journal import _writer  # noqa: PLC0415
+
+    commits = []
+    monkeypatch.setattr(_writer, "failpoint", commits.append)  # passed once per commit
+    path = tmp_path / "j.sqlite"
+    chunks = [chunk(job, D0) for job in range(1, 9)]
+    durable_on_return = {}
+
+    async def mark(key: str) -> None:
+        await j.mark_in_flight(key, 1.0)
+        durable_on_return[key] = _committed(path)[key]
+
+    with _open(path) as j:
+        j.sync(chunks)
+        commits.clear()
+        async with anyio.create_task_group() as tg:
+            for c in chunks:
+                tg.start_soon(mark, c.key)
+    assert durable_on_return == {c.key: "in_flight" for c in chunks}
+    assert 1 <= len(commits) < len(chunks)  # group commit: fewer fsyncs than marks
+
+
+@pytest.mark.asyncio
+async def test_reads_see_staged_outcomes_before_their_commit(tmp_path, chunk) -> None:
+    path = tmp_path / "j.sqlite"
+    chunks = [chunk(1, D0), chunk(2, D0)]
+    with _open(path, batch_size=100, batch_interval=1e9) as j:
+        j.sync(chunks)
+        await j.mark_in_flight(chunks[0].key, 1.0)
+        j.record_outcome(chunks[0].key, ChunkStatus.FAILED, code=-1)
+        assert _committed(path)[chunks[0].key] == "in_flight"  # staged only
+        assert j.get(chunks[0].key).status is ChunkStatus.FAILED
+        got = [r.status if r else None for r in j.records_for([chunks[0].key, "nope"])]
+        assert got == [ChunkStatus.FAILED, None]
+        assert j.counts()[ChunkStatus.FAILED] == 1
+        assert [r.key for r in j.records([ChunkStatus.FAILED])] == [chunks[0].key]
+
+
+@pytest.mark.asyncio
+async def test_a_failed_commit_stops_every_later_write_and_reads_tell_the_truth(
+    tmp_path, chunk, monkeypatch
+) -> None:
+    path = tmp_path / "j.sqlite"
+    chunks = [chunk(1, D0), chunk(2, D0)]
+    with _open(path) as j:
+        j.sync(chunks)
+        writer = j._writer
+
+        def disk_full() -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+        monkeypatch.setattr(writer, "_commit_open", disk_full)
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            await j.mark_in_flight(chunks[0].key, 1.0)
+        monkeypatch.undo()
+        assert j.get(chunks[0].key).status is ChunkStatus.PENDING  # the mark was lost
+        with pytest.raises(JournalError, match="commit failed"):
+            await j.mark_in_flight(chunks[1].key, 1.0)
+        with pytest.raises(JournalError, match="commit failed"):
+            j.record_outcome(chunks[0].key, ChunkStatus.SUCCEEDED)
+    assert set(_committed(path).values()) == {"pending"}
+
+
+@pytest.mark.asyncio
+async def test_a_mark_whose_waiter_is_cancelled_is_still_recorded(tmp_path, chunk) -> None:
+    path = tmp_path / "j.sqlite"
+    c = chunk(1, D0)
+    with _open(path) as j:
+        j.sync([c])
+        with anyio.CancelScope() as scope:
+            scope.cancel()  # a hard stop as the mark begins: nothing is sent
+            await j.mark_in_flight(c.key, 1.0)
+        assert j.get(c.key).status is ChunkStatus.IN_FLIGHT
+    assert _committed(path) == {c.key: "in_flight"}  # reconciled by the next run

@@ -9,6 +9,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
+import anyio
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
@@ -87,7 +88,7 @@ class JournalMachine(RuleBasedStateMachine):
             return
         self.t += 1
         before = self.memory.get(f"k{i}")
-        verdict, _ = self._both(lambda j: j.mark_in_flight(f"k{i}", self.t))
+        verdict, _ = self._both(lambda j: anyio.run(j.mark_in_flight, f"k{i}", self.t))
         sendable = before.status in (ChunkStatus.PENDING, ChunkStatus.FAILED)
         assert (verdict == "ok") == sendable
 
@@ -108,10 +109,9 @@ class JournalMachine(RuleBasedStateMachine):
         # committed, which the memory model cannot know, so re-read it from disk and
         # check only that every in-flight mark survived.
         marks = {r.key: r.attempts for r in self.memory.records()}
-        conn = self.sqlite._conn  # simulate the crash: drop the open batch, as kill -9 does
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        self.sqlite._recent.clear()
+        # Simulate the crash: the writer dies with what it had not committed, as with
+        # kill -9, and close() then commits nothing.
+        self.sqlite._writer._fail(RuntimeError("simulated crash"))
         self.sqlite.close()
         self.sqlite = SqliteJournal.open(
             self.path,

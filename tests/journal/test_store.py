@@ -37,10 +37,11 @@ def three(chunk):
     return [chunk(1, D0, 7), chunk(1, D0 + timedelta(days=7), 7), chunk(2, D0, 3)]
 
 
-def test_sync_adds_pending_and_keeps_known(journal, three, chunk) -> None:
+@pytest.mark.asyncio
+async def test_sync_adds_pending_and_keeps_known(journal, three, chunk) -> None:
     first = journal.sync(three)
     assert (first.added, first.known, first.orphaned, first.orphaned_count) == (3, 0, (), 0)
-    journal.mark_in_flight(three[0].key, 1.0)
+    await journal.mark_in_flight(three[0].key, 1.0)
     journal.record_outcome(three[0].key, ChunkStatus.SUCCEEDED, request_id="R1")
 
     extra = chunk(3, D0)
@@ -74,9 +75,10 @@ def test_orphan_list_is_capped_but_counted(journal, chunk) -> None:
     assert summary.orphaned == tuple(c.key for c in many[:100])
 
 
-def test_an_attempt_counts_and_marks_in_flight(journal, three) -> None:
+@pytest.mark.asyncio
+async def test_an_attempt_counts_and_marks_in_flight(journal, three) -> None:
     journal.sync(three)
-    record = journal.mark_in_flight(three[0].key, 123.5)
+    record = await journal.mark_in_flight(three[0].key, 123.5)
     assert (record.status, record.attempts, record.attempt_started_at) == (
         ChunkStatus.IN_FLIGHT,
         1,
@@ -84,7 +86,7 @@ def test_an_attempt_counts_and_marks_in_flight(journal, three) -> None:
     )
     assert journal.get(three[0].key) == record
     journal.record_outcome(three[0].key, ChunkStatus.PENDING, request_id="R1", code="Throttling")
-    record = journal.mark_in_flight(three[0].key, 200.0)
+    record = await journal.mark_in_flight(three[0].key, 200.0)
     assert record.attempts == 2
     assert record.request_id == "R1"
 
@@ -92,27 +94,30 @@ def test_an_attempt_counts_and_marks_in_flight(journal, three) -> None:
 @pytest.mark.parametrize(
     "status", [ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN, ChunkStatus.SUCCEEDED]
 )
-def test_no_blind_resend(journal, three, status) -> None:
+@pytest.mark.asyncio
+async def test_no_blind_resend(journal, three, status) -> None:
     journal.sync(three)
-    journal.mark_in_flight(three[0].key, 1.0)
+    await journal.mark_in_flight(three[0].key, 1.0)
     if status is not ChunkStatus.IN_FLIGHT:
         journal.record_outcome(three[0].key, status)
     with pytest.raises(InvalidTransitionError, match=str(status)):
-        journal.mark_in_flight(three[0].key, 2.0)
+        await journal.mark_in_flight(three[0].key, 2.0)
     assert journal.get(three[0].key).attempts == 1
 
 
-def test_failed_may_be_resent_when_asked(journal, three) -> None:
+@pytest.mark.asyncio
+async def test_failed_may_be_resent_when_asked(journal, three) -> None:
     journal.sync(three)
-    journal.mark_in_flight(three[0].key, 1.0)
+    await journal.mark_in_flight(three[0].key, 1.0)
     journal.record_outcome(three[0].key, ChunkStatus.FAILED, code=-1, message="bad job")
-    assert journal.mark_in_flight(three[0].key, 2.0).attempts == 2
+    assert (await journal.mark_in_flight(three[0].key, 2.0)).attempts == 2
 
 
 @pytest.mark.parametrize("status", [ChunkStatus.PENDING, ChunkStatus.FAILED, ChunkStatus.UNKNOWN])
-def test_succeeded_is_final(journal, three, status) -> None:
+@pytest.mark.asyncio
+async def test_succeeded_is_final(journal, three, status) -> None:
     journal.sync(three)
-    journal.mark_in_flight(three[0].key, 1.0)
+    await journal.mark_in_flight(three[0].key, 1.0)
     journal.record_outcome(three[0].key, ChunkStatus.SUCCEEDED, request_id="R1")
     with pytest.raises(InvalidTransitionError):
         journal.record_outcome(three[0].key, status)
@@ -125,19 +130,21 @@ def test_outcome_in_flight_is_refused(journal, three) -> None:
         journal.record_outcome(three[0].key, ChunkStatus.IN_FLIGHT)
 
 
-def test_unknown_key_is_an_error(journal, three) -> None:
+@pytest.mark.asyncio
+async def test_unknown_key_is_an_error(journal, three) -> None:
     journal.sync(three)
     with pytest.raises(JournalError, match="not in"):
-        journal.mark_in_flight("nope", 1.0)
+        await journal.mark_in_flight("nope", 1.0)
     with pytest.raises(JournalError, match="not in"):
         journal.record_outcome("nope", ChunkStatus.FAILED)
     assert journal.get("nope") is None
 
 
-def test_outcome_fields(journal, three) -> None:
+@pytest.mark.asyncio
+async def test_outcome_fields(journal, three) -> None:
     journal.sync(three)
     key = three[0].key
-    journal.mark_in_flight(key, 1.0)
+    await journal.mark_in_flight(key, 1.0)
     journal.record_outcome(
         key,
         ChunkStatus.UNKNOWN,
@@ -158,14 +165,15 @@ def test_outcome_fields(journal, three) -> None:
     assert journal.get(key) == again
 
 
-def test_records_filter_order_and_writes_while_iterating(journal, chunk) -> None:
+@pytest.mark.asyncio
+async def test_records_filter_order_and_writes_while_iterating(journal, chunk) -> None:
     chunks = [chunk(1, D0 + timedelta(days=i)) for i in range(2500)]
     journal.sync(chunks)
     seen = []
     for record in journal.records([ChunkStatus.PENDING]):
         seen.append(record.key)
         if len(seen) % 2:
-            journal.mark_in_flight(record.key, 1.0)
+            await journal.mark_in_flight(record.key, 1.0)
             journal.record_outcome(record.key, ChunkStatus.FAILED, code=1)
     assert seen == [c.key for c in chunks]  # each once, in plan order, despite the writes
     failed = [r.key for r in journal.records([ChunkStatus.FAILED])]
@@ -179,8 +187,9 @@ def test_records_filter_order_and_writes_while_iterating(journal, chunk) -> None
     assert counts[ChunkStatus.SUCCEEDED] == 0  # every status is present
 
 
-def test_closed_journal_refuses_writes(journal, three) -> None:
+@pytest.mark.asyncio
+async def test_closed_journal_refuses_writes(journal, three) -> None:
     journal.sync(three)
     journal.close()
     with pytest.raises(JournalError, match="closed"):
-        journal.mark_in_flight(three[0].key, 1.0)
+        await journal.mark_in_flight(three[0].key, 1.0)

@@ -285,3 +285,26 @@ def test_second_sigint_stops_at_once_and_the_cut_call_is_reconciled(
     days = Counter((c["job_id"], c["start_date"]) for c in sim.calls())
     assert len(days) == 4
     assert max(days.values()) == 1  # the cut call was not sent again
+
+
+@pytest.mark.parametrize(("flag", "synchronous"), [((), 2), (("--journal-sync", "normal"), 1)])
+def test_journal_sync_chooses_how_durable_a_mark_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: tuple[str, ...], synchronous: int
+) -> None:
+    # In process, to see the connection's pragma: FULL (2) unless asked for NORMAL (1).
+    from rerun_orchestrator.cli import main  # noqa: PLC0415
+
+    seen: list[int] = []
+    real_open = SqliteJournal.open
+
+    def spy(path: Path, **kwargs: Any) -> SqliteJournal:
+        journal = real_open(path, **kwargs)
+        seen.append(journal._conn.execute("PRAGMA synchronous").fetchone()[0])
+        return journal
+
+    monkeypatch.setattr(SqliteJournal, "open", spy)
+    monkeypatch.chdir(tmp_path)
+    plan = str(REPO / "plans" / "demo.yaml")
+    argv = ["run", plan, "--simulate", "--no-progress", "--log-format", "json", *flag]
+    assert main(argv) == 0
+    assert seen == [synchronous]

@@ -296,11 +296,11 @@ async def test_resume_skips_settled_and_reconciles_doubtful(write_plan, doubles)
     journal = MemoryJournal(clock=clock)
     journal.sync(plan.chunks())
     keys = {c.job_id: c.key for c in plan.chunks()}
-    journal.mark_in_flight(keys[1], clock.wall())
+    await journal.mark_in_flight(keys[1], clock.wall())
     journal.record_outcome(keys[1], ChunkStatus.SUCCEEDED, request_id="R1")
-    journal.mark_in_flight(keys[2], clock.wall())
+    await journal.mark_in_flight(keys[2], clock.wall())
     journal.record_outcome(keys[2], ChunkStatus.FAILED, code=500, message="no")
-    journal.mark_in_flight(keys[3], clock.wall())  # died in flight
+    await journal.mark_in_flight(keys[3], clock.wall())  # died in flight
     client = doubles.Client(clock)
     reconciler = doubles.Reconciler(clock, lambda record: ReconcileOutcome.FOUND)
     result = await run_plan(

@@ -1,0 +1,286 @@
+"""Group commit for `SqliteJournal`: writes are staged, then committed in rounds, one
+transaction and one fsync per round, off the event loop.
+
+Why: with ``synchronous=FULL`` every commit is an fsync (0.2-3 ms). Made on the event loop
+for each in-flight mark, it serialised every call of a run behind its own fsync. Here the
+caller only *stages* a write (a record the state machine has already accepted); a round
+takes everything staged so far, applies it in one transaction and commits it once. Marks
+staged while a round runs go together in the next one, so N concurrent marks cost about
+one fsync, and the loop keeps sending in the meantime.
+
+Why `anyio.to_thread.run_sync` and not a thread of our own: the waiter that finds no round
+running leads the next one, so rounds follow each other back to back while marks keep
+coming and nothing runs when they stop; there is no thread to start, stop or leak, no
+queue, no asyncio-only wake-up from a foreign thread, and synchronous callers (`flush`,
+`sync`, `close`, an outcome batch that is due) commit on their own thread the same way.
+One connection is shared under a lock (it was opened with ``check_same_thread=False``);
+the journal reads through a second, read-only connection, which WAL never makes wait for
+a commit, and overlays what is staged but not yet committed (`latest`).
+
+A failed commit (disk full, I/O error) poisons the writer: what was staged after it took
+its records for granted, so every later write raises `JournalError` and the run stops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import anyio
+
+from .._clock import Clock
+from .._failpoints import failpoint
+from ._errors import JournalError
+from ._model import ChunkRecord
+
+T = TypeVar("T")
+
+_RECENT = 4096  # records kept after their commit: more than any concurrency in flight
+
+# A staged record is the chunk's whole new state (the only writer derived it from the
+# last one), so marks and outcomes are one statement, and a round one `executemany`.
+_UPDATE = (
+    "UPDATE chunks SET status = ?, attempts = ?, request_id = ?, code = ?, message = ?, "
+    "reason = ?, instance_ids = ?, attempt_started_at = ?, updated_at = ? WHERE key = ?"
+)
+
+
+@dataclass(eq=False, slots=True)
+class _Round:
+    """One commit: queued until it takes what is staged, then running until it commits."""
+
+    ended: anyio.Event = field(default_factory=anyio.Event)
+    last: int = 0  # the last ticket it took, once running
+
+
+class GroupCommitWriter:
+    """Stages journal writes and commits them in rounds. One per writable journal."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, *, clock: Clock, batch_size: int, batch_interval: float
+    ) -> None:
+        self._conn = conn
+        self._clock = clock
+        self._batch_size = batch_size
+        self._batch_interval = batch_interval
+        self._conn_lock = threading.Lock()  # the connection: one round (or sync writer) at a time
+        self._lock = threading.Lock()  # what is staged, the tickets and the caches
+        self._staged: list[ChunkRecord] = []
+        self._tickets = 0  # writes staged so far
+        self._durable = 0  # of which committed
+        self._outcomes = 0  # outcomes staged since the last round took them
+        self._outcomes_since = 0.0
+        # Staged but not committed: the read connection cannot see these yet.
+        self._dirty: dict[str, ChunkRecord] = {}
+        # The last records written. Coherent because the run lock makes this the only
+        # writer; it spares the read before an outcome, which follows its mark.
+        self._recent: OrderedDict[str, ChunkRecord] = OrderedDict()
+        self._queued: _Round | None = None  # the round that will take what is staged now
+        self._running: _Round | None = None  # the round committing now
+        self._failure: BaseException | None = None
+
+    # -- what readers see ------------------------------------------------------------
+
+    def latest(self, key: str) -> ChunkRecord | None:
+        """The newest record this writer holds for `key` (staged or recently committed)."""
+        record = self._dirty.get(key)
+        return record if record is not None else self._recent.get(key)
+
+    @property
+    def tickets(self) -> int:
+        """How many writes were staged so far (see `remember`)."""
+        return self._tickets
+
+    def remember(self, record: ChunkRecord, *, read_at: int) -> None:
+        """Keep a record read from the database when `tickets` was `read_at`.
+
+        Coherent for the same reason as the records written (no one else writes), as
+        long as nothing was staged since the read; otherwise the record is not kept.
+        """
+        if read_at == self._tickets and record.key not in self._recent:
+            with self._lock:
+                self._keep(record)
+
+    @property
+    def dirty(self) -> bool:
+        """Whether some write is not committed yet."""
+        return bool(self._dirty)
+
+    @property
+    def failed(self) -> bool:
+        """Whether a commit has failed (see `check`)."""
+        return self._failure is not None
+
+    # -- staging ---------------------------------------------------------------------
+
+    def stage(self, record: ChunkRecord, *, mark: bool) -> int:
+        """Queue `record` for the next round; returns its ticket for `wait_durable`."""
+        self.check()
+        with self._lock:
+            self._staged.append(record)
+            self._tickets += 1
+            self._dirty[record.key] = record
+            self._keep(record)
+            if not mark:
+                if not self._outcomes:
+                    self._outcomes_since = self._clock.now()
+                self._outcomes += 1
+            return self._tickets
+
+    def outcomes_due(self) -> bool:
+        """Whether staged outcomes have waited long enough to commit without a mark."""
+        if not self._outcomes or self._queued is not None:
+            return False  # nothing to do, or a round is about to take them
+        waited = self._clock.now() - self._outcomes_since
+        return self._outcomes >= self._batch_size or waited >= self._batch_interval
+
+    async def wait_durable(self, ticket: int) -> None:
+        """Return once the write of `ticket` is committed, leading rounds as needed.
+
+        Raises:
+            JournalError: a commit failed (the first waiter of that round gets the
+                database's own error).
+        """
+        while self._durable < ticket:
+            self.check()
+            with self._lock:
+                running, queued = self._running, self._queued
+                lead = queued is None and (running is None or running.last < ticket)
+                if lead:
+                    queued = self._queued = _Round()
+            if running is not None and running.last >= ticket:
+                await running.ended.wait()  # ours is in the commit under way
+            elif not lead:
+                assert queued is not None
+                await queued.ended.wait()  # ours will be in the next one
+            else:
+                # Queue the next round now: its thread waits for the connection and
+                # commits as soon as the running round is done, with no gap between.
+                assert queued is not None
+                try:
+                    # Not abandoned on cancel: a hard stop waits for the fsync under way.
+                    await anyio.to_thread.run_sync(self._run_round, queued)
+                finally:
+                    with self._lock:
+                        if self._queued is queued:  # cancelled before it ran
+                            self._queued = None
+                    queued.ended.set()
+
+    # -- committing ------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Apply everything staged in one transaction and commit it, on this thread."""
+        with self._conn_lock:
+            self._commit_staged()
+
+    def _run_round(self, round_: _Round) -> None:
+        with self._conn_lock:
+            try:
+                self._commit_staged(round_)
+            finally:
+                self._running = None
+
+    def transact(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in a transaction of its own, after committing what is staged.
+
+        A failure rolls `work` back and leaves the writer usable (nothing was staged on
+        top of it).
+        """
+        with self._conn_lock:
+            self._commit_staged()
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                result = work(conn)
+                self._commit_open()
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+    def check(self) -> None:
+        """Raise `JournalError` if a commit has failed."""
+        if self._failure is not None:
+            raise JournalError(
+                f"a journal commit failed ({self._failure}); nothing more is written, "
+                "stop the run and fix the cause (a later run resumes from the journal)"
+            ) from self._failure
+
+    def _commit_staged(self, round_: _Round | None = None) -> None:
+        self.check()
+        with self._lock:
+            writes, self._staged = self._staged, []
+            last = self._tickets
+            self._outcomes = 0
+            if round_ is not None:
+                round_.last = last
+                self._running = round_
+                if self._queued is round_:
+                    self._queued = None
+        conn = self._conn
+        try:
+            if writes:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(_UPDATE, [_row(record) for record in writes])
+            self._commit_open()
+        except BaseException as exc:
+            self._fail(exc)
+            raise
+        self._durable = last
+        with self._lock:
+            for record in writes:
+                if self._dirty.get(record.key) is record:
+                    del self._dirty[record.key]
+
+    def _keep(self, record: ChunkRecord) -> None:
+        self._recent[record.key] = record
+        self._recent.move_to_end(record.key)
+        if len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+
+    def _commit_open(self) -> None:
+        if self._conn.in_transaction:
+            failpoint("journal_write")  # crash tests kill here: inside, before the commit
+            self._conn.execute("COMMIT")
+
+    def _fail(self, exc: BaseException) -> None:
+        # What was not committed is lost; forget every record we held, so that reads
+        # tell the truth, and refuse what was staged on top of it.
+        if self._conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+                self._conn.execute("ROLLBACK")
+        with self._lock:
+            self._failure = exc
+            self._staged.clear()
+            self._dirty.clear()
+            self._recent.clear()
+            self._outcomes = 0
+
+    def __repr__(self) -> str:
+        state = "failed" if self._failure else ("committing" if self._running else "idle")
+        return (
+            f"GroupCommitWriter({state}, staged={len(self._staged)}, "
+            f"durable={self._durable}/{self._tickets})"
+        )
+
+
+def _row(record: ChunkRecord) -> tuple[object, ...]:
+    return (
+        record.status.value,
+        record.attempts,
+        record.request_id,
+        record.code,
+        record.message,
+        record.reason,
+        json.dumps(record.instance_ids),
+        record.attempt_started_at,
+        record.updated_at,
+        record.key,
+    )
