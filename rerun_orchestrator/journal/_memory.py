@@ -118,10 +118,12 @@ class MemoryJournal:
         self._records[key] = record
         return record
 
-    def counts(self) -> dict[ChunkStatus, int]:
+    def counts(self, *, plan_only: bool = False) -> dict[ChunkStatus, int]:
+        skip = set(self._orphans) if plan_only else set()
         counts = dict.fromkeys(ChunkStatus, 0)
         for record in self._records.values():
-            counts[record.status] += 1
+            if record.key not in skip:
+                counts[record.status] += 1
         return counts
 
     def flush(self) -> None:

@@ -239,9 +239,11 @@ class SqliteJournal:
                 else:
                     yield None
 
-    def counts(self) -> dict[ChunkStatus, int]:
+    def counts(self, *, plan_only: bool = False) -> dict[ChunkStatus, int]:
         self._commit_for_reads()
-        rows = self._read("SELECT status, COUNT(*) FROM chunks GROUP BY status", ())
+        where, _ = filters(None, plan_only=plan_only)
+        sql = f"SELECT status, COUNT(*) FROM chunks WHERE 1{where} GROUP BY status"  # noqa: S608
+        rows = self._read(sql, ())
         counts = dict.fromkeys(ChunkStatus, 0)
         counts.update({ChunkStatus(status): n for status, n in rows})
         return counts

@@ -92,7 +92,10 @@ class Journal(Protocol):
         """
         ...
 
-    def counts(self) -> dict[ChunkStatus, int]: ...
+    def counts(self, *, plan_only: bool = False) -> dict[ChunkStatus, int]:
+        """How many chunks are in each state (every state is a key); `plan_only` as in
+        `records`. Cheaper than counting `records`."""
+        ...
 
     def flush(self) -> None:
         """Make every recorded outcome durable."""

@@ -34,7 +34,7 @@ from ._chunk import ChunkReconciler, ChunkRunner, RerunClient
 from ._concurrency import ConcurrencyLimiter, KeyedLimiter
 from ._events import EventSink, RunEvent, RunFinished, RunStarted, StopRequested
 from ._limiter import Pacer, shared_limiters
-from ._result import RunResult, RunStats, StatusCounts
+from ._result import RunResult, RunStats
 from ._stop import StoppedError, StopSignal
 from ._streams import JobStream, job_streams
 
@@ -97,8 +97,8 @@ async def run_plan(
     live = stats if stats is not None else RunStats()
 
     journal.sync(plan.chunks())
-    for record in journal.records(plan_only=True):
-        live.by_status[record.status] += 1
+    for status, count in journal.counts(plan_only=True).items():
+        live.by_status[status] += count
     runner = ChunkRunner(
         client=client,
         journal=journal,
@@ -135,7 +135,7 @@ async def run_plan(
         journal.flush()
     result = RunResult(
         plan=plan.name,
-        counts=StatusCounts.of(journal.records(plan_only=True)),
+        counts=RunStats(by_status=journal.counts(plan_only=True)).counts(),
         attempts=live.attempts,
         retries=live.retries,
         throttled=live.throttled,

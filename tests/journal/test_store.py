@@ -60,6 +60,8 @@ def test_orphans_are_reported_and_never_listed_for_sending(journal, three) -> No
     assert journal.orphans() == ((three[0].key,), 1)
     pending = [r.key for r in journal.records([ChunkStatus.PENDING], plan_only=True)]
     assert pending == [three[1].key, three[2].key]
+    assert journal.counts(plan_only=True)[ChunkStatus.PENDING] == 2
+    assert journal.counts()[ChunkStatus.PENDING] == 3
     # still in the journal: status and reports can show it
     assert three[0].key in [r.key for r in journal.records()]
     # and an orphan that comes back into the plan is no longer one

@@ -134,7 +134,14 @@ async def test_faults_end_in_a_settled_state_with_one_log_line_per_request(
         if record.status is ChunkStatus.UNKNOWN:
             assert record.reason
     failed_jobs = {r.chunk.job_id for r in records if r.status is ChunkStatus.FAILED}
-    assert {900, 77} <= failed_jobs  # basic edition and an unknown job: refused for good
+    # basic edition and an unknown job: refused for good, never sent again. Which request
+    # draws which fault depends on timing; when an ambiguous one hits job 77, the check
+    # cannot list instances of a job that does not exist, so it stays unknown (with why).
+    assert 900 in failed_jobs
+    assert {r.status for r in records if r.chunk.job_id == 77} <= {
+        ChunkStatus.FAILED,
+        ChunkStatus.UNKNOWN,
+    }
 
     # one rerun.attempt per HTTP request the simulator received
     counters = simulator.counters()["RerunJob"]
