@@ -134,7 +134,11 @@ class SqliteJournal:
                 raise JournalError(f"{journal_path} is not a usable journal: {exc}") from exc
             raise
         writer = GroupCommitWriter(
-            conn, clock=clock, batch_size=batch_size, batch_interval=batch_interval
+            conn,
+            clock=clock,
+            batch_size=batch_size,
+            batch_interval=batch_interval,
+            offload=synchronous == "FULL",  # only an fsync is worth a thread (see _writer)
         )
         return cls(conn, journal_path, meta, lock=lock, reader=reader, writer=writer, clock=clock)
 

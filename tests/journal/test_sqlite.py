@@ -346,9 +346,10 @@ async def test_settling_by_hand_opens_an_existing_journal_without_its_plan(tmp_p
         SqliteJournal.open_existing(tmp_path / "nope.sqlite")
 
 
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
 @pytest.mark.asyncio
 async def test_concurrent_marks_share_commits_and_each_returns_once_durable(
-    tmp_path, chunk, monkeypatch
+    tmp_path, chunk, monkeypatch, synchronous
 ) -> None:
     from rerun_orchestrator.journal import _writer  # noqa: PLC0415
 
@@ -362,14 +363,17 @@ async def test_concurrent_marks_share_commits_and_each_returns_once_durable(
         await j.mark_in_flight(key, 1.0)
         durable_on_return[key] = _committed(path)[key]
 
-    with _open(path) as j:
+    with _open(path, synchronous=synchronous) as j:
         j.sync(chunks)
         commits.clear()
         async with anyio.create_task_group() as tg:
             for c in chunks:
                 tg.start_soon(mark, c.key)
     assert durable_on_return == {c.key: "in_flight" for c in chunks}
-    assert 1 <= len(commits) < len(chunks)  # group commit: fewer fsyncs than marks
+    if synchronous == "FULL":
+        assert 1 <= len(commits) < len(chunks)  # group commit: fewer fsyncs than marks
+    else:
+        assert len(commits) == len(chunks)  # no fsync to share: each commits at once
 
 
 @pytest.mark.asyncio
