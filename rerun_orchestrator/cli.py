@@ -49,6 +49,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="no live progress display")
     run.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds an attempt may take (default 35); a RerunJob abandoned after it was "
+        "sent is checked with GetJobInstanceList, never resent blindly",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="console: also log every successful attempt"
     )
     run.add_argument(

@@ -46,6 +46,7 @@ from ..schedulerx import (
     EndpointError,
     SchedulerXClient,
     StaticCredentialsProvider,
+    Timeouts,
     check_endpoint_override,
     default_credentials_provider,
     resolve_endpoint,
@@ -81,6 +82,7 @@ class _Options:
     retry_failed: bool
     progress: bool
     settle_seconds: float
+    timeouts: Timeouts | None
     simulate_quota: Rate | None
     read_rate: Rate
 
@@ -157,6 +159,13 @@ def _main(args: argparse.Namespace) -> int:
         journal.close()
 
 
+def _timeouts(seconds: float | None) -> Timeouts | None:
+    """`--timeout`: the whole attempt, connecting included, takes at most `seconds`."""
+    if seconds is None:
+        return None
+    return Timeouts(connect=min(Timeouts().connect, seconds), read=seconds, total=seconds)
+
+
 def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
     if args.simulate and args.endpoint:
         raise _UsageError("--simulate and --endpoint exclude each other")
@@ -178,6 +187,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         read_rate = parse_rate(args.read_rate) if args.read_rate else READ_RATE
     except ValueError as exc:
         raise _UsageError(f"bad option: {exc}") from None
+    if args.timeout is not None and not args.timeout > 0:
+        raise _UsageError("--timeout must be a positive number of seconds")
     if args.settle_seconds < 0:
         raise _UsageError("--settle-seconds must be >= 0")
     endpoint = None
@@ -196,6 +207,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         retry_failed=args.retry_failed,
         progress=not args.no_progress and sys.stderr.isatty(),
         settle_seconds=args.settle_seconds,
+        timeouts=_timeouts(args.timeout),
         simulate_quota=simulate_quota,
         read_rate=read_rate,
     )
@@ -210,7 +222,7 @@ async def _execute(plan: Plan, journal: Journal, options: _Options) -> RunResult
         else:
             provider, credentials = await _credentials()
             endpoint = options.endpoint
-        client = SchedulerXClient(provider, endpoint=endpoint)
+        client = SchedulerXClient(provider, endpoint=endpoint, timeouts=options.timeouts)
         stack.push_async_callback(client.aclose)
         account = credentials.access_key_id
         del credentials  # only the key id is needed from here on
