@@ -34,7 +34,7 @@ from ._backoff import Backoff, RetryBudget
 from ._concurrency import ConcurrencyLimiter
 from ._events import AttemptFinished, ChunkFinished, ChunkReconciled, EventSink, Throttled
 from ._limiter import Pacer
-from ._policy import ON_RECONCILIATION, ON_VERDICT, Action, attempt_outcome
+from ._policy import ON_RECONCILIATION, ON_VERDICT, Action, attempt_outcome, halts_the_run
 from ._result import RunStats
 from ._stop import StoppedError, StopSignal
 
@@ -194,6 +194,8 @@ class ChunkRunner:
             self._log_attempt(done, result, action, granted=False)
             self._finished(done)
             return _Step(action, final=ChunkStatus.SUCCEEDED)
+        if action is Action.FAIL and halts_the_run(result):
+            return self._halt(state, result)
         if action is Action.FAIL:
             done = self._record(state, ChunkStatus.FAILED, result, reason=result.reason)
             self._log_attempt(done, result, action, granted=False)
@@ -219,6 +221,19 @@ class ChunkRunner:
             self._log_attempt(done, result, action, granted=False)
         self._finished(done)
         return _Step(action, final=ChunkStatus.FAILED)
+
+    def _halt(self, state: _ChunkState, result: AttemptResult) -> _Step:
+        """Stop the run: the server refused our credentials or account, not this chunk."""
+        reason = (
+            f"the server refused this run's credentials or account ({result.code}: "
+            f"{result.message or result.reason}); nothing was applied: fix it and run again"
+        )
+        pending = self._record(state, ChunkStatus.PENDING, result, reason=reason)
+        self._log_attempt(pending, result, Action.FAIL, granted=False)
+        if self.stats.halted is None:
+            self.stats.halted = reason
+        self.stop.set()
+        return _Step(Action.FAIL, final=ChunkStatus.PENDING)
 
     def _grant(self, state: _ChunkState, action: Action) -> str | None:
         """None if a retry is allowed, else why not."""

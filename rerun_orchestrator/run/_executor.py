@@ -140,8 +140,9 @@ async def run_plan(
         retries=live.retries,
         throttled=live.throttled,
         reconciled=live.reconciled,
-        stopped=signal.is_set,
+        stopped=signal.is_set and live.halted is None,
         elapsed_seconds=clock.now() - started,
+        halted=live.halted,
     )
     events.emit(RunFinished(result))
     return result
@@ -161,7 +162,8 @@ async def _dispatch(plan: Plan, runner: ChunkRunner, signal: StopSignal, events:
 
     async def watch_stop() -> None:
         await signal.event.wait()
-        events.emit(StopRequested("stop requested: no new calls; calls in flight finish"))
+        why = runner.stats.halted or "stop requested"
+        events.emit(StopRequested(f"{why}; no new calls; calls in flight finish"))
         signal.cancel_waits()
 
     async def produce(send: MemoryObjectSendStream[JobStream]) -> None:

@@ -144,6 +144,8 @@ def _problem_cells(record: ChunkRecord) -> tuple[str, str, str, str, str]:
 
 
 def _verdict(result: RunResult) -> str:
+    if result.halted:
+        return f"stopped early: {result.halted}"
     if result.stopped:
         return "stopped: run the same command again to resume"
     if result.complete:

@@ -41,6 +41,7 @@ class RunStats:
     retries: int = 0
     throttled: int = 0
     reconciled: int = 0
+    halted: str | None = None  # why the run stopped itself (a refusal every chunk would get)
 
     def moved(self, old: ChunkStatus, new: ChunkStatus) -> None:
         self.by_status[old] -= 1
@@ -75,6 +76,7 @@ class RunResult:
     reconciled: int  # doubtful chunks checked with GetJobInstanceList
     stopped: bool
     elapsed_seconds: float
+    halted: str | None = None  # the run stopped itself: why (exit 1, chunks left pending)
 
     @property
     def complete(self) -> bool:
@@ -101,6 +103,7 @@ class RunResult:
             "throttled": self.throttled,
             "reconciled": self.reconciled,
             "stopped": self.stopped,
+            "halted": self.halted,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "exit_code": self.exit_code,
         }
