@@ -173,6 +173,11 @@ class SchedulerXClient:
         if credentials.security_token:
             response = _redact(response, credentials.security_token)
         verdict, reason = classify(response, idempotent=idempotent)
+        if isinstance(response.code, str) and response.code.startswith("InvalidSecurityToken"):
+            # The next attempt (a re-sign) must not reuse a token the server has refused.
+            invalidate = getattr(self._credentials, "invalidate", None)
+            if callable(invalidate):
+                invalidate()
         return AttemptResult(verdict, reason, response, elapsed_ms)
 
     async def rerun_job(self, params: RerunJobParams) -> AttemptResult:

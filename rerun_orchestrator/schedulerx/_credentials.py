@@ -155,5 +155,10 @@ class RefreshingCredentialsProvider:
                 _log.debug("schedulerx.credentials.refreshed", source=repr(self._provider))
             return fresh
 
+    def invalidate(self) -> None:
+        """Forget the cached credentials: the server said the token is no longer good, so
+        the next `get_credentials` fetches new ones whatever their `expires_at` says."""
+        self._cached = None
+
     def __repr__(self) -> str:
         return f"RefreshingCredentialsProvider({self._provider!r})"
