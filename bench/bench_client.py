@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import secrets
 import statistics
 import subprocess
 import sys
@@ -26,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
+from _common import send_bare
 from aiohttp import web
 
 from rerun_orchestrator.schedulerx import (
@@ -36,8 +35,6 @@ from rerun_orchestrator.schedulerx import (
     SchedulerXClient,
     StaticCredentialsProvider,
     Verdict,
-    build_request,
-    format_timestamp,
 )
 
 SUCCESS = (
@@ -115,23 +112,7 @@ def bare(url: str, concurrency: int) -> tuple[Call, Close]:
     endpoint = Endpoint.from_url(url)
 
     async def call() -> None:
-        request = build_request(
-            action="RerunJob",
-            method="POST",
-            params=PARAMS.form(),
-            in_body=True,
-            endpoint=endpoint,
-            credentials=CREDENTIALS,
-            timestamp=format_timestamp(time.time()),
-            nonce=secrets.token_hex(16),
-            user_agent="bare-aiohttp",
-        )
-        async with session.post(
-            request.url, data=request.body, headers=request.headers
-        ) as response:
-            body = json.loads(await response.read())
-        if not body.get("Success"):
-            raise RuntimeError(body)
+        await send_bare(session, endpoint, CREDENTIALS, PARAMS)
 
     return call, session.close
 

@@ -34,11 +34,11 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import structlog
-import yaml
+from _common import write_plan
 
 from rerun_orchestrator.journal import Reconciler, SqliteJournal
 from rerun_orchestrator.plan import Plan, load_plan
@@ -72,33 +72,19 @@ class Outcome:
     other_throttled: int = 0
 
 
-def write_plan(directory: Path, name: str, chunks: int, rate: float) -> Plan:
+def _plan(directory: Path, name: str, chunks: int, rate: float) -> Plan:
     jobs = 20
-    days = -(-chunks // jobs)
-    plan = {
-        "version": 1,
-        "name": name,
-        "timezone": "Asia/Shanghai",
-        "region": "cn-hangzhou",
-        "namespace": "ns-1",
-        "group": "g1",
-        "data_time": "10:00:00",
-        "chunk_days": 1,
-        "targets": [
-            {
-                "jobs": [f"1-{jobs}"],
-                "windows": [{"start": "2022-01-01", "end": _day(days)}],
-            }
-        ],
-        "execution": {"rate": f"{rate:g}/s", "concurrency": 4, "max_attempts": 6},
-    }
-    path = directory / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    path = write_plan(
+        directory,
+        name,
+        jobs=jobs,
+        days=-(-chunks // jobs),
+        rate=f"{rate:g}/s",
+        concurrency=4,
+        max_attempts=6,
+        first_day=date(2022, 1, 1),
+    )
     return load_plan(path)
-
-
-def _day(n: int) -> str:
-    return (date(2022, 1, 1) + timedelta(days=n - 1)).isoformat()
 
 
 async def one_case(
@@ -119,7 +105,7 @@ async def one_case(
         instance_wait_seconds=0.0,
         instance_run_seconds=0.0,
     )
-    plan = write_plan(directory, name, chunks, rate)
+    plan = _plan(directory, name, chunks, rate)
     provider = StaticCredentialsProvider(Credentials(KEY, SECRET))
     first_attempts: list[float] = []
     accepted_at: list[float] = []

@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -38,6 +36,7 @@ from pathlib import Path
 
 import aiohttp
 import yaml
+from _common import send_bare, write_plan
 
 from rerun_orchestrator._logsetup import configure
 from rerun_orchestrator.journal import Journal, MemoryJournal, Reconciler, SqliteJournal
@@ -50,39 +49,9 @@ from rerun_orchestrator.schedulerx import (
     RerunJobParams,
     SchedulerXClient,
     StaticCredentialsProvider,
-    build_request,
-    format_timestamp,
 )
 
 KEY, SECRET = "benchid", "benchsecret"
-
-
-def write_plan(directory: Path, name: str, jobs: int, days: int, concurrency: int) -> Path:
-    plan = {
-        "version": 1,
-        "name": name,
-        "timezone": "Asia/Shanghai",
-        "region": "cn-hangzhou",
-        "namespace": "ns-1",
-        "group": "g1",
-        "data_time": "10:00:00",
-        "chunk_days": 1,
-        "targets": [
-            {
-                "jobs": [f"1-{jobs}"],
-                "windows": [
-                    {
-                        "start": "2023-01-01",
-                        "end": f"2023-{1 + (days - 1) // 31:02d}-{1 + (days - 1) % 31:02d}",
-                    }
-                ],
-            }
-        ],
-        "execution": {"rate": "100000/s", "concurrency": concurrency, "max_attempts": 3},
-    }
-    path = directory / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(plan, sort_keys=False))
-    return path
 
 
 @contextlib.contextmanager
@@ -140,23 +109,7 @@ async def bare(url: str, calls: list[RerunJobParams], concurrency: int) -> float
 
         async def worker() -> None:
             for params in pending:
-                request = build_request(
-                    action="RerunJob",
-                    method="POST",
-                    params=params.form(),
-                    in_body=True,
-                    endpoint=endpoint,
-                    credentials=credentials,
-                    timestamp=format_timestamp(time.time()),
-                    nonce=secrets.token_hex(16),
-                    user_agent="bare-aiohttp",
-                )
-                async with session.post(
-                    request.url, data=request.body, headers=request.headers
-                ) as response:
-                    body = json.loads(await response.read())
-                if not body.get("Success"):
-                    raise RuntimeError(body)
+                await send_bare(session, endpoint, credentials, params)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -235,7 +188,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, open(os.devnull, "w") as devnull:
         directory = Path(tmp)
         with simulator(directory, args.jobs) as url:
-            plan_path = write_plan(directory, "bench", args.jobs, args.days, args.concurrency)
+            plan_path = write_plan(
+                directory,
+                "bench",
+                jobs=args.jobs,
+                days=args.days,
+                rate="100000/s",
+                concurrency=args.concurrency,
+                max_attempts=3,
+            )
             plan = load_plan(plan_path)
             calls = params_of(plan)
             contestants = {
