@@ -182,8 +182,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_settle(args: argparse.Namespace) -> int:
-    from .journal import ChunkStatus, JournalError, SqliteJournal  # noqa: PLC0415
-    from .journal._settle import settle_by_hand  # noqa: PLC0415
+    from .journal import (  # noqa: PLC0415 - keep start-up light
+        ChunkStatus,
+        JournalError,
+        SqliteJournal,
+        settle_by_hand,
+    )
 
     try:
         with SqliteJournal.open_existing(args.journal) as journal:

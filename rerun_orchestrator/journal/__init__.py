@@ -17,6 +17,7 @@ from ._memory import MemoryJournal
 from ._model import ChunkRecord, ChunkStatus, JournalMeta, ReconcileOutcome, Reconciliation
 from ._reconcile import InstanceLister, Reconciler
 from ._report import build_report
+from ._settle import settle_by_hand
 from ._sqlite import SqliteJournal
 from ._status import render_status
 from ._store import Journal, SyncSummary
@@ -40,4 +41,5 @@ __all__ = [
     "build_report",
     "judge_instances",
     "render_status",
+    "settle_by_hand",
 ]

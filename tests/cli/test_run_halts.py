@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,18 +31,13 @@ execution: {rate: 50/s, concurrency: 2}
 
 
 @pytest.fixture
-def sim() -> Iterator[SimulatorThread]:
+def sim(start_simulator: Callable[[SimulatorConfig], SimulatorThread]) -> SimulatorThread:
     config = SimulatorConfig(
         credentials=(CredentialSpec(KEY, "the-right-secret"),),
         jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 6),)),),
         quota={"RerunJob": None, "GetJobInstanceList": None},
     )
-    thread = SimulatorThread(config)
-    thread.start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
+    return start_simulator(config)
 
 
 def test_a_wrong_secret_stops_the_run_and_leaves_every_chunk_sendable(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ execution: {rate: 50/s}
 
 
 @pytest.fixture
-def sim() -> Iterator[SimulatorThread]:
+def sim(start_simulator: Callable[[SimulatorConfig], SimulatorThread]) -> SimulatorThread:
     config = SimulatorConfig(
         credentials=(CredentialSpec(KEY, SECRET),),
         jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 2),), max_concurrency=100),),
@@ -54,12 +54,7 @@ def sim() -> Iterator[SimulatorThread]:
             ),
         ),
     )
-    thread = SimulatorThread(config)
-    thread.start()
-    try:
-        yield thread
-    finally:
-        thread.stop()
+    return start_simulator(config)
 
 
 def test_an_answer_slower_than_the_timeout_is_reconciled_not_resent(
