@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test test-hostile lint typecheck bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,19 @@ demo: $(VENV)/.installed
 ## test: lint, type-check and run the whole suite
 test: $(VENV)/.installed lint typecheck
 	$(BIN)/pytest
+
+## test-hostile: the suite again with every ambient variable it must ignore set to something odd
+HOSTILE_ENV := ALIBABA_CLOUD_ACCESS_KEY_ID=hostile-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=hostile-secret \
+	ALIBABA_CLOUD_SECURITY_TOKEN=hostile-token ALIBABA_CLOUD_PROFILE=no-such-profile \
+	ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true ALIBABA_CLOUD_CREDENTIALS_FILE=/nonexistent/credentials \
+	ALIBABA_CLOUD_CONFIG_FILE=/nonexistent/config.json ALIBABA_CLOUD_ROLE_ARN=acs:ram::1:role/hostile \
+	ALIBABA_CLOUD_OIDC_PROVIDER_ARN=hostile ALIBABA_CLOUD_OIDC_TOKEN_FILE=/nonexistent/token \
+	ALIBABA_CLOUD_ECS_METADATA=hostile-role ALIBABA_CLOUD_ECS_METADATA_DISABLED=false \
+	ALIBABA_CLOUD_REGION_ID=xx-hostile-1 ALICLOUD_ACCESS_KEY=hostile ALIYUN_PROFILE=hostile \
+	RERUN_ORCHESTRATOR_HOME=/nonexistent/home RERUN_ORCHESTRATOR_JOURNAL=/nonexistent/j.sqlite \
+	XDG_STATE_HOME=/nonexistent/state HOME=/nonexistent/home
+test-hostile: $(VENV)/.installed
+	env $(HOSTILE_ENV) $(BIN)/pytest -q
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check rerun_orchestrator tests bench

@@ -1,10 +1,54 @@
-"""Suite-wide guards. Tests only ever talk to 127.0.0.1.
+"""Suite-wide guards. Tests only ever talk to 127.0.0.1, and depend on nothing ambient.
 
 The official credentials chain (an installed extra) would ask the ECS metadata service at
 100.100.100.200 when nothing else yields credentials. No test may do that, whatever it
 forgets to set, and subprocesses inherit this environment.
+
+Every test also starts from a hermetic environment: no `ALIBABA_CLOUD_*` (or the older
+`ALICLOUD_*`/`ALIYUN_*`) variable of the machine running the suite, no `RERUN_ORCHESTRATOR_*`
+or `XDG_*` setting, and a `HOME` of its own, so that a developer's aliyun profile or a CI
+runner's variables (e.g. `ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true`) cannot change a result.
+`make test-hostile` runs the suite with every such variable set to something odd to prove it.
 """
 
 import os
+import tempfile
+from collections.abc import MutableMapping
+from pathlib import Path
 
-os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
+import pytest
+
+METADATA_OFF = {"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true"}
+AMBIENT_PREFIXES = ("ALIBABA_CLOUD_", "ALICLOUD_", "ALIYUN_", "RERUN_ORCHESTRATOR_", "XDG_")
+# Variables a test harness itself needs (failpoints are armed per subprocess by the tests).
+KEPT = frozenset({"RERUN_ORCHESTRATOR_FAILPOINTS"})
+
+
+def _ambient(name: str) -> bool:
+    return name.upper().startswith(AMBIENT_PREFIXES) and name not in KEPT
+
+
+def _scrub(environ: MutableMapping[str, str], home: str) -> None:
+    for name in [name for name in environ if _ambient(name)]:
+        del environ[name]
+    environ.update(METADATA_OFF, HOME=home, RERUN_ORCHESTRATOR_HOME=f"{home}/rerun-orchestrator")
+
+
+# For the whole process first (session- and module-scoped fixtures start subprocesses before
+# any per-test fixture runs), then once more for each test, with a HOME of its own.
+_scrub(os.environ, tempfile.mkdtemp(prefix="rerun-tests-home-"))
+
+
+@pytest.fixture(autouse=True)
+def hermetic_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A clean environment and a private HOME (and state directory) for every test."""
+    home = tmp_path_factory.mktemp("home")
+    for name in [name for name in os.environ if _ambient(name)]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("RERUN_ORCHESTRATOR_HOME", str(home / "rerun-orchestrator"))
+    for name, value in METADATA_OFF.items():
+        monkeypatch.setenv(name, value)
+    return home
