@@ -38,7 +38,11 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("plan", metavar="PLAN")
     run.add_argument("--endpoint", help="override the regional endpoint (http:// only to loopback)")
     run.add_argument("--simulate", action="store_true", help="run against an in-process simulator")
-    run.add_argument("--journal", help="SQLite journal path (default: .rerun/<plan name>.sqlite)")
+    run.add_argument(
+        "--journal",
+        help="SQLite journal path (default: $RERUN_ORCHESTRATOR_JOURNAL, else "
+        "$RERUN_ORCHESTRATOR_HOME/<plan name>.sqlite; see docs/journal.md)",
+    )
     run.add_argument("--journal-sync", choices=("full", "normal"), default="full", help="see docs")
     run.add_argument("--report", help="write a JSON report here at the end")
     run.add_argument("--log-format", choices=("json", "console"), default="console")

@@ -7,14 +7,24 @@ GetJobInstanceList (`Reconciler`) before anything is resent.
 """
 
 from ._errors import (
+    DayCoveredError,
     InvalidTransitionError,
     JournalError,
     JournalLockedError,
     JournalMismatchError,
 )
 from ._judge import judge_instances
+from ._lock import JournalReplacedError
 from ._memory import MemoryJournal
-from ._model import ChunkRecord, ChunkStatus, JournalMeta, ReconcileOutcome, Reconciliation
+from ._model import (
+    ChunkRecord,
+    ChunkStatus,
+    JobIdentity,
+    JournalMeta,
+    PlanEntry,
+    ReconcileOutcome,
+    Reconciliation,
+)
 from ._reconcile import InstanceLister, Reconciler
 from ._report import build_report
 from ._settle import settle_by_hand
@@ -25,14 +35,18 @@ from ._store import Journal, SyncSummary
 __all__ = [
     "ChunkRecord",
     "ChunkStatus",
+    "DayCoveredError",
     "InstanceLister",
     "InvalidTransitionError",
+    "JobIdentity",
     "Journal",
     "JournalError",
     "JournalLockedError",
     "JournalMeta",
     "JournalMismatchError",
+    "JournalReplacedError",
     "MemoryJournal",
+    "PlanEntry",
     "ReconcileOutcome",
     "Reconciler",
     "Reconciliation",

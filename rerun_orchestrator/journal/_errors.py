@@ -4,6 +4,7 @@
      ├── JournalLockedError      another `run` holds the journal's run lock right now
      ├── JournalMismatchError    the journal was made for a different plan
      └── InvalidTransitionError  a write that would break the state machine (a bug in the caller)
+          └── DayCoveredError    a chunk to send holds a day another record covers
 
 Only `JournalLockedError` and `JournalMismatchError` are expected in normal use; the CLI
 maps them to exit code 2. `InvalidTransitionError` exists so that a caller bug which could
@@ -48,3 +49,20 @@ class JournalMismatchError(JournalError):
 
 class InvalidTransitionError(JournalError):
     """A state change the journal refuses, because it could rerun or lose a day."""
+
+
+class DayCoveredError(InvalidTransitionError):
+    """A chunk may not be sent: another record covers one of its days.
+
+    Raised by `mark_in_flight` before anything is written; the executor skips the chunk
+    and derives the job's chunks again from the ledger.
+    """
+
+    def __init__(self, key: str, by_key: str, by_plan: str | None) -> None:
+        self.key = key
+        self.by_key = by_key
+        self.by_plan = by_plan
+        plan = f" of plan {by_plan!r}" if by_plan else ""
+        super().__init__(
+            f"chunk {key} was not sent: some of its days are covered by chunk {by_key}{plan}"
+        )

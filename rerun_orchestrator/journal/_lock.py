@@ -6,6 +6,11 @@ and send the same pending chunk twice. A `flock` is tied to the open file descri
 `kill -9` releases it and no stale lock ever needs cleaning. The file's content (pid and
 start time) only serves the error message; the lock itself is the kernel's.
 
+The lock is only as good as the file it is on: a lock file deleted (or replaced) while a
+run holds it would let a second run take a new one. So the lock checks its identity: once
+it is taken (the path must still name the file locked), and again before every commit of
+the journal (`verify`), which stops the first run before it writes anything more.
+
 POSIX only. On a network file system `flock` may not exclude other hosts: keep journals
 on a local disk.
 """
@@ -19,7 +24,11 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ._errors import JournalLockedError
+from ._errors import JournalError, JournalLockedError
+
+
+class JournalReplacedError(JournalError):
+    """The journal (or its lock) was deleted or replaced while a run held it."""
 
 
 def lock_path(journal: Path) -> Path:
@@ -37,6 +46,20 @@ class RunLock:
     def acquire(cls, journal: Path, *, wall: float) -> RunLock:
         """Take the lock or raise `JournalLockedError` naming the holder."""
         path = lock_path(journal)
+        for _ in range(3):  # the file was replaced between our open and our flock: again
+            fd = cls._take(journal, path)
+            if _same_file(path, fd):
+                break
+            os.close(fd)
+        else:
+            raise JournalLockedError(str(journal), None, None)
+        since = datetime.fromtimestamp(wall, UTC).isoformat(timespec="seconds")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "since": since}).encode(), 0)
+        return cls(journal, fd)
+
+    @staticmethod
+    def _take(journal: Path, path: Path) -> int:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -53,10 +76,16 @@ class RunLock:
         except BaseException:
             os.close(fd)
             raise
-        since = datetime.fromtimestamp(wall, UTC).isoformat(timespec="seconds")
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "since": since}).encode(), 0)
-        return cls(journal, fd)
+        return fd
+
+    def verify(self) -> None:
+        """Raise `JournalReplacedError` unless the lock file is still the one we hold."""
+        if self._fd is not None and not _same_file(lock_path(self._journal), self._fd):
+            raise JournalReplacedError(
+                f"the run lock {lock_path(self._journal)} of journal {self._journal} was "
+                "deleted or replaced while this run held it; this run stops so that no "
+                "other run can send the same days (start it again: it resumes)"
+            )
 
     def release(self) -> None:
         if self._fd is None:
@@ -70,6 +99,16 @@ class RunLock:
     def __repr__(self) -> str:
         state = "held" if self._fd is not None else "released"
         return f"RunLock({str(self._journal)!r}, {state})"
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    """Whether `path` still names the open file `fd` (not deleted, not replaced)."""
+    held = os.fstat(fd)
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return held.st_nlink > 0 and (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 def read_holder(journal: Path) -> dict[str, object] | None:

@@ -8,12 +8,14 @@ or where resume does not matter.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import date
 from typing import Self
 
 from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
-from ._errors import JournalError, JournalMismatchError
-from ._model import ChunkRecord, ChunkStatus, JournalMeta
+from ._errors import DayCoveredError, JournalError, JournalMismatchError
+from ._ledger import conflict
+from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntry
 from ._store import SyncSummary
 from ._transitions import begin_attempt, settle
 
@@ -27,8 +29,10 @@ class MemoryJournal:
         self, *, plan_name: str = "memory", plan_digest: str = "", clock: Clock | None = None
     ) -> None:
         self._clock = clock or SystemClock()
-        self._meta = JournalMeta(plan_name, plan_digest, self._clock.wall(), 1)
+        self._meta = JournalMeta(plan_name, plan_digest, self._clock.wall(), 2)
+        self._plans = {plan_name: PlanEntry(plan_name, plan_digest, None)}
         self._records: dict[str, ChunkRecord] = {}
+        self._proposed: dict[str, ChunkRecord] = {}
         self._orphans: list[str] = []
         self._closed = False
 
@@ -36,16 +40,54 @@ class MemoryJournal:
     def meta(self) -> JournalMeta:
         return self._meta
 
-    def reopen(self, *, plan_name: str, plan_digest: str) -> Self:
-        """Check and adopt a plan as `SqliteJournal.open` would on an existing journal."""
-        if plan_name != self._meta.plan_name:
-            raise JournalMismatchError("<memory>", self._meta.plan_name, plan_name)
-        if plan_digest != self._meta.plan_digest:
-            self._meta = JournalMeta(
-                plan_name, plan_digest, self._meta.created_at, 1, self._meta.plan_digest
+    def reopen(self, *, plan_name: str, plan_digest: str, timezone: str | None = None) -> Self:
+        """Adopt a plan as `SqliteJournal.open` would on an existing journal (several plans
+        may share it; a plan's timezone may not change once it covered days)."""
+        known = self._plans.get(plan_name)
+        if (
+            known is not None
+            and known.timezone not in (None, timezone)
+            and any(
+                r.plan == plan_name and r.covers and r.timezone == known.timezone
+                for r in self._records.values()
             )
+        ):
+            raise JournalMismatchError("<memory>", f"{plan_name} in {known.timezone}", plan_name)
+        previous = known.digest if known is not None and known.digest != plan_digest else None
+        self._plans[plan_name] = PlanEntry(plan_name, plan_digest, timezone)
+        self._meta = JournalMeta(plan_name, plan_digest, self._meta.created_at, 2, previous)
         self._closed = False
         return self
+
+    def plans(self) -> list[PlanEntry]:
+        return list(reversed(self._plans.values()))
+
+    def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
+        found = [
+            r
+            for r in self._records.values()
+            if JobIdentity.of(r.chunk) == job
+            and r.chunk.first_day <= last
+            and r.chunk.last_day >= first
+        ]
+        return sorted(found, key=lambda r: r.chunk.first_day)
+
+    def propose(
+        self, chunk: Chunk, *, plan: str | None, timezone: str | None, generation: int = 0
+    ) -> ChunkRecord:
+        existing = self.get(chunk.key)
+        if existing is not None:
+            return existing
+        record = ChunkRecord(
+            chunk,
+            ChunkStatus.PENDING,
+            updated_at=self._clock.wall(),
+            plan=plan,
+            timezone=timezone,
+            generation=generation,
+        )
+        self._proposed[chunk.key] = record
+        return record
 
     def sync(self, chunks: Iterable[Chunk]) -> SyncSummary:
         self._writable()
@@ -66,7 +108,7 @@ class MemoryJournal:
         )
 
     def get(self, key: str) -> ChunkRecord | None:
-        return self._records.get(key)
+        return self._records.get(key) or self._proposed.get(key)
 
     def records(
         self, statuses: Iterable[ChunkStatus] | None = None, *, plan_only: bool = False
@@ -90,6 +132,13 @@ class MemoryJournal:
         # Nothing to wait for, so no checkpoint either: as cheap as the dict write.
         self._writable()
         record = begin_attempt(self._require(key), started_at, self._clock.wall())
+        chunk = record.chunk
+        self._proposed.pop(key, None)
+        other = conflict(
+            record, self.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
+        )
+        if other is not None:
+            raise DayCoveredError(key, other.key, other.plan)
         self._records[key] = record
         return record
 
@@ -147,7 +196,7 @@ class MemoryJournal:
             raise JournalError("journal is closed")
 
     def _require(self, key: str) -> ChunkRecord:
-        record = self._records.get(key)
+        record = self.get(key)
         if record is None:
             raise JournalError(f"chunk {key} is not in the journal; sync the plan first")
         return record

@@ -1,14 +1,17 @@
 """Journal values: a chunk's durable state and what reconciliation concluded.
 
-The journal is the source of truth for "was this day rerun?". A chunk moves
-pending → in_flight → succeeded | failed | unknown, and back to in_flight only when it is
-safe to resend (retryable result, reconciliation proved absence, or --retry-failed).
+The journal is the source of truth for "was this day rerun?". Its records are chunks, i.e.
+spans of consecutive days of one job; a day is *covered* when a record that contains it is
+in flight, unknown or succeeded (`COVERING`), whichever plan or chunking wrote it. A chunk
+moves pending → in_flight → succeeded | failed | unknown, and back to in_flight only when
+it is safe to resend (retryable result, reconciliation proved absence, or --retry-failed).
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..plan._model import Chunk
 
@@ -19,6 +22,26 @@ class ChunkStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # permanently refused; resent only with --retry-failed
     UNKNOWN = "unknown"  # may or may not have been applied; never resent automatically
+
+
+# A record in one of these states covers its days: none of them may be sent again.
+COVERING = frozenset({ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN, ChunkStatus.SUCCEEDED})
+
+
+class JobIdentity(NamedTuple):
+    """SchedulerX's identity of a job: a day of the ledger is one of these plus a date."""
+
+    region: str
+    namespace: str
+    namespace_source: str | None
+    group_id: str
+    job_id: int
+
+    @classmethod
+    def of(cls, chunk: Chunk) -> JobIdentity:
+        return cls(
+            chunk.region, chunk.namespace, chunk.namespace_source, chunk.group_id, chunk.job_id
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +58,18 @@ class ChunkRecord:
     instance_ids: tuple[int, ...] = ()  # found by reconciliation
     attempt_started_at: float | None = None  # wall seconds when the last sent attempt began
     updated_at: float | None = None
+    plan: str | None = None  # the plan that wrote it (None: unknown, e.g. migrated)
+    timezone: str | None = None  # the zone its days were cut in (None: unknown)
+    generation: int = 0  # 0, then +1 for each deliberate rerun (--rerun-succeeded)
 
     @property
     def key(self) -> str:
         return self.chunk.key
+
+    @property
+    def covers(self) -> bool:
+        """Whether this record's days must never be sent again (in its generation)."""
+        return self.status in COVERING
 
 
 class ReconcileOutcome(enum.Enum):
@@ -63,3 +94,15 @@ class JournalMeta:
     created_at: float  # wall seconds
     schema_version: int
     previous_digest: str | None = None  # the digest before the last edit, if the plan changed
+
+
+@dataclass(frozen=True, slots=True)
+class PlanEntry:
+    """A plan as a journal remembers it: several plans may share one journal."""
+
+    name: str
+    digest: str
+    timezone: str | None
+    job_days: int = 0  # the (job, day) pairs it plans
+    chunks: int = 0  # its chunks on an empty journal
+    rerun_generation: int = 0  # the generation its --rerun-succeeded runs aim at

@@ -11,11 +11,17 @@ has seen (its process died, or the run was stopped mid-call). The next run recon
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import timedelta
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
+from ..plan._plan import Plan
+from ._ledger import Segment
 from ._model import ChunkRecord, ChunkStatus
 from ._store import Journal
+from ._view import day_status, job_view, plan_counts, plan_jobs, viewed_chunks
 
 _REPORTED = {
     ChunkStatus.PENDING: "pending",
@@ -71,3 +77,59 @@ def build_report(
         counts[entry["status"]] += 1
         chunks.append(entry)
     return {"plan": plan_name, "counts": counts, "chunks": chunks}
+
+
+def write_plan_report(journal: Journal, plan: Plan, out: TextIO, *, generation: int = 0) -> None:
+    """The report of `plan` as the ledger holds it, streamed to `out` as one JSON object.
+
+    The contract's keys (`plan`, `counts`, `chunks`: the records that cover or refused the
+    plan's days, whichever plan wrote them, then the chunks that would send its open days)
+    and version 2's: `day_counts`, `covered_by` (covered days per plan) and `days`, one
+    entry per (job, day) of the plan. Streamed, so a plan of a million days never sits
+    in memory as a list.
+    """
+    zone = ZoneInfo(plan.timezone)
+    counts = plan_counts(journal, plan, generation=generation)
+    chunk_counts = _contract_counts(counts.chunks)
+    out.write("{" + f'"plan": {json.dumps(plan.name)}, "counts": {json.dumps(chunk_counts)}, ')
+    out.write(f'"day_counts": {json.dumps(_contract_counts(counts.days))}, ')
+    out.write(f'"covered_by": {json.dumps(dict(counts.days_by_plan))},\n "chunks": [')
+    first = True
+    for job in plan_jobs(plan):
+        for record in viewed_chunks(job_view(journal, job, generation=generation), zone):
+            entry = chunk_entry(record) | {"plan": record.plan}
+            out.write(("\n  " if first else ",\n  ") + json.dumps(entry))
+            first = False
+    out.write('\n ],\n "days": [')
+    first = True
+    for job in plan_jobs(plan):
+        for segment in job_view(journal, job, generation=generation).segments():
+            for entry in _day_entries(job.job_id, segment):
+                out.write(("\n  " if first else ",\n  ") + json.dumps(entry))
+                first = False
+    out.write("\n ]}\n")
+
+
+def _contract_counts(by_status: Mapping[ChunkStatus, int]) -> dict[str, int]:
+    counts = dict.fromkeys(("total", "succeeded", "failed", "unknown", "pending"), 0)
+    for status, n in by_status.items():
+        counts["total"] += n
+        counts[reported_status(status)] += n
+    return counts
+
+
+def _day_entries(job_id: int, segment: Segment) -> Iterator[dict[str, Any]]:
+    record = segment.record
+    status = reported_status(day_status(segment))
+    single = record is not None and record.chunk.days == 1 and len(record.instance_ids) == 1
+    for offset in range(segment.days):
+        yield {
+            "job_id": job_id,
+            "day": (segment.first + timedelta(days=offset)).isoformat(),
+            "status": status,
+            "chunk": None if record is None else record.key,
+            "request_id": None if record is None else record.request_id,
+            "instance_id": record.instance_ids[0] if single and record is not None else None,
+            "instance_status": None,
+            "plan": None if record is None else record.plan,
+        }

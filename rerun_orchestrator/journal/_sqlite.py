@@ -13,9 +13,15 @@ Why these choices:
   commit, or commit on their own every `batch_size` outcomes or `batch_interval` seconds.
   An outcome lost in a crash leaves its chunk in flight, which the next run reconciles,
   never resends blindly.
-- Every field of a chunk is stored, so status, reports and orphans need no plan.
-- Plan changes are matched by key: `sync` inserts new keys and reports keys the plan no
-  longer has (orphans), in one transaction, in bounded memory for millions of chunks.
+- Every field of a chunk is stored, so status and reports need no plan.
+- The ledger (see `_ledger`): records are spans of days of one job, indexed by job and
+  first day; `job_records` reads a job's records in one range read, and `mark_in_flight`
+  refuses a chunk any of whose days another record covers (`DayCoveredError`). Chunks
+  that have never been tried are not written at all (`propose` holds them in memory), so
+  a plan of a million days costs nothing to open, only what it sends.
+- A journal is never silently new (`_file`), its file and run lock are checked before
+  every commit, and the WAL is checkpointed regularly (the -wal file is part of the
+  journal between checkpoints: never delete it).
 """
 
 from __future__ import annotations
@@ -24,25 +30,33 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
+from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, Self
 
 from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
-from ._errors import JournalError
+from ._errors import DayCoveredError, JournalError
+from ._file import FileIdentity, create
+from ._ledger import conflict
 from ._lock import RunLock
-from ._model import ChunkRecord, ChunkStatus, JournalMeta
+from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntry
 from ._schema import (
     COLUMNS,
     INSERT,
+    JOB_RECORDS,
     PAGE,
+    SCHEMA_VERSION,
     SYNC_BATCH,
+    adopt_plan,
+    check_existing,
     chunk_row,
     connect,
     filters,
-    init_meta,
+    prepare,
     read_meta,
+    read_plans,
     to_record,
 )
 from ._store import SyncSummary
@@ -72,8 +86,13 @@ class SqliteJournal:
         reader: sqlite3.Connection,
         writer: GroupCommitWriter | None,
         clock: Clock,
+        columns: str = COLUMNS,
     ) -> None:
-        self._conn = conn  # the writer's; the only connection of a read-only journal
+        self._conn = conn
+        self._columns = columns  # schema 1, read-only, lacks the ledger's columns
+        self._proposed: dict[
+            str, ChunkRecord
+        ] = {}  # the writer's; the only connection of a read-only journal
         self._reader = reader
         self._path = path
         self._meta = meta
@@ -91,13 +110,22 @@ class SqliteJournal:
         plan_name: str,
         plan_digest: str,
         clock: Clock | None = None,
+        timezone: str | None = None,
+        job_days: int = 0,
+        chunks: int = 0,
         synchronous: Synchronous = "FULL",
         batch_size: int = 64,
         batch_interval: float = 0.25,
     ) -> SqliteJournal:
-        """Open (or create) the journal of `plan_name` for a run, taking its run lock.
+        """Open (or create) a journal for a run of `plan_name`, taking its run lock.
+
+        Several plans may share a journal: the plan is recorded (with its `timezone` and
+        size, for `status`), and every record names the plan that wrote it. A journal of
+        schema 1 is upgraded in place. A file that is not a journal is refused.
 
         Args:
+            timezone: the plan's zone; a plan that ran here in another zone is refused.
+            job_days, chunks: the plan's size, for `status`.
             synchronous: "FULL" (default): a mark survives a power loss of this machine;
                 "NORMAL": it survives a crash of this process (kill -9, OOM) but maybe not
                 a power loss, for less I/O per commit.
@@ -106,8 +134,8 @@ class SqliteJournal:
 
         Raises:
             JournalLockedError: another process has it open for a run.
-            JournalMismatchError: it was made for another plan.
-            JournalError: it is not a journal, or one from a newer version.
+            JournalError: it is not a journal, one from a newer version, or the plan's
+                timezone changed.
         """
         if batch_size < 1 or batch_interval < 0:
             raise ValueError("batch_size must be >= 1 and batch_interval >= 0")
@@ -119,11 +147,16 @@ class SqliteJournal:
         lock = RunLock.acquire(journal_path, wall=clock.wall())
         opened: list[sqlite3.Connection] = []
         try:
+            if not check_existing(journal_path):
+                create(journal_path, clock.wall())
+            identity = FileIdentity.of(journal_path)
             conn = connect(str(journal_path), readonly=False)
             opened.append(conn)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous}")
-            meta = init_meta(conn, journal_path, plan_name, plan_digest, clock.wall())
+            meta = prepare(conn, journal_path, existing=True, now=clock.wall())
+            entry = PlanEntry(plan_name, plan_digest, timezone, job_days, chunks)
+            meta = adopt_plan(conn, journal_path, meta, entry, clock.wall())
             reader = connect(_read_only_uri(journal_path), readonly=True)
             opened.append(reader)
         except BaseException as exc:
@@ -133,12 +166,18 @@ class SqliteJournal:
             if isinstance(exc, sqlite3.DatabaseError):
                 raise JournalError(f"{journal_path} is not a usable journal: {exc}") from exc
             raise
+
+        def verify() -> None:
+            identity.verify()
+            lock.verify()
+
         writer = GroupCommitWriter(
             conn,
             clock=clock,
             batch_size=batch_size,
             batch_interval=batch_interval,
             offload=synchronous == "FULL",  # only an fsync is worth a thread (see _writer)
+            before_commit=verify,
         )
         return cls(conn, journal_path, meta, lock=lock, reader=reader, writer=writer, clock=clock)
 
@@ -157,7 +196,17 @@ class SqliteJournal:
         """
         with cls.open_readonly(path) as journal:
             meta = journal.meta
-        return cls.open(path, plan_name=meta.plan_name, plan_digest=meta.plan_digest, clock=clock)
+            plans = {entry.name: entry for entry in journal.plans()}
+        entry = plans.get(meta.plan_name)
+        return cls.open(
+            path,
+            plan_name=meta.plan_name,
+            plan_digest=meta.plan_digest,
+            timezone=entry.timezone if entry else None,
+            job_days=entry.job_days if entry else 0,
+            chunks=entry.chunks if entry else 0,
+            clock=clock,
+        )
 
     @classmethod
     def open_readonly(cls, path: str | os.PathLike[str]) -> SqliteJournal:
@@ -167,7 +216,7 @@ class SqliteJournal:
             JournalError: there is no journal at `path`, or it is not one.
         """
         journal_path = Path(path)
-        if not journal_path.is_file():
+        if not check_existing(journal_path):
             raise JournalError(f"no journal at {journal_path}")
         try:
             conn = connect(_read_only_uri(journal_path), readonly=True)
@@ -181,8 +230,20 @@ class SqliteJournal:
         if meta is None:
             conn.close()
             raise JournalError(f"{journal_path} is not a journal (no plan recorded)")
+        columns = COLUMNS
+        if meta.schema_version < SCHEMA_VERSION:  # upgraded by the next run, read as it is
+            columns = COLUMNS.replace(
+                "plan, timezone, generation", "NULL AS plan, NULL AS timezone, 0 AS generation"
+            )
         return cls(
-            conn, journal_path, meta, lock=None, reader=conn, writer=None, clock=SystemClock()
+            conn,
+            journal_path,
+            meta,
+            lock=None,
+            reader=conn,
+            writer=None,
+            clock=SystemClock(),
+            columns=columns,
         )
 
     @property
@@ -193,15 +254,67 @@ class SqliteJournal:
     def meta(self) -> JournalMeta:
         return self._meta
 
+    def plans(self) -> list[PlanEntry]:
+        """Every plan that ran on this journal, most recent first."""
+        with self._read_lock:
+            return read_plans(self._reader)
+
     # -- reads -----------------------------------------------------------------------
     # Through the read connection, which sees what is committed; the writer's records
     # (staged or just committed) take precedence, so a read sees every write made.
 
     def get(self, key: str) -> ChunkRecord | None:
+        if (proposed := self._proposed.get(key)) is not None:
+            return proposed
         if self._writer is not None and (held := self._writer.latest(key)) is not None:
             return held
-        rows = self._read(f"SELECT {COLUMNS} FROM chunks WHERE key = ?", (key,))  # noqa: S608 (constants only)
+        rows = self._read(f"SELECT {self._columns} FROM chunks WHERE key = ?", (key,))  # noqa: S608 (constants only)
         return to_record(rows[0]) if rows else None
+
+    def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
+        """Every record of `job` holding a day of `first..last`, by first day (one read)."""
+        rows = self._read(
+            JOB_RECORDS.replace(COLUMNS, self._columns),
+            (
+                job.job_id,
+                job.group_id,
+                job.namespace,
+                job.region,
+                job.namespace_source,
+                last.isoformat(),
+                first.isoformat(),
+            ),
+        )
+        found = {row[1]: to_record(row) for row in rows}
+        if self._writer is not None:  # what is staged but not committed yet
+            for record in self._writer.dirty_records():
+                chunk = record.chunk
+                if (
+                    JobIdentity.of(chunk) == job
+                    and chunk.first_day <= last
+                    and chunk.last_day >= first
+                ):
+                    found[record.key] = record
+        return sorted(found.values(), key=lambda r: r.chunk.first_day)
+
+    def propose(
+        self, chunk: Chunk, *, plan: str | None, timezone: str | None, generation: int = 0
+    ) -> ChunkRecord:
+        """The record to send `chunk` with: the journal's if it has one (its attempts go
+        on), else a new pending record held in memory until it is marked in flight."""
+        existing = self.get(chunk.key)
+        if existing is not None:
+            return existing
+        record = ChunkRecord(
+            chunk,
+            ChunkStatus.PENDING,
+            updated_at=self._clock.wall(),
+            plan=plan,
+            timezone=timezone,
+            generation=generation,
+        )
+        self._proposed[chunk.key] = record
+        return record
 
     def records(
         self, statuses: Iterable[ChunkStatus] | None = None, *, plan_only: bool = False
@@ -211,7 +324,7 @@ class SqliteJournal:
         where, params = filters(statuses, plan_only=plan_only)
         if where is None:
             return
-        sql = f"SELECT {COLUMNS} FROM chunks WHERE seq > ?{where} ORDER BY seq LIMIT {PAGE}"  # noqa: S608
+        sql = f"SELECT {self._columns} FROM chunks WHERE seq > ?{where} ORDER BY seq LIMIT {PAGE}"  # noqa: S608
         last = 0
         while True:
             self._commit_for_reads()
@@ -229,7 +342,7 @@ class SqliteJournal:
         while batch := list(islice(it, 500)):
             marks = ",".join("?" * len(batch))
             read_at = writer.tickets if writer is not None else 0
-            rows = self._read(f"SELECT {COLUMNS} FROM chunks WHERE key IN ({marks})", batch)  # noqa: S608
+            rows = self._read(f"SELECT {self._columns} FROM chunks WHERE key IN ({marks})", batch)  # noqa: S608
             found = {row[1]: row for row in rows}
             for key in batch:
                 if writer is not None and (held := writer.latest(key)) is not None:
@@ -297,6 +410,15 @@ class SqliteJournal:
     async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
         writer = self._writable()
         new = begin_attempt(self._require(key), started_at, self._clock.wall())
+        chunk = new.chunk
+        # The ledger's invariant, checked against everything written (committed or
+        # staged) with nothing awaited in between: no day is sent twice.
+        other = conflict(
+            new, self.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
+        )
+        self._proposed.pop(key, None)
+        if other is not None:
+            raise DayCoveredError(key, other.key, other.plan)
         # Durable before the caller writes the request; concurrent marks share a commit.
         await writer.wait_durable(writer.stage(new, mark=True))
         return new
@@ -332,6 +454,7 @@ class SqliteJournal:
         if self._writer is None or self._closed:
             return
         self._writer.commit()
+        self._writer.checkpoint()
 
     def close(self) -> None:
         if self._closed:
@@ -339,6 +462,7 @@ class SqliteJournal:
         try:
             if self._writer is not None and not self._writer.failed:
                 self._writer.commit()
+                self._writer.checkpoint()
         finally:
             self._closed = True
             if self._reader is not self._conn:

@@ -49,6 +49,7 @@ def status_data(journal: Journal) -> dict[str, Any]:
     meta = journal.meta
     counts = journal.counts()
     orphans, orphan_count = journal.orphans(_ORPHANS_SHOWN)
+    covered = _days_by_plan(journal)
     data: dict[str, Any] = {
         "journal": str(journal.path) if isinstance(journal, SqliteJournal) else None,
         "plan": meta.plan_name,
@@ -71,8 +72,28 @@ def status_data(journal: Journal) -> dict[str, Any]:
             for record in journal.records([ChunkStatus.UNKNOWN, ChunkStatus.IN_FLIGHT])
         ],
         "orphans": {"count": orphan_count, "keys": list(orphans)},
+        "plans": [
+            {
+                "name": entry.name,
+                "digest": entry.digest,
+                "timezone": entry.timezone,
+                "job_days": entry.job_days,
+                "covered_days": covered.get(entry.name, {}),
+            }
+            for entry in journal.plans()
+        ],
     }
     return data
+
+
+def _days_by_plan(journal: Journal) -> dict[str, dict[str, int]]:
+    """Days of each plan's records by state, summed from the spans (no list of days)."""
+    out: dict[str, dict[str, int]] = {}
+    for record in journal.records():
+        by_state = out.setdefault(record.plan or "?", {})
+        state = record.status.value
+        by_state[state] = by_state.get(state, 0) + record.chunk.days
+    return out
 
 
 def render_status(journal: Journal, stream: TextIO, *, fmt: Format = "table") -> None:

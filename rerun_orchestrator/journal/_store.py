@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Protocol
 
 from ..plan._model import Chunk
-from ._model import ChunkRecord, ChunkStatus, JournalMeta
+from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +37,28 @@ class Journal(Protocol):
         """Which plan this journal belongs to, and since when."""
         ...
 
+    def plans(self) -> list[PlanEntry]:
+        """Every plan that ran on this journal, most recent first."""
+        ...
+
+    def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
+        """Every record of `job` (any plan, any state) holding a day of `first..last`,
+        ordered by first day; sees every write made before it."""
+        ...
+
+    def propose(
+        self, chunk: Chunk, *, plan: str | None, timezone: str | None, generation: int = 0
+    ) -> ChunkRecord:
+        """The record to send `chunk` with: the journal's record of that key if it has one,
+        else a new pending one held in memory (nothing is written before `mark_in_flight`)."""
+        ...
+
     def sync(self, chunks: Iterable[Chunk]) -> SyncSummary:
-        """Add the plan's new chunks as pending; keep what is known; report orphans."""
+        """Add chunks as pending records; keep what is known; report the others as orphans.
+
+        The executor no longer needs it (chunks are derived from the ledger, see
+        `propose`); kept for callers that want every chunk of a plan written up front.
+        """
         ...
 
     def get(self, key: str) -> ChunkRecord | None: ...
@@ -68,8 +89,11 @@ class Journal(Protocol):
         may not be sent raises before anything is awaited.
 
         Raises:
+            DayCoveredError: another record covers one of the chunk's days (any plan,
+                any chunking): nothing was written.
             InvalidTransitionError: the chunk is in flight, unknown or succeeded.
-            JournalError: the chunk is not in the journal, or the journal cannot write.
+            JournalError: the chunk is not in the journal (nor proposed), or the journal
+                cannot write.
         """
         ...
 

@@ -23,6 +23,11 @@ development VM), cheaper than the trip to a worker thread and back, and the late
 that trip slowed an unpaced run at low concurrency (0.57x -> 0.32x the calls/s of a loop
 without journal in bench/bench_journal.py). So `offload=False` (NORMAL) commits inline.
 
+Before each commit, `before_commit` runs (the journal checks there that its file is still
+the one it opened: a journal deleted or replaced under a run stops it); after a commit,
+the WAL is checkpointed into the main file at most every `checkpoint_interval` seconds,
+so that the main file holds the truth even if the -wal file is lost later.
+
 A failed commit (disk full, I/O error) poisons the writer: what was staged after it took
 its records for granted, so every later write raises `JournalError` and the run stops.
 """
@@ -30,7 +35,6 @@ its records for granted, so every later write raises `JournalError` and the run 
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -44,17 +48,13 @@ from .._clock import Clock
 from .._failpoints import failpoint
 from ._errors import JournalError
 from ._model import ChunkRecord
+from ._schema import UPSERT, record_row
 
 T = TypeVar("T")
 
 _RECENT = 4096  # records kept after their commit: more than any concurrency in flight
 
-# A staged record is the chunk's whole new state (the only writer derived it from the
-# last one), so marks and outcomes are one statement, and a round one `executemany`.
-_UPDATE = (
-    "UPDATE chunks SET status = ?, attempts = ?, request_id = ?, code = ?, message = ?, "
-    "reason = ?, instance_ids = ?, attempt_started_at = ?, updated_at = ? WHERE key = ?"
-)
+CHECKPOINT_INTERVAL = 5.0  # seconds between WAL checkpoints while commits go on
 
 
 @dataclass(eq=False, slots=True)
@@ -76,8 +76,13 @@ class GroupCommitWriter:
         batch_size: int,
         batch_interval: float,
         offload: bool = True,
+        before_commit: Callable[[], None] | None = None,
+        checkpoint_interval: float = CHECKPOINT_INTERVAL,
     ) -> None:
         self._conn = conn
+        self._before_commit = before_commit
+        self._checkpoint_interval = checkpoint_interval
+        self._checkpointed_at = clock.now()
         self._offload = offload
         self._clock = clock
         self._batch_size = batch_size
@@ -119,6 +124,11 @@ class GroupCommitWriter:
         if read_at == self._tickets and record.key not in self._recent:
             with self._lock:
                 self._keep(record)
+
+    def dirty_records(self) -> list[ChunkRecord]:
+        """Records staged but not committed yet (few: a round's worth)."""
+        with self._lock:
+            return list(self._dirty.values())
 
     @property
     def dirty(self) -> bool:
@@ -212,6 +222,8 @@ class GroupCommitWriter:
             self._commit_staged()
             conn = self._conn
             try:
+                if self._before_commit is not None:
+                    self._before_commit()
                 conn.execute("BEGIN IMMEDIATE")
                 result = work(conn)
                 self._commit_open()
@@ -243,17 +255,31 @@ class GroupCommitWriter:
         conn = self._conn
         try:
             if writes:
+                if self._before_commit is not None:
+                    self._before_commit()
                 conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(_UPDATE, [_row(record) for record in writes])
+                conn.executemany(UPSERT, [record_row(record) for record in writes])
             self._commit_open()
         except BaseException as exc:
             self._fail(exc)
             raise
         self._durable = last
+        if writes:
+            self._maybe_checkpoint()
         with self._lock:
             for record in writes:
                 if self._dirty.get(record.key) is record:
                     del self._dirty[record.key]
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the main file (PASSIVE: never waits for a reader)."""
+        with contextlib.suppress(sqlite3.Error):  # a busy checkpoint is tried again later
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._checkpointed_at = self._clock.now()
+
+    def _maybe_checkpoint(self) -> None:
+        if self._clock.now() - self._checkpointed_at >= self._checkpoint_interval:
+            self.checkpoint()
 
     def _keep(self, record: ChunkRecord) -> None:
         self._recent[record.key] = record
@@ -285,18 +311,3 @@ class GroupCommitWriter:
             f"GroupCommitWriter({state}, staged={len(self._staged)}, "
             f"durable={self._durable}/{self._tickets})"
         )
-
-
-def _row(record: ChunkRecord) -> tuple[object, ...]:
-    return (
-        record.status.value,
-        record.attempts,
-        record.request_id,
-        record.code,
-        record.message,
-        record.reason,
-        json.dumps(record.instance_ids),
-        record.attempt_started_at,
-        record.updated_at,
-        record.key,
-    )

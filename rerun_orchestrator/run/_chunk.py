@@ -101,6 +101,11 @@ class ChunkRunner:
             ChunkStatus.UNKNOWN,
         )
 
+    async def check(self, record: ChunkRecord) -> ReconcileOutcome:
+        """Reconcile a doubtful chunk and record the verdict, without resending it: the
+        executor then derives what to send from the ledger's days."""
+        return await self._reconcile(_ChunkState(record.chunk, record.status), record)
+
     async def run(self, record: ChunkRecord) -> None:
         """Take one chunk as far as this run can. Raises `StoppedError` on a graceful stop
         (the journal then holds a state the next run resumes from)."""

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
+import os
 import secrets
 import signal
 import sys
+from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 import structlog
@@ -31,12 +32,14 @@ from rich.console import Console
 from .._clock import SystemClock
 from .._logsetup import close_log_file, configure
 from ..journal import (
+    ChunkRecord,
     ChunkStatus,
     JournalError,
     Reconciler,
     SqliteJournal,
-    build_report,
 )
+from ..journal._report import write_plan_report
+from ..journal._view import job_view, plan_counts, plan_jobs
 from ..plan import Plan, PlanError, load_plan, parse_rate
 from ..plan._model import Rate
 from ..schedulerx import (
@@ -52,10 +55,10 @@ from ..schedulerx import (
     resolve_endpoint,
 )
 from ._adaptive import AdaptiveLimiter
-from ._executor import RERUN_JOB, run_plan
+from ._executor import RERUN_JOB, chunk_counts, day_counts, run_plan
 from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._progress import LiveProgress, write_summary
-from ._result import EXIT_INTERRUPTED, RunResult, RunStats, StatusCounts
+from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
 
 if TYPE_CHECKING:
     from ..journal import Journal
@@ -65,8 +68,10 @@ STOP_GRACE_SECONDS = 30.0
 # GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
 READ_RATE = Rate(100, 60)
 READ_API = "GetJobInstanceList"
-DEFAULT_JOURNAL_DIR = ".rerun"
+HOME_VARIABLE = "RERUN_ORCHESTRATOR_HOME"
+JOURNAL_VARIABLE = "RERUN_ORCHESTRATOR_JOURNAL"
 PROBLEMS_SHOWN = 10
+_PROBLEMS = frozenset({ChunkStatus.FAILED, ChunkStatus.UNKNOWN, ChunkStatus.IN_FLIGHT})
 
 _log = structlog.get_logger("rerun_orchestrator.cli")
 
@@ -87,9 +92,22 @@ class _Options:
     read_rate: Rate
 
 
-def default_journal_path(plan: Plan) -> Path:
-    """``.rerun/<plan name>.sqlite``, relative to the working directory."""
-    return Path(DEFAULT_JOURNAL_DIR) / f"{plan.name}.sqlite"
+def state_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``$RERUN_ORCHESTRATOR_HOME``, else ``${XDG_STATE_HOME:-~/.local/state}/rerun-orchestrator``:
+    where journals live by default, whatever the working directory."""
+    env = os.environ if environ is None else environ
+    if env.get(HOME_VARIABLE):
+        return Path(env[HOME_VARIABLE]).expanduser()
+    xdg = env.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
+    return Path(xdg).expanduser() / "rerun-orchestrator"
+
+
+def default_journal_path(plan: Plan, environ: Mapping[str, str] | None = None) -> Path:
+    """``$RERUN_ORCHESTRATOR_JOURNAL`` if set, else ``<state home>/<plan name>.sqlite``."""
+    env = os.environ if environ is None else environ
+    if env.get(JOURNAL_VARIABLE):
+        return Path(env[JOURNAL_VARIABLE]).expanduser()
+    return state_home(env) / f"{plan.name}.sqlite"
 
 
 def default_log_path(journal: Path) -> Path:
@@ -123,6 +141,9 @@ def _main(args: argparse.Namespace) -> int:
             path,
             plan_name=plan.name,
             plan_digest=plan.digest,
+            timezone=plan.timezone,
+            job_days=plan.count_job_days(),
+            chunks=plan.count_chunks(),
             synchronous="NORMAL" if args.journal_sync == "normal" else "FULL",
         )
     except (JournalError, OSError) as exc:
@@ -141,19 +162,21 @@ def _main(args: argparse.Namespace) -> int:
             return _refuse(str(exc), args.log_format)
         except KeyboardInterrupt:  # before the signal handlers were in place
             result = None
+        except JournalError as exc:  # the journal went away under the run, or cannot write
+            _log.error("rerun.run.journal_lost", journal=str(path), error=str(exc))
+            print(f"rerun-orchestrator run: {exc}", file=sys.stderr)
+            return EXIT_INCOMPLETE
         if result is None:  # stopped hard: nothing to summarise but the journal
             result = _interrupted(plan, journal)
         if args.report:
             _write_report(Path(args.report), journal, plan)
-        problems = journal.records(
-            [ChunkStatus.FAILED, ChunkStatus.UNKNOWN, ChunkStatus.IN_FLIGHT], plan_only=True
-        )
         write_summary(
             result,
-            list(itertools.islice(problems, PROBLEMS_SHOWN)),
+            list(itertools.islice(_problems(plan, journal), PROBLEMS_SHOWN)),
             sys.stdout,
             rich=sys.stdout.isatty(),
         )
+        _ledger_summary(result, path, plan.name, sys.stdout)
         return result.exit_code
     finally:
         journal.close()
@@ -310,11 +333,40 @@ async def _watch_signals(stop: anyio.Event, run_scope: anyio.CancelScope) -> Non
             run_scope.deadline = anyio.current_time() + STOP_GRACE_SECONDS
 
 
+def _problems(plan: Plan, journal: Journal) -> Iterator[ChunkRecord]:
+    """The records holding days of the plan that failed or whose outcome is unknown."""
+    seen: set[str] = set()
+    for job in plan_jobs(plan):
+        for segment in job_view(journal, job).segments():
+            record = segment.record
+            if record is not None and record.status in _PROBLEMS and record.key not in seen:
+                seen.add(record.key)
+                yield record
+
+
+def _ledger_summary(result: RunResult, path: Path, plan_name: str, out: TextIO) -> None:
+    """What the ledger adds to the summary: days, who covered them, where the journal is."""
+    days = result.days
+    if days is not None:
+        out.write(
+            f"days: {days.total} planned, {days.succeeded} succeeded, {days.failed} failed, "
+            f"{days.unknown} unknown, {days.pending} pending\n"
+        )
+    others = {name: n for name, n in result.covered_by.items() if name != plan_name}
+    if others:
+        named = ", ".join(f"{n} by plan {name}" for name, n in sorted(others.items()))
+        out.write(f"days covered by other plans of this journal (not sent again): {named}\n")
+    out.write(f"journal: {path}\n")
+
+
 def _interrupted(plan: Plan, journal: Journal) -> RunResult:
     journal.flush()
+    counts = plan_counts(journal, plan)
     return RunResult(
         plan=plan.name,
-        counts=StatusCounts.of(journal.records(plan_only=True)),
+        counts=chunk_counts(counts),
+        days=day_counts(counts),
+        covered_by=dict(counts.days_by_plan),
         attempts=0,
         retries=0,
         throttled=0,
@@ -325,12 +377,10 @@ def _interrupted(plan: Plan, journal: Journal) -> RunResult:
 
 
 def _write_report(path: Path, journal: Journal, plan: Plan) -> None:
-    report = build_report(journal, plan_name=plan.name, keys=(c.key for c in plan.chunks()))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as out:
-        json.dump(report, out, indent=1)
-        out.write("\n")
+        write_plan_report(journal, plan, out)
     tmp.replace(path)  # a reader never sees half a report
 
 

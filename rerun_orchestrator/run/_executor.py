@@ -1,11 +1,12 @@
-"""The executor: a loaded plan, a client and a journal in; every chunk settled out.
+"""The executor: a loaded plan, a client and a journal in; every day settled out.
 
-Shape (aiometer's, with per-job streams): a producer walks `plan.chunks()` lazily and cuts
-it into job streams (`_streams`); `concurrency` workers each take the next stream and send
-its chunks one after another (`per_job_concurrency` lanes, 1 by default) through the
-shared `ChunkRunner`. Every call passes one concurrency slot and one token of the rate
-limiter, which is shared by every run on the same account in this process. Memory stays
-bounded by the workers' streams, whatever the plan's size.
+Shape (aiometer's, per job): a producer walks the plan's jobs lazily; `concurrency`
+workers each take the next job, derive its chunks from the days the journal does not
+cover (`_jobs`, `journal._view`) and send them one after another (`per_job_concurrency`
+lanes, 1 by default) through the shared `ChunkRunner`. Every call passes one concurrency
+slot and one token of the rate limiter, which is shared by every run on the same account
+in this process. Nothing is written up front, and memory stays bounded by the workers'
+jobs, whatever the plan's size.
 
 The run is anyio-structured: cancelling the caller's cancel scope stops it at once (a hard
 stop; chunks caught in flight are reconciled by the next run), setting `stop` stops it
@@ -20,23 +21,25 @@ import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._clock import Clock, SystemClock
-from ..journal._model import ChunkRecord
+from ..journal._model import ChunkStatus
 from ..journal._store import Journal
+from ..journal._view import JobPlan, PlanCounts, plan_counts, plan_jobs
 from ..plan._plan import Plan
 from ._adaptive import AdaptiveLimiter
 from ._backoff import Backoff, RetryBudget
 from ._chunk import ChunkReconciler, ChunkRunner, RerunClient
 from ._concurrency import ConcurrencyLimiter, KeyedLimiter
 from ._events import EventSink, RunEvent, RunFinished, RunStarted, StopRequested
+from ._jobs import DayGuard, JobDispatcher
 from ._limiter import Pacer, shared_limiters
-from ._result import RunResult, RunStats
+from ._result import RunResult, RunStats, StatusCounts
 from ._stop import StoppedError, StopSignal
-from ._streams import JobStream, job_streams
 
 RERUN_JOB = "RerunJob"
 
@@ -58,6 +61,8 @@ async def run_plan(
     budget: RetryBudget | None = None,
     backoff: Backoff | None = None,
     stats: RunStats | None = None,
+    guard: DayGuard | None = None,
+    generation: int = 0,
 ) -> RunResult:
     """Run `plan` until every chunk is settled (or a stop), and say how it went.
 
@@ -81,6 +86,10 @@ async def run_plan(
         budget, backoff: retry policy knobs (defaults: 10% of first attempts + 10, full
             jitter 1 s .. 20 s).
         stats: a `RunStats` to keep up to date (a progress display reads it).
+        guard: checks days the journal never saw against the server before sending
+            (`run._guard.ServerGuard`); without one they are sent.
+        generation: 0, or the generation of a deliberate rerun (--rerun-succeeded): days
+            covered only by earlier generations are sent again, once.
 
     Returns:
         A `RunResult`; its `exit_code` is the CLI's.
@@ -96,9 +105,8 @@ async def run_plan(
     signal = StopSignal(stop)
     live = stats if stats is not None else RunStats()
 
-    journal.sync(plan.chunks())
-    for status, count in journal.counts(plan_only=True).items():
-        live.by_status[status] += count
+    # The plan's own cut as a first guess, corrected job by job as each is read.
+    live.by_status[ChunkStatus.PENDING] += plan.count_chunks()
     runner = ChunkRunner(
         client=client,
         journal=journal,
@@ -129,13 +137,28 @@ async def run_plan(
             retry_failed=retry_failed,
         )
     )
+    dispatcher = JobDispatcher(
+        runner=runner,
+        jobs=KeyedLimiter(execution.per_job_concurrency),
+        signal=signal,
+        zone=ZoneInfo(plan.timezone),
+        plan_name=plan.name,
+        timezone=plan.timezone,
+        retry_failed=retry_failed,
+        newest_first=execution.order == "newest_first",
+        generation=generation,
+        guard=guard,
+    )
     try:
-        await _dispatch(plan, runner, signal, events)
+        await _dispatch(plan, dispatcher, signal, events)
     finally:
         journal.flush()
+    counts = plan_counts(journal, plan, generation=generation)
     result = RunResult(
         plan=plan.name,
-        counts=RunStats(by_status=journal.counts(plan_only=True)).counts(),
+        counts=chunk_counts(counts),
+        days=day_counts(counts),
+        covered_by=dict(counts.days_by_plan),
         attempts=live.attempts,
         retries=live.retries,
         throttled=live.throttled,
@@ -155,32 +178,45 @@ def _default_pacer(plan: Plan, account: str | None, clock: Clock) -> Pacer:
     return shared_limiters.get(account, RERUN_JOB, build) if account else build()
 
 
-async def _dispatch(plan: Plan, runner: ChunkRunner, signal: StopSignal, events: EventSink) -> None:
+def chunk_counts(counts: PlanCounts) -> StatusCounts:
+    """The plan's chunks by the contract's states."""
+    return RunStats(by_status=dict.fromkeys(ChunkStatus, 0) | dict(counts.chunks)).counts()
+
+
+def day_counts(counts: PlanCounts) -> StatusCounts:
+    """The plan's (job, day) pairs by the contract's states."""
+    return RunStats(by_status=dict.fromkeys(ChunkStatus, 0) | dict(counts.days)).counts()
+
+
+async def _dispatch(
+    plan: Plan, dispatcher: JobDispatcher, signal: StopSignal, events: EventSink
+) -> None:
     execution = plan.execution
-    jobs = KeyedLimiter(execution.per_job_concurrency)
-    send, receive = anyio.create_memory_object_stream[JobStream](0)
+    send, receive = anyio.create_memory_object_stream[JobPlan](0)
 
     async def watch_stop() -> None:
         await signal.event.wait()
-        why = runner.stats.halted or "stop requested"
+        why = dispatcher.runner.stats.halted or "stop requested"
         events.emit(StopRequested(f"{why}; no new calls; calls in flight finish"))
         signal.cancel_waits()
 
-    async def produce(send: MemoryObjectSendStream[JobStream]) -> None:
+    async def produce(send: MemoryObjectSendStream[JobPlan]) -> None:
         async with send:
-            for stream in job_streams(plan.chunks(), execution.order):
+            for job in plan_jobs(plan):
                 if signal.is_set:
                     return
                 try:
                     with signal.waiting():
-                        await send.send(stream)
+                        await send.send(job)
                 except StoppedError:
                     return
 
-    async def work(receive: MemoryObjectReceiveStream[JobStream]) -> None:
+    async def work(receive: MemoryObjectReceiveStream[JobPlan]) -> None:
         async with receive:
-            async for stream in receive:
-                await _run_stream(stream, runner, jobs, signal)
+            async for job in receive:
+                await dispatcher.run(job)
+                # a resumed plan may skip thousands of settled jobs without awaiting
+                await anyio.lowlevel.checkpoint()
 
     async with anyio.create_task_group() as outer:
         outer.start_soon(watch_stop)
@@ -190,56 +226,6 @@ async def _dispatch(plan: Plan, runner: ChunkRunner, signal: StopSignal, events:
                 tg.start_soon(work, receive.clone())
             receive.close()
         outer.cancel_scope.cancel()  # the work is done; stop watching for a stop
-
-
-async def _run_stream(
-    stream: JobStream, runner: ChunkRunner, jobs: KeyedLimiter, signal: StopSignal
-) -> None:
-    records = runner.journal.records_for(chunk.key for chunk in stream.chunks)
-    todo = [record for record in records if record is not None and runner.needs_work(record)]
-    # a resumed plan may skip thousands of settled chunks without awaiting anything
-    await anyio.lowlevel.checkpoint()
-    if not todo:
-        return
-    pending = iter(todo)
-
-    async def lane() -> None:
-        for record in pending:  # lanes share the iterator: chunks still start in order
-            if not await _run_one(record, stream, runner, jobs, signal):
-                return
-
-    lanes = min(jobs.limit, len(todo))
-    if lanes == 1:
-        await lane()
-        return
-    async with anyio.create_task_group() as tg:
-        for _ in range(lanes):
-            tg.start_soon(lane)
-
-
-async def _run_one(
-    record: ChunkRecord,
-    stream: JobStream,
-    runner: ChunkRunner,
-    jobs: KeyedLimiter,
-    signal: StopSignal,
-) -> bool:
-    """Settle one chunk under its job's cap; False once a stop has been requested."""
-    if signal.is_set:
-        return False
-    if not jobs.try_acquire(stream.job):
-        try:
-            with signal.waiting():
-                await jobs.acquire(stream.job)
-        except StoppedError:
-            return False
-    try:
-        await runner.run(record)
-    except StoppedError:
-        return False
-    finally:
-        jobs.release(stream.job)
-    return not signal.is_set
 
 
 @asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +78,8 @@ class RunResult:
     stopped: bool
     elapsed_seconds: float
     halted: str | None = None  # the run stopped itself: why (exit 1, chunks left pending)
+    days: StatusCounts | None = None  # the plan's (job, day) pairs by state
+    covered_by: dict[str, int] = field(default_factory=dict)  # covered days per plan
 
     @property
     def complete(self) -> bool:
@@ -106,4 +109,6 @@ class RunResult:
             "halted": self.halted,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "exit_code": self.exit_code,
+            "days": None if self.days is None else dataclasses.asdict(self.days),
+            "covered_by": dict(self.covered_by),
         }

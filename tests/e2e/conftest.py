@@ -190,6 +190,7 @@ class E2E:
         failpoints: str | None = None,
         env: Mapping[str, str] | None = None,
         timeout: float = 60,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         environment = {**os.environ, **ACCESS_KEY, **(env or {})}
         environment.pop("RERUN_ORCHESTRATOR_FAILPOINTS", None)
@@ -203,6 +204,7 @@ class E2E:
             timeout=timeout,
             check=False,
             stdin=subprocess.DEVNULL,
+            cwd=cwd,
         )
 
     def launch(

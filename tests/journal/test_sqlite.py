@@ -20,7 +20,6 @@ from rerun_orchestrator.journal import (
     ChunkStatus,
     JournalError,
     JournalLockedError,
-    JournalMismatchError,
     SqliteJournal,
 )
 
@@ -226,12 +225,15 @@ def test_a_lock_held_by_another_process_is_released_by_its_death(tmp_path) -> No
         proc.stdout.close()
 
 
-def test_another_plans_journal_is_refused(tmp_path) -> None:
+def test_several_plans_share_a_journal_and_each_is_remembered(tmp_path) -> None:
+    # Version 2: a journal is a ledger of days, not one plan's (it used to refuse "users").
     path = tmp_path / "j.sqlite"
-    _open(path, plan_name="orders").close()
-    with pytest.raises(JournalMismatchError, match="belongs to plan 'orders', not 'users'"):
-        _open(path, plan_name="users")
-    _open(path, plan_name="orders").close()  # the refused open released its lock
+    _open(path, plan_name="orders", plan_digest="o1").close()
+    with _open(path, plan_name="users", plan_digest="u1") as j:
+        assert j.meta.plan_name == "users"
+        assert [p.name for p in j.plans()] == ["users", "orders"]
+    with SqliteJournal.open_readonly(path) as j:
+        assert {p.name: p.digest for p in j.plans()} == {"orders": "o1", "users": "u1"}
 
 
 def test_an_edited_plan_is_remembered_and_logged(tmp_path, clock) -> None:
@@ -280,9 +282,9 @@ def test_read_only_refuses_what_is_not_a_journal(tmp_path) -> None:
         SqliteJournal.open_readonly(tmp_path / "missing.sqlite")
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"certainly not sqlite" * 100)
-    with pytest.raises(JournalError, match="not a usable journal"):
+    with pytest.raises(JournalError, match="not a journal \\(not an SQLite file\\)"):
         SqliteJournal.open_readonly(junk)
-    with pytest.raises(JournalError, match="not a usable journal"):
+    with pytest.raises(JournalError, match="not a journal \\(not an SQLite file\\)"):
         _open(junk)
     _open(junk.with_name("other.sqlite")).close()  # and no lock leaked from the failure
     empty = tmp_path / "empty.sqlite"

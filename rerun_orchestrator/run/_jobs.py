@@ -1,0 +1,167 @@
+"""One job of the plan, from the ledger's days to settled chunks.
+
+A worker takes the next job and reads what the journal holds about its days (one indexed
+read, `job_view`). Doubtful records that hold a day of the plan (in flight or unknown,
+from any run, plan or chunking) are reconciled first; then the job's chunks are derived
+from the days nobody covers and sent one after another (`per_job_concurrency` lanes).
+Nothing is synced up front, so the first call of a plan of any size goes out as soon as
+its first job has been read.
+
+If the journal refuses a chunk because another record covers one of its days
+(`DayCoveredError`: a view gone stale, say the same job in two targets), the job is read
+and derived again; the refusal itself sent nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import anyio
+import structlog
+
+from ..journal._errors import DayCoveredError
+from ..journal._model import ChunkStatus
+from ..journal._view import JobPlan, JobView, derive_chunks, job_view, viewed_chunks
+from ..plan._model import Chunk
+from ._chunk import ChunkRunner
+from ._concurrency import KeyedLimiter
+from ._stop import StoppedError, StopSignal
+from ._streams import JobKey
+
+_log = structlog.get_logger("rerun_orchestrator.run")
+
+# Derivations of one job per run: a refusal means a stale view, which one re-read fixes.
+_MAX_DERIVATIONS = 4
+
+
+class DayGuard(Protocol):
+    """Checks days the journal has never seen against the server before they are sent."""
+
+    async def screen(self, view: JobView, chunks: list[Chunk]) -> bool:
+        """Record as done the days of `chunks` that the server shows as already rerun;
+        True if it recorded any (the job is then derived again)."""
+        ...
+
+
+@dataclass(slots=True)
+class JobDispatcher:
+    """Settles the plan's jobs; one per run, shared by every worker."""
+
+    runner: ChunkRunner
+    jobs: KeyedLimiter
+    signal: StopSignal
+    zone: ZoneInfo
+    plan_name: str
+    timezone: str
+    retry_failed: bool = False
+    newest_first: bool = False
+    generation: int = 0
+    guard: DayGuard | None = None
+
+    async def run(self, job: JobPlan) -> bool:
+        """Take one job as far as this run can; False once a stop has been requested."""
+        journal = self.runner.journal
+        view = job_view(journal, job, generation=self.generation)
+        self._account(view)
+        key = JobKey(job.target.region, job.target.namespace, job.target.group_id, job.job_id)
+        doubtful = view.doubtful()
+        if doubtful:
+            for record in doubtful:
+                if not await self._capped(key, functools.partial(self.runner.check, record)):
+                    return False
+            view = job_view(journal, job, generation=self.generation)
+        for _ in range(_MAX_DERIVATIONS):
+            chunks = self._derive(view)
+            if chunks and self.guard is not None and await self.guard.screen(view, chunks):
+                view = job_view(journal, job, generation=self.generation)
+                chunks = self._derive(view)
+            if not chunks:
+                return not self.signal.is_set
+            outcome = await self._send(key, chunks)
+            if outcome is not _Outcome.CONFLICT:
+                return outcome is _Outcome.DONE
+            view = job_view(journal, job, generation=self.generation)
+        _log.warning(
+            "rerun.job.gave_up", job_id=job.job_id, reason="derived chunks kept conflicting"
+        )
+        return not self.signal.is_set
+
+    def _derive(self, view: JobView) -> list[Chunk]:
+        return derive_chunks(
+            view, self.zone, retry_failed=self.retry_failed, newest_first=self.newest_first
+        )
+
+    def _account(self, view: JobView) -> None:
+        """Replace the job's guess in the live counts (the plan's own cut) by the truth."""
+        by_status = self.runner.stats.by_status
+        by_status[ChunkStatus.PENDING] -= view.job.target.chunks_per_job
+        for record in viewed_chunks(view, self.zone):
+            by_status[record.status] += 1
+
+    async def _send(self, key: JobKey, chunks: list[Chunk]) -> _Outcome:
+        runner, journal = self.runner, self.runner.journal
+        pending = iter(chunks)
+        state: dict[str, _Outcome] = {"outcome": _Outcome.DONE}
+
+        async def lane() -> None:
+            for chunk in pending:  # lanes share the iterator: chunks still start in order
+                if state["outcome"] is not _Outcome.DONE:
+                    return
+                record = journal.propose(
+                    chunk, plan=self.plan_name, timezone=self.timezone, generation=self.generation
+                )
+                if not runner.needs_work(record):
+                    continue
+                try:
+                    going = await self._capped(key, functools.partial(runner.run, record))
+                except DayCoveredError as exc:
+                    _log.info(
+                        "rerun.chunk.covered", chunk=chunk.key, by=exc.by_key, plan=exc.by_plan
+                    )
+                    state["outcome"] = _Outcome.CONFLICT
+                    return
+                if not going:
+                    state["outcome"] = _Outcome.STOPPED
+                    return
+
+        lanes = min(self.jobs.limit, len(chunks))
+        if lanes == 1:
+            await lane()
+        else:
+            async with anyio.create_task_group() as tg:
+                for _ in range(lanes):
+                    tg.start_soon(lane)
+        return state["outcome"]
+
+    async def _capped(self, key: JobKey, work: Callable[[], Awaitable[object]]) -> bool:
+        """Run `work` under the job's cap; False once a stop has been requested."""
+        signal = self.signal
+        if signal.is_set:
+            return False
+        if not self.jobs.try_acquire(key):
+            try:
+                with signal.waiting():
+                    await self.jobs.acquire(key)
+            except StoppedError:
+                return False
+        try:
+            await work()
+        except StoppedError:
+            return False
+        finally:
+            self.jobs.release(key)
+        return not signal.is_set
+
+
+class _Outcome(enum.Enum):
+    DONE = "done"
+    STOPPED = "stopped"
+    CONFLICT = "conflict"
+
+
+__all__ = ["DayGuard", "JobDispatcher"]
