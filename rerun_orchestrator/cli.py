@@ -51,6 +51,18 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--retry-failed", action="store_true", help="also resend chunks that failed permanently"
     )
+    run.add_argument(
+        "--lookback",
+        default="7d",
+        metavar="DURATION",
+        help="before sending days the journal never saw, ask the server for reruns of them "
+        "scheduled within this long (e.g. 7d, 36h; 0 asks nothing; default 7d)",
+    )
+    run.add_argument(
+        "--rerun-succeeded",
+        action="store_true",
+        help="rerun days already covered (by the journal or found on the server) once more",
+    )
     run.add_argument("--no-progress", action="store_true", help="no live progress display")
     run.add_argument(
         "--timeout",

@@ -54,6 +54,15 @@ class FileIdentity:
         st = os.stat(path)
         return cls(path, st.st_dev, st.st_ino)
 
+    def forget_if_deleted(self) -> None:
+        """After a run stopped because its journal was deleted: remove the deleted file's
+        write-ahead log and index, which would otherwise stand beside a new journal."""
+        if self.path.exists():
+            return  # replaced, not deleted: the files there may be the new journal's
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                self.path.with_name(self.path.name + suffix).unlink()
+
     def verify(self) -> None:
         """Raise `JournalReplacedError` if the path names another file now, or none."""
         try:

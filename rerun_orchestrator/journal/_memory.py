@@ -7,6 +7,7 @@ or where resume does not matter.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Self
@@ -61,6 +62,14 @@ class MemoryJournal:
 
     def plans(self) -> list[PlanEntry]:
         return list(reversed(self._plans.values()))
+
+    def start_generation(self, plan_name: str) -> int:
+        top = max((r.generation for r in self._records.values()), default=0)
+        known = max((p.rerun_generation for p in self._plans.values()), default=0)
+        generation = max(top, known) + 1
+        entry = self._plans.get(plan_name) or PlanEntry(plan_name, "", None)
+        self._plans[plan_name] = dataclasses.replace(entry, rerun_generation=generation)
+        return generation
 
     def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
         found = [
@@ -164,6 +173,7 @@ class MemoryJournal:
             reason=reason,
             instance_ids=instance_ids,
         )
+        self._proposed.pop(key, None)
         self._records[key] = record
         return record
 

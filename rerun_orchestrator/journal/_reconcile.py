@@ -132,6 +132,26 @@ class Reconciler:
         self._log_result(chunk, verdict, queries=queries)
         return verdict
 
+    async def list_instances(
+        self, chunk: Chunk, low: int, high: int, *, reading: str
+    ) -> list[JobInstance] | None:
+        """Every instance of `chunk`'s job that one window (epoch ms) lists, every page
+        read, paced and retried as reconciliation's own queries; None if the server could
+        not answer (the caller must then not take silence for absence).
+
+        Raises:
+            ApiCallError: the server refused the query for good (e.g. an unknown job).
+        """
+        seen: dict[int, JobInstance] = {}
+        try:
+            await self._collect(chunk, reading, low, high, seen)
+        except _UnansweredError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ApiCallError) and cause.result.verdict is Verdict.PERMANENT:
+                raise cause from None
+            return None
+        return list(seen.values())
+
     async def _collect(
         self, chunk: Chunk, reading: str, low: int, high: int, seen: dict[int, JobInstance]
     ) -> int:

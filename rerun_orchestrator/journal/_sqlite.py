@@ -88,11 +88,10 @@ class SqliteJournal:
         clock: Clock,
         columns: str = COLUMNS,
     ) -> None:
-        self._conn = conn
+        self._conn = conn  # the writer's; the only connection of a read-only journal
         self._columns = columns  # schema 1, read-only, lacks the ledger's columns
-        self._proposed: dict[
-            str, ChunkRecord
-        ] = {}  # the writer's; the only connection of a read-only journal
+        self._proposed: dict[str, ChunkRecord] = {}  # chunks to send, not written yet
+        self._identity: FileIdentity | None = None  # the file it opened (writable only)
         self._reader = reader
         self._path = path
         self._meta = meta
@@ -179,7 +178,11 @@ class SqliteJournal:
             offload=synchronous == "FULL",  # only an fsync is worth a thread (see _writer)
             before_commit=verify,
         )
-        return cls(conn, journal_path, meta, lock=lock, reader=reader, writer=writer, clock=clock)
+        journal = cls(
+            conn, journal_path, meta, lock=lock, reader=reader, writer=writer, clock=clock
+        )
+        journal._identity = identity
+        return journal
 
     @classmethod
     def open_existing(
@@ -258,6 +261,23 @@ class SqliteJournal:
         """Every plan that ran on this journal, most recent first."""
         with self._read_lock:
             return read_plans(self._reader)
+
+    def start_generation(self, plan_name: str) -> int:
+        """Begin a deliberate rerun of `plan_name`'s days (--rerun-succeeded): a generation
+        above every record's, remembered so that a resumed rerun does not start another."""
+
+        def bump(conn: sqlite3.Connection) -> int:
+            (top,) = conn.execute("SELECT COALESCE(MAX(generation), 0) FROM chunks").fetchone()
+            (known,) = conn.execute(
+                "SELECT COALESCE(MAX(rerun_generation), 0) FROM plans"
+            ).fetchone()
+            generation = max(int(top), int(known)) + 1
+            conn.execute(
+                "UPDATE plans SET rerun_generation = ? WHERE name = ?", (generation, plan_name)
+            )
+            return generation
+
+        return self._writable().transact(bump)
 
     # -- reads -----------------------------------------------------------------------
     # Through the read connection, which sees what is committed; the writer's records
@@ -445,6 +465,7 @@ class SqliteJournal:
             reason=reason,
             instance_ids=instance_ids,
         )
+        self._proposed.pop(key, None)
         writer.stage(new, mark=False)
         if writer.outcomes_due():  # no mark has taken them along for a while
             writer.commit()
@@ -468,6 +489,8 @@ class SqliteJournal:
             if self._reader is not self._conn:
                 self._reader.close()
             self._conn.close()
+            if self._identity is not None and self._writer is not None and self._writer.failed:
+                self._identity.forget_if_deleted()
             if self._lock is not None:
                 self._lock.release()
 

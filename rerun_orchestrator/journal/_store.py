@@ -41,6 +41,11 @@ class Journal(Protocol):
         """Every plan that ran on this journal, most recent first."""
         ...
 
+    def start_generation(self, plan_name: str) -> int:
+        """Begin a deliberate rerun of the plan's days (a generation above every record's,
+        remembered in the plan's entry); returns it."""
+        ...
+
     def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
         """Every record of `job` (any plan, any state) holding a day of `first..last`,
         ordered by first day; sees every write made before it."""

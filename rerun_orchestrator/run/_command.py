@@ -56,6 +56,7 @@ from ..schedulerx import (
 )
 from ._adaptive import AdaptiveLimiter
 from ._executor import RERUN_JOB, chunk_counts, day_counts, run_plan
+from ._guard import DEFAULT_LOOKBACK_SECONDS, ServerGuard
 from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._progress import LiveProgress, write_summary
 from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
@@ -90,6 +91,20 @@ class _Options:
     timeouts: Timeouts | None
     simulate_quota: Rate | None
     read_rate: Rate
+    lookback_seconds: float = DEFAULT_LOOKBACK_SECONDS
+    rerun_succeeded: bool = False
+
+
+def parse_duration(text: str) -> float:
+    """``7d``, ``36h``, ``90m``, ``30s`` or a plain number of seconds; raises ValueError."""
+    units = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+    raw = text.strip().lower()
+    scale = units.get(raw[-1:])
+    number = raw[:-1] if scale is not None else raw
+    value = float(number) * (scale or 1)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"a duration must be >= 0, not {text!r}")
+    return value
 
 
 def state_home(environ: Mapping[str, str] | None = None) -> Path:
@@ -157,7 +172,8 @@ def _main(args: argparse.Namespace) -> int:
                 f"cannot open log file {log_file}: {exc.strerror or exc}", args.log_format
             )
         try:
-            result = anyio.run(_execute, plan, journal, options)
+            notes: list[str] = []
+            result = anyio.run(_execute, plan, journal, options, notes)
         except _UsageError as exc:
             return _refuse(str(exc), args.log_format)
         except KeyboardInterrupt:  # before the signal handlers were in place
@@ -176,6 +192,8 @@ def _main(args: argparse.Namespace) -> int:
             sys.stdout,
             rich=sys.stdout.isatty(),
         )
+        for note in notes:
+            print(note)
         _ledger_summary(result, path, plan.name, sys.stdout)
         return result.exit_code
     finally:
@@ -214,6 +232,12 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         raise _UsageError("--timeout must be a positive number of seconds")
     if args.settle_seconds < 0:
         raise _UsageError("--settle-seconds must be >= 0")
+    try:
+        lookback = parse_duration(args.lookback)
+    except ValueError:
+        raise _UsageError(
+            f"--lookback {args.lookback!r}: give a duration such as 7d, 36h or 0"
+        ) from None
     endpoint = None
     try:
         if args.endpoint:
@@ -233,11 +257,15 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         timeouts=_timeouts(args.timeout),
         simulate_quota=simulate_quota,
         read_rate=read_rate,
+        lookback_seconds=lookback,
+        rerun_succeeded=args.rerun_succeeded,
     )
     return plan, options
 
 
-async def _execute(plan: Plan, journal: Journal, options: _Options) -> RunResult | None:
+async def _execute(
+    plan: Plan, journal: Journal, options: _Options, notes: list[str]
+) -> RunResult | None:
     async with AsyncExitStack() as stack:
         endpoint: str | None
         if options.simulate:
@@ -265,6 +293,12 @@ async def _execute(plan: Plan, journal: Journal, options: _Options) -> RunResult
             acquire=reads.acquire,
             settle_seconds=options.settle_seconds,
         )
+        guard = None
+        if options.lookback_seconds > 0 and not options.rerun_succeeded:
+            guard = ServerGuard(
+                reconciler, journal, plan.name, plan.timezone, options.lookback_seconds
+            )
+        generation = _generation(plan, journal) if options.rerun_succeeded else 0
         stop = anyio.Event()
         stats = RunStats()
         run_scope = anyio.CancelScope()
@@ -287,8 +321,20 @@ async def _execute(plan: Plan, journal: Journal, options: _Options) -> RunResult
                         retry_failed=options.retry_failed,
                         stop=stop,
                         stats=stats,
+                        guard=guard,
+                        generation=generation,
                     )
             tg.cancel_scope.cancel()
+        if guard is not None and guard.found_days:
+            notes.append(
+                f"{guard.found_days} days were already rerun on the server (since "
+                f"{guard.since:%Y-%m-%d %H:%M}), not sent again; --rerun-succeeded reruns them"
+            )
+        if guard is not None and guard.unanswered_jobs:
+            notes.append(
+                f"{guard.unanswered_jobs} jobs were not sent: GetJobInstanceList did not answer "
+                "whether their days were already rerun; run again to resume"
+            )
         return result
 
 
@@ -331,6 +377,16 @@ async def _watch_signals(stop: anyio.Event, run_scope: anyio.CancelScope) -> Non
             )
             stop.set()
             run_scope.deadline = anyio.current_time() + STOP_GRACE_SECONDS
+
+
+def _generation(plan: Plan, journal: Journal) -> int:
+    """The generation a --rerun-succeeded run aims at: the plan's unfinished one (a resumed
+    rerun never starts a third), else a new one."""
+    entry = next((p for p in journal.plans() if p.name == plan.name), None)
+    current = entry.rerun_generation if entry is not None else 0
+    if current and not plan_counts(journal, plan, generation=current).complete:
+        return current
+    return journal.start_generation(plan.name)
 
 
 def _problems(plan: Plan, journal: Journal) -> Iterator[ChunkRecord]:

@@ -14,6 +14,7 @@ and derived again; the refusal itself sent nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 from collections.abc import Awaitable, Callable
@@ -39,12 +40,19 @@ _log = structlog.get_logger("rerun_orchestrator.run")
 _MAX_DERIVATIONS = 4
 
 
+class Screened(enum.Enum):
+    """What a `DayGuard` says about a job's chunks."""
+
+    SEND = "send"  # nothing found: send them
+    DERIVE_AGAIN = "derive again"  # some days were found done and recorded
+    HOLD = "hold"  # the server could not be asked: send none of them in this run
+
+
 class DayGuard(Protocol):
     """Checks days the journal has never seen against the server before they are sent."""
 
-    async def screen(self, view: JobView, chunks: list[Chunk]) -> bool:
-        """Record as done the days of `chunks` that the server shows as already rerun;
-        True if it recorded any (the job is then derived again)."""
+    async def screen(self, view: JobView, chunks: list[Chunk]) -> Screened:
+        """Record as done the days of `chunks` that the server shows as already rerun."""
         ...
 
 
@@ -77,9 +85,13 @@ class JobDispatcher:
             view = job_view(journal, job, generation=self.generation)
         for _ in range(_MAX_DERIVATIONS):
             chunks = self._derive(view)
-            if chunks and self.guard is not None and await self.guard.screen(view, chunks):
-                view = job_view(journal, job, generation=self.generation)
-                chunks = self._derive(view)
+            if chunks and self.guard is not None:
+                screened = await self.guard.screen(view, chunks)
+                if screened is Screened.HOLD:
+                    return not self.signal.is_set
+                if screened is Screened.DERIVE_AGAIN:
+                    view = job_view(journal, job, generation=self.generation)
+                    chunks = self._derive(view)
             if not chunks:
                 return not self.signal.is_set
             outcome = await self._send(key, chunks)
@@ -109,9 +121,12 @@ class JobDispatcher:
         state: dict[str, _Outcome] = {"outcome": _Outcome.DONE}
 
         async def lane() -> None:
-            for chunk in pending:  # lanes share the iterator: chunks still start in order
+            for planned in pending:  # lanes share the iterator: chunks still start in order
                 if state["outcome"] is not _Outcome.DONE:
                     return
+                chunk = planned
+                if self.generation:  # a deliberate rerun: its own records, beside the first
+                    chunk = dataclasses.replace(planned, key=f"{planned.key}~g{self.generation}")
                 record = journal.propose(
                     chunk, plan=self.plan_name, timezone=self.timezone, generation=self.generation
                 )
@@ -164,4 +179,4 @@ class _Outcome(enum.Enum):
     CONFLICT = "conflict"
 
 
-__all__ = ["DayGuard", "JobDispatcher"]
+__all__ = ["DayGuard", "JobDispatcher", "Screened"]

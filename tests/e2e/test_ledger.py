@@ -173,6 +173,49 @@ def test_the_default_journal_does_not_depend_on_the_working_directory(e2e_module
     third = e2e_module.run(
         *args, env={**env, "RERUN_ORCHESTRATOR_JOURNAL": str(elsewhere)}, cwd=tmp
     )
+    assert third.returncode == 0, third.stderr[-3000:]
     assert elsewhere.exists()
     assert f"journal: {elsewhere}" in third.stdout
+    # ... which knows nothing, but the server does: nothing is sent again
+    assert len(sim.calls()) - before == 2
+    assert "6 days were already rerun on the server" in third.stdout
     assert os.environ.get("RERUN_ORCHESTRATOR_JOURNAL") is None
+    e2e_module.assert_exactly_once(sim, [11], D0, 6)
+
+
+def test_a_fresh_journal_after_a_complete_run_sends_nothing(e2e_module, sim) -> None:
+    tmp = e2e_module.tmp / "fresh"
+    tmp.mkdir()
+    plan = write_plan(tmp / "p.yaml", "fresh", [target([12, 13], D0, 10)], chunk_days=4)
+    assert run_ok(e2e_module, sim, plan, tmp / "first.sqlite") == 6
+    before = len(sim.calls())
+    result = e2e_module.run(*e2e_module.run_args(plan, sim.url, tmp / "second.sqlite"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(sim.calls()) == before
+    assert "20 days were already rerun on the server (since " in result.stdout
+    assert "--rerun-succeeded reruns them" in result.stdout
+    # extended by three days: only those are sent
+    write_plan(tmp / "p.yaml", "fresh", [target([12, 13], D0, 13)], chunk_days=4)
+    assert run_ok(e2e_module, sim, plan, tmp / "third.sqlite") == 2
+    e2e_module.assert_exactly_once(sim, [12, 13], D0, 13)
+
+
+def test_rerun_succeeded_reruns_each_covered_day_once_more(e2e_module, sim) -> None:
+    tmp = e2e_module.tmp / "again"
+    tmp.mkdir()
+    journal = tmp / "j.sqlite"
+    plan = write_plan(tmp / "p.yaml", "again", [target([14, 15], D0, 6)])
+    assert run_ok(e2e_module, sim, plan, journal) == 4
+    # the deliberate rerun is killed after its second answer, then resumed: each day is
+    # rerun once more, not twice more
+    args = e2e_module.run_args(plan, sim.url, journal, "--rerun-succeeded")
+    killed = e2e_module.run(*args, failpoints="after_outcome=2")
+    assert killed.returncode == -9
+    assert run_ok(e2e_module, sim, plan, journal, "--rerun-succeeded") == 2
+    assert run_ok(e2e_module, sim, plan, journal) == 0  # without the flag: nothing
+    counts = e2e_module.rerun_days(sim, [14, 15])
+    assert set(counts.values()) == {2}
+    assert len(counts) == 12
+    # once that rerun is complete, the flag starts another, deliberate one
+    assert run_ok(e2e_module, sim, plan, journal, "--rerun-succeeded") == 4
+    assert set(e2e_module.rerun_days(sim, [14, 15]).values()) == {3}

@@ -160,11 +160,14 @@ def test_run_against_an_endpoint_and_no_secret_in_any_output(
         outputs.append(journal.read_bytes().decode("latin-1"))
         data = json.loads(report.read_text())
         assert data["counts"]["failed"] == 2
-        assert data["counts"]["succeeded"] == 4
+        assert data["day_counts"]["succeeded"] == 28
         assert {c["code"] for c in data["chunks"] if c["status"] == "failed"} != {None}
     assert all(SECRET not in text for text in outputs)
     assert KEY in outputs[1]  # the key id is not a secret, and the log shows what was used
-    assert len(sim.calls()) == 8  # 2 runs (2 journals) x 2 jobs x 2 chunks; refusals not accepted
+    # Version 2: the second run, on a new journal, finds the first run's reruns on the
+    # server (the lost-journal guard) and sends none of them again; refusals not accepted.
+    assert len(sim.calls()) == 4
+    assert "28 days were already rerun on the server" in outputs[4]
 
 
 @pytest.mark.parametrize(
@@ -251,7 +254,9 @@ def test_second_sigint_stops_at_once_and_the_cut_call_is_reconciled(
     sim: SimulatorThread, tmp_path: Path
 ) -> None:
     # the first call answers a minute late, after committing: it is on the wire at the stop
-    sim.set_faults([{"kind": "slow_after_commit", "delay_seconds": 60, "budget": 1}])
+    sim.set_faults(
+        [{"kind": "slow_after_commit", "delay_seconds": 60, "budget": 1, "actions": ["RerunJob"]}]
+    )
     plan = plan_file(tmp_path, jobs=[1, 2], days=14, rate="2/s")
     journal = tmp_path / "j.sqlite"
     args = [str(plan), "--endpoint", sim.url, "--journal", str(journal), "--log-format", "json"]
