@@ -16,6 +16,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -404,3 +405,28 @@ def read_plans(conn: sqlite3.Connection) -> list[PlanEntry]:
     except sqlite3.OperationalError:
         return []  # schema 1, read-only: not upgraded yet
     return [PlanEntry(*row) for row in rows]
+
+
+def insert_chunks(
+    conn: sqlite3.Connection, chunks: Iterable[Chunk], now: float
+) -> tuple[int, int, int]:
+    """`sync`'s work in one transaction: insert the new chunks as pending, mark the others
+    as orphans. Returns the chunk counts before and after, and how many were given."""
+    conn.execute("DROP TABLE IF EXISTS temp.plan_keys")
+    conn.execute("CREATE TEMP TABLE plan_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
+    (before,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
+    it = iter(chunks)
+    while batch := list(islice(it, SYNC_BATCH)):
+        conn.executemany(INSERT, [(*chunk_row(c), now, now) for c in batch])
+        conn.executemany(
+            "INSERT OR IGNORE INTO temp.plan_keys VALUES (?)", [(c.key,) for c in batch]
+        )
+    (after,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
+    (planned,) = conn.execute("SELECT COUNT(*) FROM temp.plan_keys").fetchone()
+    conn.execute("DELETE FROM orphans")
+    conn.execute(
+        "INSERT INTO orphans SELECT key FROM chunks "
+        "WHERE key NOT IN (SELECT key FROM temp.plan_keys)"
+    )
+    conn.execute("DROP TABLE temp.plan_keys")
+    return before, after, planned

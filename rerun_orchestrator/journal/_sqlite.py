@@ -33,39 +33,23 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Self
 
 from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
 from ._errors import DayCoveredError, JournalError
-from ._file import FileIdentity, create
+from ._file import FileIdentity
 from ._ledger import conflict
 from ._lock import RunLock
 from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntry
-from ._schema import (
-    COLUMNS,
-    INSERT,
-    JOB_RECORDS,
-    PAGE,
-    SCHEMA_VERSION,
-    SYNC_BATCH,
-    adopt_plan,
-    check_existing,
-    chunk_row,
-    connect,
-    filters,
-    prepare,
-    read_meta,
-    read_plans,
-    to_record,
-)
+from ._opening import Synchronous, open_for_reading, open_for_run
+from ._schema import COLUMNS, JOB_RECORDS, PAGE, filters, insert_chunks, read_plans, to_record
 from ._store import SyncSummary
 from ._transitions import begin_attempt, settle
 from ._writer import GroupCommitWriter
 
 ORPHANS_SHOWN = 100  # keys returned by `sync`; the count is always exact
 
-Synchronous = Literal["FULL", "NORMAL"]
 _SYNCHRONOUS = ("FULL", "NORMAL")
 
 
@@ -141,47 +125,25 @@ class SqliteJournal:
         if synchronous not in _SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
         clock = clock or SystemClock()
-        journal_path = Path(path)
-        journal_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = RunLock.acquire(journal_path, wall=clock.wall())
-        opened: list[sqlite3.Connection] = []
-        try:
-            if not check_existing(journal_path):
-                create(journal_path, clock.wall())
-            identity = FileIdentity.of(journal_path)
-            conn = connect(str(journal_path), readonly=False)
-            opened.append(conn)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={synchronous}")
-            meta = prepare(conn, journal_path, existing=True, now=clock.wall())
-            entry = PlanEntry(plan_name, plan_digest, timezone, job_days, chunks)
-            meta = adopt_plan(conn, journal_path, meta, entry, clock.wall())
-            reader = connect(_read_only_uri(journal_path), readonly=True)
-            opened.append(reader)
-        except BaseException as exc:
-            for each in opened:
-                each.close()
-            lock.release()
-            if isinstance(exc, sqlite3.DatabaseError):
-                raise JournalError(f"{journal_path} is not a usable journal: {exc}") from exc
-            raise
-
-        def verify() -> None:
-            identity.verify()
-            lock.verify()
-
-        writer = GroupCommitWriter(
-            conn,
+        entry = PlanEntry(plan_name, plan_digest, timezone, job_days, chunks)
+        opened = open_for_run(
+            Path(path),
+            entry,
             clock=clock,
+            synchronous=synchronous,
             batch_size=batch_size,
             batch_interval=batch_interval,
-            offload=synchronous == "FULL",  # only an fsync is worth a thread (see _writer)
-            before_commit=verify,
         )
         journal = cls(
-            conn, journal_path, meta, lock=lock, reader=reader, writer=writer, clock=clock
+            opened.conn,
+            opened.path,
+            opened.meta,
+            lock=opened.lock,
+            reader=opened.reader,
+            writer=opened.writer,
+            clock=clock,
         )
-        journal._identity = identity
+        journal._identity = opened.identity
         return journal
 
     @classmethod
@@ -219,25 +181,7 @@ class SqliteJournal:
             JournalError: there is no journal at `path`, or it is not one.
         """
         journal_path = Path(path)
-        if not check_existing(journal_path):
-            raise JournalError(f"no journal at {journal_path}")
-        try:
-            conn = connect(_read_only_uri(journal_path), readonly=True)
-            try:
-                meta = read_meta(conn)
-            except BaseException:
-                conn.close()
-                raise
-        except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{journal_path} is not a usable journal: {exc}") from exc
-        if meta is None:
-            conn.close()
-            raise JournalError(f"{journal_path} is not a journal (no plan recorded)")
-        columns = COLUMNS
-        if meta.schema_version < SCHEMA_VERSION:  # upgraded by the next run, read as it is
-            columns = COLUMNS.replace(
-                "plan, timezone, generation", "NULL AS plan, NULL AS timezone, 0 AS generation"
-            )
+        conn, meta, columns = open_for_reading(journal_path)
         return cls(
             conn,
             journal_path,
@@ -400,27 +344,7 @@ class SqliteJournal:
         writer = self._writable()
         now = self._clock.wall()
 
-        def match(conn: sqlite3.Connection) -> tuple[int, int, int]:
-            conn.execute("DROP TABLE IF EXISTS temp.plan_keys")
-            conn.execute("CREATE TEMP TABLE plan_keys (key TEXT PRIMARY KEY) WITHOUT ROWID")
-            (before,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
-            it = iter(chunks)
-            while batch := list(islice(it, SYNC_BATCH)):
-                conn.executemany(INSERT, [(*chunk_row(c), now, now) for c in batch])
-                conn.executemany(
-                    "INSERT OR IGNORE INTO temp.plan_keys VALUES (?)", [(c.key,) for c in batch]
-                )
-            (after,) = conn.execute("SELECT COUNT(*) FROM chunks").fetchone()
-            (planned,) = conn.execute("SELECT COUNT(*) FROM temp.plan_keys").fetchone()
-            conn.execute("DELETE FROM orphans")
-            conn.execute(
-                "INSERT INTO orphans SELECT key FROM chunks "
-                "WHERE key NOT IN (SELECT key FROM temp.plan_keys)"
-            )
-            conn.execute("DROP TABLE temp.plan_keys")
-            return before, after, planned
-
-        before, after, planned = writer.transact(match)
+        before, after, planned = writer.transact(lambda conn: insert_chunks(conn, chunks, now))
         shown, orphaned = self.orphans(ORPHANS_SHOWN)
         added = after - before
         return SyncSummary(
@@ -528,7 +452,3 @@ class SqliteJournal:
         # first (not in the hot path: runs read this way only before and after sending).
         if self._writer is not None and self._writer.dirty and not self._closed:
             self._writer.commit()
-
-
-def _read_only_uri(path: Path) -> str:
-    return f"{path.resolve().as_uri()}?mode=ro"

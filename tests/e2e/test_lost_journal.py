@@ -29,7 +29,7 @@ def test_a_journal_deleted_mid_run_stops_it_and_nothing_is_sent_twice(e2e) -> No
     proc = e2e.launch(*e2e.run_args(plan, sim.url, journal))
     wait_for_calls(sim, 5, proc)
     journal.unlink()
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err[-3000:]
     assert "was deleted while this run was writing it" in err
     sent = len(sim.calls())

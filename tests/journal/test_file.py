@@ -102,3 +102,27 @@ async def test_a_journal_deleted_or_replaced_under_a_run_stops_it(tmp_path, chun
             j.record_outcome(first.key, ChunkStatus.SUCCEEDED)
     finally:
         j.close()
+
+
+@pytest.mark.asyncio
+async def test_a_plan_whose_timezone_changed_after_covering_days_is_refused(
+    tmp_path, chunk
+) -> None:
+    path = tmp_path / "j.sqlite"
+    c = chunk(1, D0)
+    with _open(path) as j:
+        j.propose(c, plan="p", timezone="Asia/Shanghai")
+        await j.mark_in_flight(c.key, 1.0)
+        j.record_outcome(c.key, ChunkStatus.SUCCEEDED)
+    with pytest.raises(JournalError, match=r"ran on journal .* in timezone Asia/Shanghai"):
+        SqliteJournal.open(path, plan_name="p", plan_digest="d", timezone="Europe/Paris")
+    # the same zone opens; another plan name may use another zone
+    _open(path).close()
+    SqliteJournal.open(path, plan_name="q", plan_digest="d", timezone="Europe/Paris").close()
+
+
+def test_a_zone_change_before_anything_was_covered_is_accepted(tmp_path) -> None:
+    path = tmp_path / "j.sqlite"
+    _open(path).close()
+    with SqliteJournal.open(path, plan_name="p", plan_digest="d", timezone="UTC") as j:
+        assert {p.name: p.timezone for p in j.plans()} == {"p": "UTC"}
