@@ -81,6 +81,17 @@ class MemoryJournal:
         ]
         return sorted(found, key=lambda r: r.chunk.first_day)
 
+    def succeeded_days(
+        self, job: JobIdentity, first: date, last: date, *, generation: int = 0
+    ) -> list[tuple[str | None, int, int]] | None:
+        by_plan: dict[str | None, tuple[int, int]] = {}
+        for r in self.job_records(job, first, last):
+            if r.status is ChunkStatus.SUCCEEDED and r.generation >= generation:
+                a, b = max(first, r.chunk.first_day), min(last, r.chunk.last_day)
+                days, records = by_plan.get(r.plan, (0, 0))
+                by_plan[r.plan] = (days + (b - a).days + 1, records + 1)
+        return [(plan, days, records) for plan, (days, records) in by_plan.items()]
+
     def propose(
         self, chunk: Chunk, *, plan: str | None, timezone: str | None, generation: int = 0
     ) -> ChunkRecord:

@@ -100,6 +100,13 @@ UPSERT = (
     "updated_at = excluded.updated_at, plan = excluded.plan, timezone = excluded.timezone, "
     "generation = excluded.generation"
 )
+# How many days of a span a job's succeeded records hold, and how many records they are.
+SUCCEEDED_DAYS = (
+    "SELECT plan, SUM(julianday(MIN(last_day, ?)) - julianday(MAX(first_day, ?)) + 1), "
+    "COUNT(*) FROM chunks WHERE job_id = ? AND group_id = ? AND namespace = ? AND region = ? "
+    "AND namespace_source IS ? AND first_day <= ? AND last_day >= ? AND status = 'succeeded' "
+    "AND generation >= ? GROUP BY plan"
+)
 # The records of one job that touch a span of days (the chunks_job index serves it).
 JOB_RECORDS = (
     f"SELECT {COLUMNS} FROM chunks WHERE job_id = ? AND group_id = ? AND namespace = ? "  # noqa: S608

@@ -43,7 +43,16 @@ from ._ledger import conflict
 from ._lock import RunLock
 from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntry
 from ._opening import Synchronous, open_for_reading, open_for_run
-from ._schema import COLUMNS, JOB_RECORDS, PAGE, filters, insert_chunks, read_plans, to_record
+from ._schema import (
+    COLUMNS,
+    JOB_RECORDS,
+    PAGE,
+    SUCCEEDED_DAYS,
+    filters,
+    insert_chunks,
+    read_plans,
+    to_record,
+)
 from ._store import SyncSummary
 from ._transitions import begin_attempt, settle
 from ._writer import GroupCommitWriter
@@ -260,6 +269,35 @@ class SqliteJournal:
                 ):
                     found[record.key] = record
         return sorted(found.values(), key=lambda r: r.chunk.first_day)
+
+    def succeeded_days(
+        self, job: JobIdentity, first: date, last: date, *, generation: int = 0
+    ) -> list[tuple[str | None, int, int]] | None:
+        """Per plan: days of `first..last` that succeeded records of `job` hold, and how
+        many records those are, counted by SQLite without building a record; None while
+        writes of that job are staged (then read `job_records`). A resume skips finished
+        jobs with it."""
+        if self._writer is not None and any(
+            JobIdentity.of(r.chunk) == job for r in self._writer.dirty_records()
+        ):
+            return None
+        lo, hi = first.isoformat(), last.isoformat()
+        rows = self._read(
+            SUCCEEDED_DAYS,
+            (
+                hi,
+                lo,
+                job.job_id,
+                job.group_id,
+                job.namespace,
+                job.region,
+                job.namespace_source,
+                hi,
+                lo,
+                generation,
+            ),
+        )
+        return [(plan, int(days), int(records)) for plan, days, records in rows]
 
     def propose(
         self, chunk: Chunk, *, plan: str | None, timezone: str | None, generation: int = 0

@@ -157,6 +157,11 @@ def _table(data: dict[str, Any], write: Callable[[str], object]) -> None:
     if data["active_run"]:
         run = data["active_run"]
         write(f"Run      in progress: pid {run['pid']} since {run['since']}\n")
+    if len(data["plans"]) > 1 or any(p["name"] != data["plan"] for p in data["plans"]):
+        write("Plans    (sharing this journal; days covered, by state)\n")
+        for entry in data["plans"]:
+            covered = ", ".join(f"{n} {state}" for state, n in entry["covered_days"].items())
+            write(f"  {entry['name']:<24} {entry['timezone'] or '-':<16} {covered or '-'}\n")
     write("\n")
     counts = data["counts"]
     width = max(len(str(n)) for n in counts.values())

@@ -51,6 +51,14 @@ class Journal(Protocol):
         ordered by first day; sees every write made before it."""
         ...
 
+    def succeeded_days(
+        self, job: JobIdentity, first: date, last: date, *, generation: int = 0
+    ) -> list[tuple[str | None, int, int]] | None:
+        """Per plan: (plan, days of `first..last` held by succeeded records of `job` of
+        `generation` or later, how many such records), cheaply; None if the journal cannot
+        tell cheaply now (then read `job_records`)."""
+        ...
+
     def propose(
         self, chunk: Chunk, *, plan: str | None, timezone: str | None, generation: int = 0
     ) -> ChunkRecord:

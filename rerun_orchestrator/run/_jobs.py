@@ -27,7 +27,14 @@ import structlog
 
 from ..journal._errors import DayCoveredError
 from ..journal._model import ChunkStatus
-from ..journal._view import JobPlan, JobView, derive_chunks, job_view, viewed_chunks
+from ..journal._view import (
+    JobPlan,
+    JobView,
+    derive_chunks,
+    finished,
+    job_view,
+    viewed_chunks,
+)
 from ..plan._model import Chunk
 from ._chunk import ChunkRunner
 from ._concurrency import KeyedLimiter
@@ -74,6 +81,12 @@ class JobDispatcher:
     async def run(self, job: JobPlan) -> bool:
         """Take one job as far as this run can; False once a stop has been requested."""
         journal = self.runner.journal
+        done = finished(journal, job, generation=self.generation)
+        if done is not None:  # a resume skips a finished job without reading its records
+            by_status = self.runner.stats.by_status
+            by_status[ChunkStatus.PENDING] -= job.target.chunks_per_job
+            by_status[ChunkStatus.SUCCEEDED] += done.records
+            return not self.signal.is_set
         view = job_view(journal, job, generation=self.generation)
         self._account(view)
         key = JobKey(job.target.region, job.target.namespace, job.target.group_id, job.job_id)
