@@ -144,6 +144,12 @@ class MemoryJournal:
         for key in keys:
             yield self._records.get(key)
 
+    def days_by_plan(self) -> list[tuple[str | None, ChunkStatus, int]]:
+        sums: dict[tuple[str | None, ChunkStatus], int] = {}
+        for r in self._records.values():
+            sums[r.plan, r.status] = sums.get((r.plan, r.status), 0) + r.chunk.days
+        return [(plan, status, days) for (plan, status), days in sums.items()]
+
     def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
         shown = self._orphans if limit is None else self._orphans[:limit]
         return tuple(shown), len(self._orphans)

@@ -367,6 +367,17 @@ class SqliteJournal:
         counts.update({ChunkStatus(status): n for status, n in rows})
         return counts
 
+    def days_by_plan(self) -> list[tuple[str | None, ChunkStatus, int]]:
+        self._commit_for_reads()
+        rows = (
+            self._read(
+                "SELECT plan, status, SUM(days) FROM chunks GROUP BY plan, status ORDER BY plan", ()
+            )
+            if "AS plan" not in self._columns
+            else self._read("SELECT NULL, status, SUM(days) FROM chunks GROUP BY status", ())
+        )
+        return [(plan, ChunkStatus(status), int(days)) for plan, status, days in rows]
+
     def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
         with self._read_lock:
             (total,) = self._reader.execute("SELECT COUNT(*) FROM orphans").fetchone()

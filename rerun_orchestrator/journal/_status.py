@@ -89,10 +89,8 @@ def status_data(journal: Journal) -> dict[str, Any]:
 def _days_by_plan(journal: Journal) -> dict[str, dict[str, int]]:
     """Days of each plan's records by state, summed from the spans (no list of days)."""
     out: dict[str, dict[str, int]] = {}
-    for record in journal.records():
-        by_state = out.setdefault(record.plan or "?", {})
-        state = record.status.value
-        by_state[state] = by_state.get(state, 0) + record.chunk.days
+    for plan, status, days in journal.days_by_plan():
+        out.setdefault(plan or "?", {})[status.value] = days
     return out
 
 

@@ -90,6 +90,10 @@ class Journal(Protocol):
         """Records of `keys`, in that order (None for a key the journal lacks)."""
         ...
 
+    def days_by_plan(self) -> list[tuple[str | None, ChunkStatus, int]]:
+        """(plan, state, days its records of that state hold), summed from the spans."""
+        ...
+
     def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
         """Keys the last `sync` found in the journal but not in the plan (up to `limit`),
         and how many there are in all."""
