@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import secrets
 import signal
 import sys
-from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import structlog
@@ -32,14 +30,12 @@ from rich.console import Console
 from .._clock import SystemClock
 from .._logsetup import close_log_file, configure
 from ..journal import (
-    ChunkRecord,
-    ChunkStatus,
     JournalError,
     Reconciler,
     SqliteJournal,
 )
 from ..journal._report import write_plan_report
-from ..journal._view import job_view, plan_counts, plan_jobs
+from ..journal._view import plan_counts
 from ..plan import Plan, PlanError, load_plan, parse_rate
 from ..plan._model import Rate
 from ..schedulerx import (
@@ -57,6 +53,13 @@ from ..schedulerx import (
 from ._adaptive import AdaptiveLimiter
 from ._executor import RERUN_JOB, chunk_counts, day_counts, run_plan
 from ._guard import DEFAULT_LOOKBACK_SECONDS, ServerGuard
+from ._ledger_options import (
+    default_journal_path,
+    ledger_summary,
+    parse_duration,
+    plan_problems,
+    rerun_generation,
+)
 from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._progress import LiveProgress, write_summary
 from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
@@ -69,10 +72,7 @@ STOP_GRACE_SECONDS = 30.0
 # GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
 READ_RATE = Rate(100, 60)
 READ_API = "GetJobInstanceList"
-HOME_VARIABLE = "RERUN_ORCHESTRATOR_HOME"
-JOURNAL_VARIABLE = "RERUN_ORCHESTRATOR_JOURNAL"
 PROBLEMS_SHOWN = 10
-_PROBLEMS = frozenset({ChunkStatus.FAILED, ChunkStatus.UNKNOWN, ChunkStatus.IN_FLIGHT})
 
 _log = structlog.get_logger("rerun_orchestrator.cli")
 
@@ -93,36 +93,6 @@ class _Options:
     read_rate: Rate
     lookback_seconds: float = DEFAULT_LOOKBACK_SECONDS
     rerun_succeeded: bool = False
-
-
-def parse_duration(text: str) -> float:
-    """``7d``, ``36h``, ``90m``, ``30s`` or a plain number of seconds; raises ValueError."""
-    units = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
-    raw = text.strip().lower()
-    scale = units.get(raw[-1:])
-    number = raw[:-1] if scale is not None else raw
-    value = float(number) * (scale or 1)
-    if not value >= 0 or value == float("inf"):
-        raise ValueError(f"a duration must be >= 0, not {text!r}")
-    return value
-
-
-def state_home(environ: Mapping[str, str] | None = None) -> Path:
-    """``$RERUN_ORCHESTRATOR_HOME``, else ``${XDG_STATE_HOME:-~/.local/state}/rerun-orchestrator``:
-    where journals live by default, whatever the working directory."""
-    env = os.environ if environ is None else environ
-    if env.get(HOME_VARIABLE):
-        return Path(env[HOME_VARIABLE]).expanduser()
-    xdg = env.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
-    return Path(xdg).expanduser() / "rerun-orchestrator"
-
-
-def default_journal_path(plan: Plan, environ: Mapping[str, str] | None = None) -> Path:
-    """``$RERUN_ORCHESTRATOR_JOURNAL`` if set, else ``<state home>/<plan name>.sqlite``."""
-    env = os.environ if environ is None else environ
-    if env.get(JOURNAL_VARIABLE):
-        return Path(env[JOURNAL_VARIABLE]).expanduser()
-    return state_home(env) / f"{plan.name}.sqlite"
 
 
 def default_log_path(journal: Path) -> Path:
@@ -188,13 +158,13 @@ def _main(args: argparse.Namespace) -> int:
             _write_report(Path(args.report), journal, plan)
         write_summary(
             result,
-            list(itertools.islice(_problems(plan, journal), PROBLEMS_SHOWN)),
+            list(itertools.islice(plan_problems(plan, journal), PROBLEMS_SHOWN)),
             sys.stdout,
             rich=sys.stdout.isatty(),
         )
         for note in notes:
             print(note)
-        _ledger_summary(result, path, plan.name, sys.stdout)
+        ledger_summary(result, path, plan.name, sys.stdout)
         return result.exit_code
     finally:
         journal.close()
@@ -298,7 +268,7 @@ async def _execute(
             guard = ServerGuard(
                 reconciler, journal, plan.name, plan.timezone, options.lookback_seconds
             )
-        generation = _generation(plan, journal) if options.rerun_succeeded else 0
+        generation = rerun_generation(plan, journal) if options.rerun_succeeded else 0
         stop = anyio.Event()
         stats = RunStats()
         run_scope = anyio.CancelScope()
@@ -377,42 +347,6 @@ async def _watch_signals(stop: anyio.Event, run_scope: anyio.CancelScope) -> Non
             )
             stop.set()
             run_scope.deadline = anyio.current_time() + STOP_GRACE_SECONDS
-
-
-def _generation(plan: Plan, journal: Journal) -> int:
-    """The generation a --rerun-succeeded run aims at: the plan's unfinished one (a resumed
-    rerun never starts a third), else a new one."""
-    entry = next((p for p in journal.plans() if p.name == plan.name), None)
-    current = entry.rerun_generation if entry is not None else 0
-    if current and not plan_counts(journal, plan, generation=current).complete:
-        return current
-    return journal.start_generation(plan.name)
-
-
-def _problems(plan: Plan, journal: Journal) -> Iterator[ChunkRecord]:
-    """The records holding days of the plan that failed or whose outcome is unknown."""
-    seen: set[str] = set()
-    for job in plan_jobs(plan):
-        for segment in job_view(journal, job).segments():
-            record = segment.record
-            if record is not None and record.status in _PROBLEMS and record.key not in seen:
-                seen.add(record.key)
-                yield record
-
-
-def _ledger_summary(result: RunResult, path: Path, plan_name: str, out: TextIO) -> None:
-    """What the ledger adds to the summary: days, who covered them, where the journal is."""
-    days = result.days
-    if days is not None:
-        out.write(
-            f"days: {days.total} planned, {days.succeeded} succeeded, {days.failed} failed, "
-            f"{days.unknown} unknown, {days.pending} pending\n"
-        )
-    others = {name: n for name, n in result.covered_by.items() if name != plan_name}
-    if others:
-        named = ", ".join(f"{n} by plan {name}" for name, n in sorted(others.items()))
-        out.write(f"days covered by other plans of this journal (not sent again): {named}\n")
-    out.write(f"journal: {path}\n")
 
 
 def _interrupted(plan: Plan, journal: Journal) -> RunResult:
