@@ -74,11 +74,6 @@ async def time_to_first_call(plan: Plan, path: Path) -> float:
     return client.at - started
 
 
-def done_rows(plan: Plan, jobs: int) -> list[tuple[object, ...]]:
-    """The rows of the plan's first `jobs` jobs, every chunk succeeded."""
-    return [record_row(record) for record in _records(plan, jobs)]
-
-
 def floor_seconds(rows: list[tuple[object, ...]], path: Path) -> float:
     """`executemany` of the same rows into the same schema, one transaction, nothing else."""
     conn = sqlite3.connect(path, isolation_level=None)
@@ -94,9 +89,9 @@ def floor_seconds(rows: list[tuple[object, ...]], path: Path) -> float:
     return elapsed
 
 
-def ledger_write_seconds(plan: Plan, jobs: int, path: Path) -> float:
-    """The journal's own path for the same rows: records built from the plan, staged and
-    committed by the journal's writer (as outcomes are), in one round."""
+def ledger_write_seconds(plan: Plan, records: list[ChunkRecord], path: Path) -> float:
+    """The journal's own path for the same rows: the records staged and committed by the
+    journal's writer (as outcomes are), in one round."""
     journal = SqliteJournal.open(
         path,
         plan_name=plan.name,
@@ -109,8 +104,8 @@ def ledger_write_seconds(plan: Plan, jobs: int, path: Path) -> float:
         started = time.perf_counter()
         writer = journal._writer  # the bench measures the writer itself
         assert writer is not None
-        for row_record in _records(plan, jobs):
-            writer.stage(row_record, mark=False)
+        for record in records:
+            writer.stage(record, mark=False)
         writer.commit()
         elapsed = time.perf_counter() - started
     finally:
@@ -163,9 +158,11 @@ def main(quick: bool) -> None:
         print(f"first call, fresh journal: {fresh:.2f} s (goal <= 2 s: {fresh / 2:.2f}x)")
 
         done_jobs = jobs // 2
-        rows = done_rows(plan, done_jobs)
+        records = list(_records(plan, done_jobs))
+        rows = [record_row(record) for record in records]
         floor = floor_seconds(rows, directory / "floor.sqlite")
-        ours = ledger_write_seconds(plan, done_jobs, directory / "resume.sqlite")
+        ours = ledger_write_seconds(plan, records, directory / "resume.sqlite")
+        del records
         print(
             f"writing {len(rows):,} day records: journal {ours:.2f} s, executemany floor "
             f"{floor:.2f} s: {ours / floor:.2f}x the floor (goal <= 1.5x)"
