@@ -23,6 +23,8 @@ from ._events import (
     Throttled,
 )
 from ._executor import open_run, run_plan
+from ._guard import ServerGuard
+from ._jobs import DayGuard
 from ._limiter import LimiterRegistry, Pacer, RateLimiter, shared_limiters
 from ._policy import ON_RECONCILIATION, ON_VERDICT, Action
 from ._result import RunResult, RunStats, StatusCounts
@@ -40,6 +42,7 @@ __all__ = [
     "ChunkReconciler",
     "ConcurrencyLimiter",
     "CubicRate",
+    "DayGuard",
     "JobKey",
     "JobStream",
     "KeyedLimiter",
@@ -53,6 +56,7 @@ __all__ = [
     "RunResult",
     "RunStarted",
     "RunStats",
+    "ServerGuard",
     "StatusCounts",
     "StopRequested",
     "Throttled",

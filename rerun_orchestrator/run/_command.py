@@ -264,7 +264,8 @@ async def _execute(
             settle_seconds=options.settle_seconds,
         )
         guard = None
-        if options.lookback_seconds > 0 and not options.rerun_succeeded:
+        # --simulate starts a new, empty simulator: nothing could be found on it.
+        if options.lookback_seconds > 0 and not options.rerun_succeeded and not options.simulate:
             guard = ServerGuard(
                 reconciler, journal, plan.name, plan.timezone, options.lookback_seconds
             )
