@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TextIO
 
 from ._lock import active_holder
 from ._model import ChunkRecord, ChunkStatus
+from ._report import reported_status
 from ._sqlite import SqliteJournal
 from ._store import Journal
 
@@ -72,6 +73,7 @@ def status_data(journal: Journal) -> dict[str, Any]:
             for record in journal.records([ChunkStatus.UNKNOWN, ChunkStatus.IN_FLIGHT])
         ],
         "orphans": {"count": orphan_count, "keys": list(orphans)},
+        "days": [entry for record in journal.records() for entry in _day_entries(record)],
         "plans": [
             {
                 "name": entry.name,
@@ -84,6 +86,28 @@ def status_data(journal: Journal) -> dict[str, Any]:
         ],
     }
     return data
+
+
+def _day_entries(record: ChunkRecord) -> list[dict[str, Any]]:
+    """One entry per day a record holds (pending records hold none: nothing was applied)."""
+    if record.status is ChunkStatus.PENDING:
+        return []
+    chunk = record.chunk
+    single = chunk.days == 1 and len(record.instance_ids) == 1
+    status = reported_status(record.status)
+    return [
+        {
+            "job_id": chunk.job_id,
+            "day": (chunk.first_day + timedelta(days=n)).isoformat(),
+            "status": status,
+            "chunk": record.key,
+            "request_id": record.request_id,
+            "instance_id": record.instance_ids[0] if single else None,
+            "instance_status": None,
+            "plan": record.plan,
+        }
+        for n in range(chunk.days)
+    ]
 
 
 def _days_by_plan(journal: Journal) -> dict[str, dict[str, int]]:

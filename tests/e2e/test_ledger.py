@@ -148,7 +148,29 @@ def test_two_plans_on_one_journal_share_their_days(e2e_module, sim) -> None:
     # the shared journal knows both plans; its status says so
     status = e2e_module.run("status", "--journal", str(journal), "--format", "json")
     assert status.returncode == 0, status.stderr
-    assert {p["name"] for p in json.loads(status.stdout)["plans"]} == {"team-a", "team-b"}
+    shown = json.loads(status.stdout)
+    assert {p["name"] for p in shown["plans"]} == {"team-a", "team-b"}
+    # every day the journal holds, each once, with the plan that covered it
+    held = {(d["job_id"], d["day"]): d["plan"] for d in shown["days"]}
+    assert len(held) == len(shown["days"]) == len(expected)
+    assert held[(9, "2024-01-05")] == "team-a"
+    assert held[(10, "2024-01-05")] == "team-b"
+    table = e2e_module.run("status", "--journal", str(journal))
+    assert "team-a" in table.stdout
+    assert "team-b" in table.stdout
+
+
+def test_a_bad_lookback_is_refused_before_anything_is_sent(e2e_module, sim) -> None:
+    tmp = e2e_module.tmp / "lookback"
+    tmp.mkdir()
+    plan = write_plan(tmp / "p.yaml", "lookback", [target([16], D0, 3)])
+    before = len(sim.calls())
+    result = e2e_module.run(
+        *e2e_module.run_args(plan, sim.url, tmp / "j.sqlite", "--lookback", "soon")
+    )
+    assert result.returncode == 2
+    assert "--lookback 'soon'" in result.stderr
+    assert len(sim.calls()) == before
 
 
 def test_the_default_journal_does_not_depend_on_the_working_directory(e2e_module, sim) -> None:
