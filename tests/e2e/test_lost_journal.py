@@ -40,19 +40,24 @@ def test_a_journal_deleted_mid_run_stops_it_and_nothing_is_sent_twice(e2e) -> No
     e2e.assert_exactly_once(sim, jobs, START, DAYS)
 
 
-@pytest.mark.parametrize("lost", ["wal", "journal"])
+@pytest.mark.parametrize("lost", ["wal", "torn wal", "journal"])
 def test_after_a_kill_9_a_lost_wal_or_journal_is_caught_by_the_server(e2e, lost: str) -> None:
     sim = e2e.simulator()
     jobs = [4, 5]
-    plan = e2e.plan(f"kill-{lost}", jobs, start=START, days=DAYS, chunk_days=3, rate="20/s")
-    journal = e2e.tmp / f"kill-{lost}.sqlite"
+    name = f"kill-{lost.replace(' ', '-')}"
+    plan = e2e.plan(name, jobs, start=START, days=DAYS, chunk_days=3, rate="20/s")
+    journal = e2e.tmp / f"{name}.sqlite"
     proc = e2e.launch(*e2e.run_args(plan, sim.url, journal))
     wait_for_calls(sim, 6, proc)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
+    wal = Path(f"{journal}-wal")
     if lost == "wal":
         for suffix in ("-wal", "-shm"):
             Path(f"{journal}{suffix}").unlink(missing_ok=True)
+    elif lost == "torn wal" and wal.exists():
+        with wal.open("r+b") as file:  # a torn write: the log's tail is lost
+            file.truncate(wal.stat().st_size // 2)
     else:
         for path in journal.parent.glob(f"{journal.name}*"):
             path.unlink()
