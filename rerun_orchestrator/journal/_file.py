@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._lock import JournalReplacedError
-from ._schema import connect, prepare
+from ._schema import connect
+from ._setup import prepare
 
 
 def create(path: Path, now: float) -> None:

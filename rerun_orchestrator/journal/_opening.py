@@ -15,15 +15,8 @@ from ._errors import JournalError
 from ._file import FileIdentity, create
 from ._lock import RunLock
 from ._model import JournalMeta, PlanEntry
-from ._schema import (
-    COLUMNS,
-    SCHEMA_VERSION,
-    adopt_plan,
-    check_existing,
-    connect,
-    prepare,
-    read_meta,
-)
+from ._schema import COLUMNS, SCHEMA_VERSION, connect, read_meta
+from ._setup import adopt_plan, check_existing, prepare
 from ._writer import GroupCommitWriter
 
 Synchronous = Literal["FULL", "NORMAL"]

@@ -17,14 +17,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import structlog
 
 from ..plan._model import Chunk
-from ._errors import JournalError
-from ._model import ChunkRecord, ChunkStatus, JournalMeta, PlanEntry
+from ._model import ChunkRecord, ChunkStatus, JournalMeta
 
 _log = structlog.get_logger("rerun_orchestrator.journal")
 
@@ -245,173 +243,11 @@ def record_row(record: ChunkRecord) -> tuple[Any, ...]:
     )
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-
-
-def check_existing(path: Path) -> bool:
-    """Whether `path` is an existing journal (True) or free for a new one (False).
-
-    A journal is never silently new: any file that is not one is refused, and so is a
-    missing file whose write-ahead log is still there (the journal's state may be in it).
-
-    Raises:
-        JournalError: `path` exists and is not a journal, or only its -wal does.
-    """
-    what_to_do = (
-        "pass --journal with the path of the journal, or a path where no file exists "
-        "to start a new one"
-    )
-    if not path.exists():
-        wal = path.with_name(path.name + "-wal")
-        if wal.exists() and wal.stat().st_size > 0:
-            raise JournalError(
-                f"{path} is missing but its write-ahead log {wal.name} is there: the "
-                "journal was deleted or moved, and part of its state is in that log. "
-                f"Put the journal back, or remove {wal} on purpose to start anew"
-            )
-        return False
-    if not path.is_file():
-        raise JournalError(f"{path} is not a file; {what_to_do}")
-    with path.open("rb") as file:
-        header = file.read(len(SQLITE_HEADER))
-    if not header:
-        raise JournalError(
-            f"{path} is empty, not a journal (a journal is never started silently in place "
-            f"of an existing file); remove it if it is not needed, or {what_to_do}"
-        )
-    if header != SQLITE_HEADER:
-        raise JournalError(f"{path} is not a journal (not an SQLite file); {what_to_do}")
-    return True
-
-
 def connect(database: str, *, readonly: bool) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves, so batching is explicit.
     return sqlite3.connect(
         database, uri=readonly, isolation_level=None, check_same_thread=False, timeout=10.0
     )
-
-
-def prepare(conn: sqlite3.Connection, path: Path, *, existing: bool, now: float) -> JournalMeta:
-    """Make `conn`'s database a journal of this schema: create it, or check and upgrade it.
-
-    Raises:
-        JournalError: an existing database that is not a journal, or a newer schema.
-    """
-    meta = read_meta(conn) if existing else None
-    if existing and meta is None:
-        raise JournalError(
-            f"{path} is an SQLite database but not a rerun-orchestrator journal; "
-            "pass --journal with another path"
-        )
-    if meta is not None and meta.schema_version > SCHEMA_VERSION:
-        raise JournalError(
-            f"journal {path} has schema {meta.schema_version}, written by a newer "
-            f"rerun-orchestrator (this one reads up to {SCHEMA_VERSION}); upgrade it"
-        )
-    conn.executescript(SCHEMA)
-    if meta is None:
-        meta = JournalMeta("", "", now, SCHEMA_VERSION)
-        conn.executescript(INDEXES)
-        write_meta(conn, meta)
-        return meta
-    if meta.schema_version < SCHEMA_VERSION:
-        meta = migrate(conn, path, meta, now)
-    conn.executescript(INDEXES)
-    return meta
-
-
-def migrate(conn: sqlite3.Connection, path: Path, meta: JournalMeta, now: float) -> JournalMeta:
-    """Schema 1 → 2, in place and in one transaction: each chunk becomes a record of the
-    plan the journal names (its zone is unknown: schema 1 did not store it)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute("ALTER TABLE chunks ADD COLUMN plan TEXT")
-        conn.execute("ALTER TABLE chunks ADD COLUMN timezone TEXT")
-        conn.execute("ALTER TABLE chunks ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
-        conn.execute("UPDATE chunks SET plan = ?", (meta.plan_name,))
-        conn.execute("DELETE FROM orphans")  # chunks now stand for their days, plan or not
-        upgraded = JournalMeta(
-            meta.plan_name, meta.plan_digest, meta.created_at, SCHEMA_VERSION, meta.previous_digest
-        )
-        values = {"kind": KIND, "schema_version": SCHEMA_VERSION}
-        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.executescript(INDEXES)
-    conn.execute(
-        "INSERT OR IGNORE INTO plans (name, digest, timezone, created_at, updated_at) "
-        "VALUES (?, ?, NULL, ?, ?)",
-        (meta.plan_name, meta.plan_digest, meta.created_at, now),
-    )
-    _log.info("rerun.journal.migrated", journal=str(path), from_schema=1, to=SCHEMA_VERSION)
-    return upgraded
-
-
-def adopt_plan(
-    conn: sqlite3.Connection,
-    path: Path,
-    meta: JournalMeta,
-    plan: PlanEntry,
-    now: float,
-) -> JournalMeta:
-    """Record that `plan` runs on this journal now; refuse a change of its zone.
-
-    Raises:
-        JournalError: the plan ran here before in another timezone and covered days
-            there (their epochs were cut in that zone).
-    """
-    row = conn.execute("SELECT digest, timezone FROM plans WHERE name = ?", (plan.name,)).fetchone()
-    if row is not None and row[1] is not None and row[1] != plan.timezone:
-        covered = conn.execute(
-            "SELECT COUNT(*) FROM chunks WHERE plan = ? AND timezone = ? "
-            "AND status IN ('in_flight', 'unknown', 'succeeded')",
-            (plan.name, row[1]),
-        ).fetchone()[0]
-        if covered:
-            raise JournalError(
-                f"plan {plan.name!r} ran on journal {path} in timezone {row[1]} and "
-                f"{covered} of its chunks were sent in that zone; its timezone is now "
-                f"{plan.timezone}. Days are cut in the plan's zone, so the two cannot mix: "
-                f"put the timezone back, or give the plan another name (the days covered "
-                "in the old zone stay covered for the jobs they belong to)"
-            )
-    previous = meta.previous_digest if meta.plan_name == plan.name else None
-    if row is not None and row[0] != plan.digest:
-        previous = row[0]
-        _log.info(
-            "rerun.journal.plan_changed",
-            journal=str(path),
-            plan=plan.name,
-            previous_digest=row[0],
-            digest=plan.digest,
-        )
-    conn.execute("BEGIN IMMEDIATE")
-    conn.execute(
-        "INSERT INTO plans (name, digest, timezone, job_days, chunks, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET digest = excluded.digest, "
-        "timezone = excluded.timezone, job_days = excluded.job_days, chunks = excluded.chunks, "
-        "updated_at = excluded.updated_at",
-        (plan.name, plan.digest, plan.timezone, plan.job_days, plan.chunks, now, now),
-    )
-    conn.execute("COMMIT")
-    adopted = JournalMeta(plan.name, plan.digest, meta.created_at, SCHEMA_VERSION, previous)
-    write_meta(conn, adopted)
-    return adopted
-
-
-def read_plans(conn: sqlite3.Connection) -> list[PlanEntry]:
-    """Every plan that ran on the journal, most recent first."""
-    try:
-        rows = conn.execute(
-            "SELECT name, digest, timezone, job_days, chunks, rerun_generation FROM plans "
-            "ORDER BY updated_at DESC, name"
-        ).fetchall()
-    except sqlite3.OperationalError:
-        return []  # schema 1, read-only: not upgraded yet
-    return [PlanEntry(*row) for row in rows]
 
 
 def insert_chunks(

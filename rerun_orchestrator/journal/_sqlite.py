@@ -30,7 +30,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import Any, Self
@@ -45,14 +44,13 @@ from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntr
 from ._opening import Synchronous, open_for_reading, open_for_run
 from ._schema import (
     COLUMNS,
-    JOB_RECORDS,
     PAGE,
-    SUCCEEDED_DAYS,
     filters,
     insert_chunks,
-    read_plans,
     to_record,
 )
+from ._setup import read_plans
+from ._sqlite_ledger import LedgerQueries
 from ._store import SyncSummary
 from ._transitions import begin_attempt, settle
 from ._writer import GroupCommitWriter
@@ -62,7 +60,7 @@ ORPHANS_SHOWN = 100  # keys returned by `sync`; the count is always exact
 _SYNCHRONOUS = ("FULL", "NORMAL")
 
 
-class SqliteJournal:
+class SqliteJournal(LedgerQueries):
     """The `Journal` on a local SQLite file. Build it with `open` or `open_readonly`.
 
     Use it from one thread (an event loop's) at a time; commits happen in worker threads
@@ -215,23 +213,6 @@ class SqliteJournal:
         with self._read_lock:
             return read_plans(self._reader)
 
-    def start_generation(self, plan_name: str) -> int:
-        """Begin a deliberate rerun of `plan_name`'s days (--rerun-succeeded): a generation
-        above every record's, remembered so that a resumed rerun does not start another."""
-
-        def bump(conn: sqlite3.Connection) -> int:
-            (top,) = conn.execute("SELECT COALESCE(MAX(generation), 0) FROM chunks").fetchone()
-            (known,) = conn.execute(
-                "SELECT COALESCE(MAX(rerun_generation), 0) FROM plans"
-            ).fetchone()
-            generation = max(int(top), int(known)) + 1
-            conn.execute(
-                "UPDATE plans SET rerun_generation = ? WHERE name = ?", (generation, plan_name)
-            )
-            return generation
-
-        return self._writable().transact(bump)
-
     # -- reads -----------------------------------------------------------------------
     # Through the read connection, which sees what is committed; the writer's records
     # (staged or just committed) take precedence, so a read sees every write made.
@@ -243,80 +224,6 @@ class SqliteJournal:
             return held
         rows = self._read(f"SELECT {self._columns} FROM chunks WHERE key = ?", (key,))  # noqa: S608 (constants only)
         return to_record(rows[0]) if rows else None
-
-    def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
-        """Every record of `job` holding a day of `first..last`, by first day (one read)."""
-        rows = self._read(
-            JOB_RECORDS.replace(COLUMNS, self._columns),
-            (
-                job.job_id,
-                job.group_id,
-                job.namespace,
-                job.region,
-                job.namespace_source,
-                last.isoformat(),
-                first.isoformat(),
-            ),
-        )
-        found = {row[1]: to_record(row) for row in rows}
-        if self._writer is not None:  # what is staged but not committed yet
-            for record in self._writer.dirty_records():
-                chunk = record.chunk
-                if (
-                    JobIdentity.of(chunk) == job
-                    and chunk.first_day <= last
-                    and chunk.last_day >= first
-                ):
-                    found[record.key] = record
-        return sorted(found.values(), key=lambda r: r.chunk.first_day)
-
-    def succeeded_days(
-        self, job: JobIdentity, first: date, last: date, *, generation: int = 0
-    ) -> list[tuple[str | None, int, int]] | None:
-        """Per plan: days of `first..last` that succeeded records of `job` hold, and how
-        many records those are, counted by SQLite without building a record; None while
-        writes of that job are staged (then read `job_records`). A resume skips finished
-        jobs with it."""
-        if self._writer is not None and any(
-            JobIdentity.of(r.chunk) == job for r in self._writer.dirty_records()
-        ):
-            return None
-        lo, hi = first.isoformat(), last.isoformat()
-        rows = self._read(
-            SUCCEEDED_DAYS,
-            (
-                hi,
-                lo,
-                job.job_id,
-                job.group_id,
-                job.namespace,
-                job.region,
-                job.namespace_source,
-                hi,
-                lo,
-                generation,
-            ),
-        )
-        return [(plan, int(days), int(records)) for plan, days, records in rows]
-
-    def propose(
-        self, chunk: Chunk, *, plan: str | None, timezone: str | None, generation: int = 0
-    ) -> ChunkRecord:
-        """The record to send `chunk` with: the journal's if it has one (its attempts go
-        on), else a new pending record held in memory until it is marked in flight."""
-        existing = self.get(chunk.key)
-        if existing is not None:
-            return existing
-        record = ChunkRecord(
-            chunk,
-            ChunkStatus.PENDING,
-            updated_at=self._clock.wall(),
-            plan=plan,
-            timezone=timezone,
-            generation=generation,
-        )
-        self._proposed[chunk.key] = record
-        return record
 
     def records(
         self, statuses: Iterable[ChunkStatus] | None = None, *, plan_only: bool = False
@@ -366,17 +273,6 @@ class SqliteJournal:
         counts = dict.fromkeys(ChunkStatus, 0)
         counts.update({ChunkStatus(status): n for status, n in rows})
         return counts
-
-    def days_by_plan(self) -> list[tuple[str | None, ChunkStatus, int]]:
-        self._commit_for_reads()
-        rows = (
-            self._read(
-                "SELECT plan, status, SUM(days) FROM chunks GROUP BY plan, status ORDER BY plan", ()
-            )
-            if "AS plan" not in self._columns
-            else self._read("SELECT NULL, status, SUM(days) FROM chunks GROUP BY status", ())
-        )
-        return [(plan, ChunkStatus(status), int(days)) for plan, status, days in rows]
 
     def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
         with self._read_lock:
