@@ -94,27 +94,42 @@ edits = st.fixed_dictionaries(
         "lose_every": st.sampled_from([0, 0, 2, 3]),
         "cut_at": st.sampled_from([0, 0, 1, 2, 4]),
         "name": st.sampled_from(["a", "a", "b"]),
+        "split": st.booleans(),
+        "lanes": st.sampled_from([1, 1, 2]),
     }
 )
 
 
 def make_plan(edit: dict[str, object]) -> Plan:
     start = D0 + timedelta(days=int(edit["start"]))  # type: ignore[call-overload]
-    end = start + timedelta(days=int(edit["days"]) - 1)  # type: ignore[call-overload]
+    days = int(edit["days"])  # type: ignore[call-overload]
     jobs = tuple((j, j) for j in edit["jobs"])  # type: ignore[attr-defined]
-    target = Target(
-        "cn-hangzhou",
-        "ns-1",
-        None,
-        "g1",
-        "10:00:00",
-        int(edit["chunk_days"]),
-        jobs,
-        (Window(start, end),),
-    )  # type: ignore[call-overload]
+    chunk_days = int(edit["chunk_days"])  # type: ignore[call-overload]
+    halves = [(start, days)]
+    if edit["split"] and days > 1:  # the same jobs in two targets, each half the days
+        half = days // 2
+        halves = [(start + timedelta(days=half), days - half), (start, half)]
+    targets = tuple(
+        Target(
+            "cn-hangzhou",
+            "ns-1",
+            None,
+            "g1",
+            "10:00:00",
+            chunk_days,
+            jobs,
+            (Window(first, first + timedelta(days=n - 1)),),
+        )
+        for first, n in halves
+    )
     order = "newest_first" if edit["newest_first"] else "oldest_first"
-    execution = Execution(rate=Rate(1000, 1), concurrency=2, order=order)
-    return Plan(name=str(edit["name"]), timezone=TZ, targets=(target,), execution=execution)
+    execution = Execution(
+        rate=Rate(1000, 1),
+        concurrency=2,
+        order=order,
+        per_job_concurrency=int(edit["lanes"]),  # type: ignore[call-overload]
+    )
+    return Plan(name=str(edit["name"]), timezone=TZ, targets=targets, execution=execution)
 
 
 async def run_once(plan: Plan, journal: Journal, server: FakeServer, clock: FakeClock) -> None:
