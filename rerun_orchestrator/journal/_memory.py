@@ -33,6 +33,7 @@ class MemoryJournal:
         self._meta = JournalMeta(plan_name, plan_digest, self._clock.wall(), 2)
         self._plans = {plan_name: PlanEntry(plan_name, plan_digest, None)}
         self._records: dict[str, ChunkRecord] = {}
+        self._by_job: dict[JobIdentity, set[str]] = {}  # keys of each job's records
         self._proposed: dict[str, ChunkRecord] = {}
         self._orphans: list[str] = []
         self._closed = False
@@ -74,10 +75,8 @@ class MemoryJournal:
     def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
         found = [
             r
-            for r in self._records.values()
-            if JobIdentity.of(r.chunk) == job
-            and r.chunk.first_day <= last
-            and r.chunk.last_day >= first
+            for r in (self._records[key] for key in self._by_job.get(job, ()))
+            if r.chunk.first_day <= last and r.chunk.last_day >= first
         ]
         return sorted(found, key=lambda r: r.chunk.first_day)
 
@@ -117,7 +116,7 @@ class MemoryJournal:
         for chunk in chunks:
             planned.add(chunk.key)
             if chunk.key not in self._records:
-                self._records[chunk.key] = ChunkRecord(chunk, ChunkStatus.PENDING, updated_at=now)
+                self._put(ChunkRecord(chunk, ChunkStatus.PENDING, updated_at=now))
                 added += 1
         self._orphans = [key for key in self._records if key not in planned]
         return SyncSummary(
@@ -165,7 +164,7 @@ class MemoryJournal:
         )
         if other is not None:
             raise DayCoveredError(key, other.key, other.plan)
-        self._records[key] = record
+        self._put(record)
         return record
 
     def record_outcome(
@@ -191,7 +190,7 @@ class MemoryJournal:
             instance_ids=instance_ids,
         )
         self._proposed.pop(key, None)
-        self._records[key] = record
+        self._put(record)
         return record
 
     def counts(self, *, plan_only: bool = False) -> dict[ChunkStatus, int]:
@@ -217,6 +216,10 @@ class MemoryJournal:
 
     def __repr__(self) -> str:
         return f"MemoryJournal(plan={self._meta.plan_name!r}, chunks={len(self._records)})"
+
+    def _put(self, record: ChunkRecord) -> None:
+        self._records[record.key] = record
+        self._by_job.setdefault(JobIdentity.of(record.chunk), set()).add(record.key)
 
     def _writable(self) -> None:
         if self._closed:
