@@ -106,3 +106,5 @@ class PlanEntry:
     job_days: int = 0  # the (job, day) pairs it plans
     chunks: int = 0  # its chunks on an empty journal
     rerun_generation: int = 0  # the generation its --rerun-succeeded runs aim at
+    # (region, namespace, namespace_source, group) of its targets, as spelled
+    locations: tuple[tuple[str, str, str | None, str], ...] = ()

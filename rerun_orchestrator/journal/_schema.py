@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS plans (
     chunks INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    rerun_generation INTEGER NOT NULL DEFAULT 0
+    rerun_generation INTEGER NOT NULL DEFAULT 0,
+    locations TEXT  -- JSON: [[region, namespace, namespace_source, group], ...]
 ) WITHOUT ROWID;
 """
 

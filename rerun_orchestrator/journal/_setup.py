@@ -3,8 +3,10 @@ record the plans that run on it (refusing a change of a plan's zone)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -119,13 +121,19 @@ def adopt_plan(
     plan: PlanEntry,
     now: float,
 ) -> JournalMeta:
-    """Record that `plan` runs on this journal now; refuse a change of its zone.
+    """Record that `plan` runs on this journal now; refuse a change of its zone, or of the
+    spelling of one of its locations, once the old one covered days.
 
     Raises:
         JournalError: the plan ran here before in another timezone and covered days
-            there (their epochs were cut in that zone).
+            there (their epochs were cut in that zone), or under a location spelled
+            otherwise (only in case or spaces) that covered days.
     """
-    row = conn.execute("SELECT digest, timezone FROM plans WHERE name = ?", (plan.name,)).fetchone()
+    row = conn.execute(
+        "SELECT digest, timezone, locations FROM plans WHERE name = ?", (plan.name,)
+    ).fetchone()
+    if row is not None and row[2]:
+        _refuse_respelled(conn, path, plan, [tuple(each) for each in json.loads(row[2])])
     if row is not None and row[1] is not None and row[1] != plan.timezone:
         covered = conn.execute(
             "SELECT COUNT(*) FROM chunks WHERE plan = ? AND timezone = ? "
@@ -152,11 +160,21 @@ def adopt_plan(
         )
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(
-        "INSERT INTO plans (name, digest, timezone, job_days, chunks, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET digest = excluded.digest, "
-        "timezone = excluded.timezone, job_days = excluded.job_days, chunks = excluded.chunks, "
-        "updated_at = excluded.updated_at",
-        (plan.name, plan.digest, plan.timezone, plan.job_days, plan.chunks, now, now),
+        "INSERT INTO plans (name, digest, timezone, job_days, chunks, created_at, updated_at, "
+        "locations) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+        "digest = excluded.digest, timezone = excluded.timezone, job_days = excluded.job_days, "
+        "chunks = excluded.chunks, updated_at = excluded.updated_at, "
+        "locations = excluded.locations",
+        (
+            plan.name,
+            plan.digest,
+            plan.timezone,
+            plan.job_days,
+            plan.chunks,
+            now,
+            now,
+            json.dumps([list(location) for location in plan.locations]),
+        ),
     )
     conn.execute("COMMIT")
     adopted = JournalMeta(plan.name, plan.digest, meta.created_at, SCHEMA_VERSION, previous)
@@ -164,13 +182,53 @@ def adopt_plan(
     return adopted
 
 
+def _refuse_respelled(
+    conn: sqlite3.Connection, path: Path, plan: PlanEntry, before: list[tuple[Any, ...]]
+) -> None:
+    """A location the plan had, now spelled otherwise (case, spaces), that covered days."""
+
+    def norm(location: tuple[Any, ...]) -> tuple[str, ...]:
+        return tuple("" if part is None else str(part).strip().casefold() for part in location)
+
+    now = {norm(location): location for location in plan.locations}
+    for old in before:
+        new = now.get(norm(old))
+        if new is None or tuple(new) == tuple(old):
+            continue
+        covered = conn.execute(
+            "SELECT COUNT(*) FROM chunks WHERE plan = ? AND region = ? AND namespace = ? "
+            "AND namespace_source IS ? AND group_id = ? "
+            "AND status IN ('in_flight', 'unknown', 'succeeded')",
+            (plan.name, *old),
+        ).fetchone()[0]
+        if covered:
+            raise JournalError(
+                f"plan {plan.name!r} now names the location {'/'.join(map(str, new))!r}, "
+                f"which it spelled {'/'.join(map(str, old))!r} when it covered {covered} "
+                f"chunks on journal {path}. The ledger (like SchedulerX) takes them for two "
+                "locations, so their days could be rerun twice: put the old spelling back, "
+                "or, if the new one is really another location, give the plan another name"
+            )
+
+
 def read_plans(conn: sqlite3.Connection) -> list[PlanEntry]:
     """Every plan that ran on the journal, most recent first."""
     try:
         rows = conn.execute(
-            "SELECT name, digest, timezone, job_days, chunks, rerun_generation FROM plans "
-            "ORDER BY updated_at DESC, name"
+            "SELECT name, digest, timezone, job_days, chunks, rerun_generation, locations "
+            "FROM plans ORDER BY updated_at DESC, name"
         ).fetchall()
     except sqlite3.OperationalError:
         return []  # schema 1, read-only: not upgraded yet
-    return [PlanEntry(*row) for row in rows]
+    return [
+        PlanEntry(
+            name,
+            digest,
+            zone,
+            job_days,
+            chunks,
+            generation,
+            tuple((r, n, s, g) for r, n, s, g in json.loads(locations or "[]")),
+        )
+        for name, digest, zone, job_days, chunks, generation, locations in rows
+    ]

@@ -103,6 +103,7 @@ class SqliteJournal(LedgerQueries):
         timezone: str | None = None,
         job_days: int = 0,
         chunks: int = 0,
+        locations: Iterable[tuple[str, str, str | None, str]] = (),
         synchronous: Synchronous = "FULL",
         batch_size: int = 64,
         batch_interval: float = 0.25,
@@ -116,6 +117,8 @@ class SqliteJournal(LedgerQueries):
         Args:
             timezone: the plan's zone; a plan that ran here in another zone is refused.
             job_days, chunks: the plan's size, for `status`.
+            locations: the plan's (region, namespace, namespace_source, group) as spelled;
+                a location respelled (case, spaces) after it covered days is refused.
             synchronous: "FULL" (default): a mark survives a power loss of this machine;
                 "NORMAL": it survives a crash of this process (kill -9, OOM) but maybe not
                 a power loss, for less I/O per commit.
@@ -132,7 +135,9 @@ class SqliteJournal(LedgerQueries):
         if synchronous not in _SYNCHRONOUS:
             raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
         clock = clock or SystemClock()
-        entry = PlanEntry(plan_name, plan_digest, timezone, job_days, chunks)
+        entry = PlanEntry(
+            plan_name, plan_digest, timezone, job_days, chunks, locations=tuple(locations)
+        )
         opened = open_for_run(
             Path(path),
             entry,
@@ -177,6 +182,7 @@ class SqliteJournal(LedgerQueries):
             timezone=entry.timezone if entry else None,
             job_days=entry.job_days if entry else 0,
             chunks=entry.chunks if entry else 0,
+            locations=entry.locations if entry else (),
             clock=clock,
         )
 

@@ -129,6 +129,9 @@ def _main(args: argparse.Namespace) -> int:
             timezone=plan.timezone,
             job_days=plan.count_job_days(),
             chunks=plan.count_chunks(),
+            locations={
+                (t.region, t.namespace, t.namespace_source, t.group_id) for t in plan.targets
+            },
             synchronous="NORMAL" if args.journal_sync == "normal" else "FULL",
         )
     except (JournalError, OSError) as exc:

@@ -126,3 +126,21 @@ def test_a_zone_change_before_anything_was_covered_is_accepted(tmp_path) -> None
     _open(path).close()
     with SqliteJournal.open(path, plan_name="p", plan_digest="d", timezone="UTC") as j:
         assert {p.name: p.timezone for p in j.plans()} == {"p": "UTC"}
+
+
+@pytest.mark.asyncio
+async def test_a_location_respelled_after_it_covered_days_is_refused(tmp_path, chunk) -> None:
+    path = tmp_path / "j.sqlite"
+    before = [("cn-hangzhou", "ns-1", None, "g1")]
+    c = chunk(1, D0)
+    with _open(path, locations=before) as j:
+        j.propose(c, plan="p", timezone="Asia/Shanghai")
+        await j.mark_in_flight(c.key, 1.0)
+        j.record_outcome(c.key, ChunkStatus.SUCCEEDED)
+    with pytest.raises(JournalError, match="now names the location 'cn-hangzhou/ns-1/None/G1'"):
+        _open(path, locations=[("cn-hangzhou", "ns-1", None, "G1")])
+    # really another group: no refusal; and the settle path keeps what was recorded
+    _open(path, locations=[*before, ("cn-hangzhou", "ns-1", None, "g2")]).close()
+    SqliteJournal.open_existing(path).close()
+    with SqliteJournal.open_readonly(path) as j:
+        assert set(j.plans()[0].locations) == {*before, ("cn-hangzhou", "ns-1", None, "g2")}
