@@ -130,7 +130,7 @@ class AdaptiveLimiter:
 
     Args:
         ceiling: the configured rate (calls per second, or a `Rate`); never exceeded.
-        burst: as for `RateLimiter` (default 1).
+        burst, catch_up: as for `RateLimiter` (default 1 each).
         clock: the time source.
         floor: the lowest rate (default 2% of the ceiling; botocore's absolute 0.5 calls/s
             would be 30% of SchedulerX's whole quota).
@@ -145,13 +145,14 @@ class AdaptiveLimiter:
         ceiling: float | Rate,
         *,
         burst: float = 1.0,
+        catch_up: float = 1.0,
         clock: Clock | None = None,
         floor: float | None = None,
         beta: float = BETA,
         recovery: float = RECOVERY_SECONDS,
     ) -> None:
         self._clock = clock or SystemClock()
-        self._limiter = RateLimiter(ceiling, burst=burst, clock=self._clock)
+        self._limiter = RateLimiter(ceiling, burst=burst, catch_up=catch_up, clock=self._clock)
         top = self._limiter.ceiling
         self._cubic = CubicRate(
             ceiling=top,

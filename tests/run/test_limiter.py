@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import random
 
 import anyio
 import pytest
@@ -54,6 +55,65 @@ def test_never_more_than_rate_plus_burst_in_any_window(
     # and it is not slower than it must be: the last grant is when the bucket allows it
     expected_end = max(0.0, (tasks * each - burst) / rate)
     assert max(times) == pytest.approx(expected_end, rel=1e-6, abs=1e-6)
+
+
+class LaggingClock(FakeClock):
+    """A FakeClock whose sleepers wake late, by a seeded random share of `max_lag`, as an
+    event loop wakes them (epoll rounding, other tasks first)."""
+
+    def __init__(self, max_lag: float, seed: int) -> None:
+        super().__init__()
+        self._max_lag = max_lag
+        self._random = random.Random(seed)
+
+    async def sleep(self, seconds: float) -> None:
+        await super().sleep(seconds + self._random.uniform(0, self._max_lag))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rate=st.floats(min_value=0.5, max_value=200.0),
+    lag=st.floats(min_value=0.0, max_value=0.9),
+    tasks=st.integers(min_value=1, max_value=6),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_wake_up_lag_is_repaid_and_the_bound_holds_with_catch_up(
+    rate: float, lag: float, tasks: int, seed: int
+) -> None:
+    """Waiters that wake up to `lag` intervals late lose no throughput, and no window ever
+    holds more than burst + catch_up + rate x width grants."""
+    calls = 40
+    clock = LaggingClock(lag / rate, seed)
+    limiter = RateLimiter(rate, clock=clock)
+    times = asyncio.run(grant_times(limiter, clock, tasks, -(-calls // tasks)))
+    assert_within_rate(times, rate, burst=1 + 1)
+    # on schedule: the last grant trails its slot by at most one lag, it does not pile up
+    slots_end = (len(times) - 1) / rate
+    assert max(times) <= slots_end + lag / rate + 1e-6
+
+
+def test_without_catch_up_the_lag_accumulates() -> None:
+    """The control: a plain bucket (catch_up=0) on the same lagging clock falls behind by
+    the sum of the lags, which is what `catch_up` is for."""
+    rate, lag, calls = 10.0, 0.5, 40
+    ends = {}
+    for catch_up in (0.0, 1.0):
+        clock = LaggingClock(lag / rate, seed=7)
+        limiter = RateLimiter(rate, catch_up=catch_up, clock=clock)
+        ends[catch_up] = max(asyncio.run(grant_times(limiter, clock, 4, calls // 4)))
+    assert ends[1.0] <= (calls - 1) / rate + lag / rate
+    assert ends[0.0] > (calls - 1) / rate + 10 * lag / rate  # ~ (calls - 1) x lag / 2
+
+
+@pytest.mark.asyncio
+async def test_idle_time_earns_no_catch_up() -> None:
+    """Catch-up repays a waiter's lag only: after idling, the bucket holds `burst`, no more."""
+    clock = FakeClock()
+    limiter = RateLimiter(1.0, clock=clock)
+    await limiter.acquire()
+    await clock.sleep(100.0)
+    assert limiter.try_acquire()
+    assert not limiter.try_acquire()
 
 
 @pytest.mark.asyncio
@@ -142,10 +202,13 @@ def test_validation_and_repr() -> None:
             RateLimiter(bad)
     with pytest.raises(ValueError, match="burst"):
         RateLimiter(1.0, burst=0.5)
+    for bad in (-0.1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="catch_up"):
+            RateLimiter(1.0, catch_up=bad)
     limiter = RateLimiter(Rate(100, 60), burst=2, clock=FakeClock())
     assert limiter.rate == pytest.approx(100 / 60)
     assert repr(limiter) == (
-        "RateLimiter(rate=1.667/s, burst=2, tokens=2.000, waiting=0, paused=0s)"
+        "RateLimiter(rate=1.667/s, burst=2, catch_up=1, tokens=2.000, waiting=0, paused=0s)"
     )
     with pytest.raises(ValueError, match="rate"):
         limiter.set_rate(0.0)
