@@ -41,8 +41,14 @@ RETRY_AFTER_CAP = 60.0  # seconds; the aliyun CLI caps x-acs-retry-after the sam
 RECOVERY_SECONDS = 20.0  # a cut from the ceiling is back at the ceiling after this long
 FLOOR_FRACTION = 0.02  # the floor is 2% of the ceiling (100/min → 2/min)
 MEASURE_WINDOW = 2.0  # seconds of sends averaged for the measured rate...
-QUIET_CALLS = 2  # after a cut, throttles during this many calls' time do not cut again
 MEASURE_CALLS = 10  # ...or the time the last 10 calls took at the current rate, if longer
+CONGESTION_WINDOW = 1.0  # seconds after a cut in which further throttles are the same event
+WINDOW_CALLS = 2  # ...or this many calls' time at the cut rate, if longer
+FLOOR_OF_SUCCESSES = 0.85  # a cut goes no lower than this share of the recent success rate
+SUCCESS_WINDOW = 20.0  # seconds of successes averaged for that floor (one recovery)...
+SUCCESS_CALLS = 10  # ...or the time 10 calls take at the current rate, if longer
+OVERLOAD_SHARE = 0.5  # a window whose answers are more throttles than this cuts again...
+OVERLOAD_THROTTLES = 4  # ...once it holds this many throttles
 
 
 @dataclass(slots=True)
@@ -100,13 +106,16 @@ class CubicRate:
         return min(self.ceiling, max(self.floor, rate))
 
 
-class _SendMeter:
-    """The recent send rate: calls in a sliding window (botocore smooths 0.5 s buckets
+class _Meter:
+    """A recent rate of events: those in a sliding window of `seconds`, or of the time
+    `calls` events take at the current rate if longer (botocore smooths 0.5 s buckets
     instead; with a quota of 1.67 calls/s a half-second bucket holds zero or one call)."""
 
-    def __init__(self) -> None:
+    def __init__(self, seconds: float, calls: int) -> None:
         self._sends: deque[float] = deque()
         self._first: float | None = None
+        self._seconds = seconds
+        self._calls = calls
 
     def record(self, now: float) -> None:
         if self._first is None:
@@ -116,7 +125,7 @@ class _SendMeter:
     def rate(self, now: float, current: float) -> float:
         if self._first is None:
             return 0.0
-        window = max(MEASURE_WINDOW, MEASURE_CALLS / current)
+        window = max(self._seconds, self._calls / current)
         while self._sends and self._sends[0] < now - window:
             self._sends.popleft()
         span = min(window, now - self._first)
@@ -160,8 +169,11 @@ class AdaptiveLimiter:
             beta=beta,
             recovery=recovery,
         )
-        self._meter = _SendMeter()
-        self._quiet_until = -math.inf
+        self._meter = _Meter(MEASURE_WINDOW, MEASURE_CALLS)
+        self._successes = _Meter(SUCCESS_WINDOW, SUCCESS_CALLS)
+        self._window_ends = -math.inf
+        self._floor = 0.0  # what the successes showed at the last cut (see on_throttle)
+        self._window_throttles = self._window_answers = 0  # answers since the last cut
         self.throttles = 0
         self.cuts = 0
 
@@ -201,22 +213,48 @@ class AdaptiveLimiter:
         if retry_after:
             self._limiter.pause(min(retry_after, RETRY_AFTER_CAP))
         now = self._clock.now()
-        if sent_at < self._cubic.cut_at or now < self._quiet_until:
-            return
-        base = min(self._limiter.rate, self._meter.rate(now, self._limiter.rate))
+        if sent_at < self._cubic.cut_at:
+            return  # paced by the rate before the last cut: says nothing about this one
+        self._window_throttles += 1
+        if now < self._window_ends and not self._overloaded():
+            return  # the same congestion window as the last cut: one event, one cut
+        current = self._limiter.rate
+        base = min(current, self._meter.rate(now, current))
+        # Not far below what the successes have shown over a recovery's time, so that a
+        # throttle that is noise, not quota, costs little; the curve still plateaus near
+        # W_max as long as after a full cut. An evident overload gets the full cut.
+        overloaded = self._overloaded()
         rate = self._cubic.cut(base, now)
+        self._floor = (
+            0.0
+            if overloaded
+            else min(base, FLOOR_OF_SUCCESSES * self._successes.rate(now, current))
+        )
+        rate = max(rate, self._floor)
         self._limiter.set_rate(rate)
-        self._quiet_until = now + QUIET_CALLS / rate
+        self._window_ends = now + max(CONGESTION_WINDOW, WINDOW_CALLS / rate)
+        self._window_throttles = self._window_answers = 0
         self.cuts += 1
 
+    def _overloaded(self) -> bool:
+        """Whether this window's answers are mostly throttles: an overload no noise explains
+        (the fault mixes we survive throttle a fifth of calls at most), so cut again now."""
+        answers = self._window_throttles + self._window_answers
+        return (
+            self._window_throttles >= OVERLOAD_THROTTLES
+            and self._window_throttles > OVERLOAD_SHARE * answers
+        )
+
     def on_success(self) -> None:
+        now = self._clock.now()
+        self._successes.record(now)
+        self._window_answers += 1
         if not self._cubic.engaged:
             return
-        now = self._clock.now()
         rate = self._cubic.at(now)
         measured = self._meter.rate(now, self._limiter.rate)
         # botocore: never more than twice what is actually being sent
-        rate = self._cubic.clip(min(rate, 2 * measured))
+        rate = max(self._cubic.clip(min(rate, 2 * measured)), self._floor)
         self._limiter.set_rate(rate)
 
     def __repr__(self) -> str:
