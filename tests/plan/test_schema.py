@@ -34,7 +34,7 @@ def test_schema_defaults_match_the_code() -> None:
     schema = plan_json_schema()
     execution = schema["properties"]["execution"]["properties"]
     defaults = Execution()
-    assert execution["rate"]["default"] == "90/min" == str(defaults.rate)
+    assert execution["rate"]["default"] == "100/min" == str(defaults.rate)
     for key in ("concurrency", "max_attempts", "order", "per_job_concurrency", "max_chunks"):
         assert execution[key]["default"] == getattr(defaults, key)
     assert schema["properties"]["chunk_days"]["default"] == DEFAULT_CHUNK_DAYS == 7
