@@ -39,6 +39,7 @@ from ..journal._view import plan_counts
 from ..plan import Plan, PlanError, load_plan, parse_rate
 from ..plan._model import Rate
 from ..schedulerx import (
+    AiohttpTransport,
     Credentials,
     CredentialsError,
     CredentialsProvider,
@@ -48,6 +49,7 @@ from ..schedulerx import (
     Timeouts,
     check_endpoint_override,
     default_credentials_provider,
+    pool_size,
     resolve_endpoint,
 )
 from ._adaptive import AdaptiveLimiter
@@ -246,7 +248,11 @@ async def _execute(
         else:
             provider, credentials = await _credentials()
             endpoint = options.endpoint
-        client = SchedulerXClient(provider, endpoint=endpoint, timeouts=options.timeouts)
+        # a connection per call in flight: no call waits for one (issue 13)
+        limit = pool_size(plan.execution.concurrency)
+        transport = AiohttpTransport(timeouts=options.timeouts, limit=limit)
+        stack.push_async_callback(transport.aclose)
+        client = SchedulerXClient(provider, endpoint=endpoint, transport=transport)
         stack.push_async_callback(client.aclose)
         account = credentials.access_key_id
         del credentials  # only the key id is needed from here on

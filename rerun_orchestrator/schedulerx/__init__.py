@@ -7,7 +7,7 @@ RETRY. Credentials come from a `CredentialsProvider`; `default_credentials_provi
 the official default chain. Nothing here retries, paces or logs attempts: the executor does.
 """
 
-from ._aiohttp import AiohttpTransport
+from ._aiohttp import AiohttpTransport, pool_size
 from ._aliyun import (
     AliyunCredentialsProvider,
     aliyun_credentials_available,
@@ -109,5 +109,6 @@ __all__ = [
     "default_credentials_provider",
     "format_timestamp",
     "parse_response",
+    "pool_size",
     "resolve_endpoint",
 ]

@@ -10,8 +10,8 @@ Why "sent or not" is decided the way it is. The difference between `RequestNotSe
 (retry freely) and `ResponseLostError` (reconcile first) is the whole point of this module,
 and aiohttp does not say whether request bytes reached the wire. We draw the line where we
 can prove it, by the exception's type: aiohttp raises `ClientConnectorError` (DNS, refused,
-TLS handshake or certificate, proxy) and `ConnectionTimeoutError` (pool wait or connect
-timeout) only while obtaining a connection, and `InvalidURL` before that; those are "not
+TLS handshake or certificate, proxy) and `ConnectionTimeoutError` (connect timeout) only
+while obtaining a connection, and `InvalidURL` before that; those are "not
 sent". Every other failure, including ones we do not recognise, is "may have been sent".
 A pooled keep-alive connection that the server had already closed fails on write, and
 then the server never saw the request, but we cannot tell that apart from a reset after
@@ -26,10 +26,19 @@ The ``request_written`` failpoint fires once the response headers have arrived a
 the body is read: the server certainly has the request, and nothing is recorded yet.
 
 Redirects are never followed: a redirect would carry a signed request to another host.
+
+A wait for a pooled connection is not a connect timeout. aiohttp counts the time a request
+waits for a free connection against `ClientTimeout.connect`, so with more callers than
+connections, healthy requests failed as "not sent: ConnectionTimeoutError" and were
+retried. Here callers queue for one of `limit` slots first (first come, first served,
+outside every timeout: nothing has started), and the connector under it never makes a
+request wait, so the connect timeout measures connecting only. `run` sizes the pool to its
+concurrency (`pool_size`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 
 import aiohttp
@@ -37,6 +46,16 @@ from yarl import URL
 
 from .._failpoints import failpoint
 from ._transport import HttpRequest, HttpResponse, RequestNotSentError, ResponseLostError, Timeouts
+
+# Connections `run` keeps beside its RerunJob calls in flight: for the reconciler's reads.
+READ_CONNECTIONS = 4
+
+
+def pool_size(concurrency: int) -> int:
+    """The connections a run with `concurrency` calls in flight needs: one per call, plus
+    the reconciler's reads, so that no call ever waits for a connection."""
+    return concurrency + READ_CONNECTIONS
+
 
 # Raised only before a connection is handed to the request: nothing was written.
 _NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
@@ -57,8 +76,8 @@ class AiohttpTransport:
 
     Args:
         timeouts: connect / read / total budgets for one attempt (see `Timeouts`).
-        limit: most connections open at once (also per host); callers beyond it wait in
-            the pool, and that wait counts against the connect timeout.
+        limit: most requests (and connections) at once; callers beyond it wait their turn,
+            and that wait counts against no timeout (see the module docstring).
         keepalive_timeout: seconds an idle connection is kept for reuse.
         ssl_context: TLS settings; default verifies certificates against the system store.
         proxy: an HTTP(S) proxy URL for every request, if the network needs one.
@@ -77,6 +96,7 @@ class AiohttpTransport:
             raise ValueError("limit must be at least 1")
         self._timeouts = timeouts or Timeouts()
         self._limit = limit
+        self._slots = asyncio.Semaphore(limit)
         self._keepalive_timeout = keepalive_timeout
         self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._proxy = proxy
@@ -126,6 +146,12 @@ class AiohttpTransport:
             url = URL(request.url, encoded=True)  # already percent-encoded by the signer
             if "?" not in request.url:  # only query-less URLs repeat (one per endpoint)
                 self._urls[request.url] = url
+        async with self._slots:
+            return await self._send(session, url, request)
+
+    async def _send(
+        self, session: aiohttp.ClientSession, url: URL, request: HttpRequest
+    ) -> HttpResponse:
         try:
             async with session.request(
                 request.method,
@@ -154,6 +180,11 @@ class AiohttpTransport:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+    @property
+    def limit(self) -> int:
+        """Most requests in flight at once (the pool's size)."""
+        return self._limit
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("open" if self._session else "idle")

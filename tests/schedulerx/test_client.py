@@ -270,32 +270,6 @@ async def test_connection_refused_was_never_sent(make_client: MakeClient, unused
 
 
 @pytest.mark.asyncio
-async def test_waiting_for_a_pooled_connection_too_long_was_never_sent(
-    server: Any, clock: Any
-) -> None:
-    release = asyncio.Event()
-
-    async def reply(request: web.Request, received: Any) -> web.StreamResponse:
-        await release.wait()
-        return await server.default(request, received)
-
-    server.reply = reply
-    transport = AiohttpTransport(timeouts=Timeouts(connect=0.2, read=5.0, total=10.0), limit=1)
-    async with SchedulerXClient(
-        KEYS, endpoint=server.url, transport=transport, clock=clock
-    ) as client:
-        holder = asyncio.ensure_future(client.rerun_job(PARAMS))
-        await asyncio.sleep(0.05)
-        waiter = await client.rerun_job(PARAMS)
-        release.set()
-        assert (await holder).verdict is Verdict.SUCCEEDED
-    await transport.aclose()
-    assert waiter.verdict is Verdict.RETRY
-    assert not waiter.wrote_request
-    assert len(server.received) == 1
-
-
-@pytest.mark.asyncio
 async def test_redirects_are_not_followed(server: Any, make_client: MakeClient) -> None:
     async def reply(request: web.Request, received: Any) -> web.StreamResponse:
         return web.Response(status=302, headers={"Location": "http://127.0.0.1:1/elsewhere"})
