@@ -27,6 +27,14 @@ the body is read: the server certainly has the request, and nothing is recorded 
 
 Redirects are never followed: a redirect would carry a signed request to another host.
 
+Answers are bounded: a body of at most `MAX_BODY_BYTES` (8 MiB; SchedulerX's answers are
+a few KiB, a full GetJobInstanceList page well under 1 MiB), response headers as aiohttp
+bounds them (`MAX_HEADER_*`). A larger body is not read: the connection is dropped and the
+answer's body becomes a short note that parses as nothing, so the client classifies it as
+an unreadable answer (ambiguous for RerunJob, retried for reads), as it would a truncated
+one. A header over the limits fails the attempt as "may have been sent". A hostile or
+broken proxy can then cost a reconciliation, never the process's memory.
+
 A wait for a pooled connection is not a connect timeout. aiohttp counts the time a request
 waits for a free connection against `ClientTimeout.connect`, so with more callers than
 connections, healthy requests failed as "not sent: ConnectionTimeoutError" and were
@@ -46,6 +54,13 @@ from yarl import URL
 
 from .._failpoints import failpoint
 from ._transport import HttpRequest, HttpResponse, RequestNotSentError, ResponseLostError, Timeouts
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_HEADER_LINE = 8190  # bytes in the status line or one header (aiohttp's default)
+MAX_HEADER_FIELD = 8190  # bytes in one header value (aiohttp's default)
+MAX_HEADERS = 128  # header lines per answer (aiohttp's default)
+# What a too-large body is replaced by: neither JSON nor XML, so it parses as nothing.
+TOO_LARGE = b"(answer body larger than 8 MiB: not read)"
 
 # Connections `run` keeps beside its RerunJob calls in flight: for the reconciler's reads.
 READ_CONNECTIONS = 4
@@ -69,6 +84,25 @@ def _safe_reason(exc: BaseException, request: HttpRequest) -> str:
         text = text.replace(query, "<query>")
     name = type(exc).__name__
     return f"{name}: {text}" if text else name
+
+
+async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
+    """The body, or `TOO_LARGE` (connection dropped) once it passes `MAX_BODY_BYTES`."""
+    length = response.content_length
+    if length is not None and length <= MAX_BODY_BYTES:
+        return await response.read()  # reads exactly Content-Length bytes: the fast path
+    if length is None:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_any():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                break
+            chunks.append(chunk)
+        else:
+            return b"".join(chunks)
+    response.close()  # the rest is never read; the connection is not reused
+    return TOO_LARGE
 
 
 class AiohttpTransport:
@@ -128,6 +162,9 @@ class AiohttpTransport:
             auto_decompress=True,
             raise_for_status=False,
             trust_env=False,
+            max_line_size=MAX_HEADER_LINE,
+            max_field_size=MAX_HEADER_FIELD,
+            max_headers=MAX_HEADERS,
         )
         return self._session
 
@@ -163,7 +200,7 @@ class AiohttpTransport:
             ) as response:
                 # The server has answered: it certainly got the request. Crash tests die here.
                 failpoint("request_written")
-                body = await response.read()
+                body = await _read_bounded(response)
                 # A case-insensitive multidict: lower-case lookups work, no copy needed.
                 return HttpResponse(status=response.status, headers=response.headers, body=body)
         except _NOT_SENT as exc:
