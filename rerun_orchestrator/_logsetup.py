@@ -9,8 +9,11 @@ logging: a service that embeds it keeps its own pipeline. The CLI calls `configu
   (``rerun.attempt`` that succeeded, ``rerun.chunk.succeeded``) are left out unless
   `verbose`, so that on a long backfill the lines that need a person (retries, throttles,
   failures, unknowns) are not buried; the progress display and the summary count them.
-- `log_file`: every event, unfiltered, as JSON lines appended to that file and flushed per
-  line, so a run that dies unattended still leaves a record of each attempt and RequestId.
+- `log_file`: every event, unfiltered, as JSON lines appended to that file. Writes are
+  batched: the file is flushed `FLUSH_SECONDS` (0.2 s) after the first unflushed line, at
+  once on every warning or failed attempt, and when closed (also at exit). A run that dies
+  unattended (kill -9) so loses at most the last 0.2 s of routine lines, never the line of
+  a failure; a flush per line cost a system call per event (6,006 for 3,000 calls).
 
 Lines are written to whatever ``sys.stderr`` is *at the time*, not when configured, so that
 a live progress display that redirects stderr (rich's ``Live``) keeps log lines above it.
@@ -18,6 +21,8 @@ a live progress display that redirects stderr (rich's ``Live``) keeps log lines 
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
 import sys
@@ -30,7 +35,13 @@ import structlog
 LogFormat = Literal["json", "console"]
 
 _ROUTINE = frozenset({"rerun.chunk.succeeded"})
+FLUSH_SECONDS = 0.2
+# Lines flushed at once: a person (or a crash investigation) needs these.
+_URGENT_LEVELS = frozenset({"warning", "warn", "error", "critical", "exception", "fatal"})
+_ROUTINE_OUTCOMES = frozenset({None, "succeeded"})
+_encode = json.JSONEncoder(default=str, ensure_ascii=True).encode
 _file: TextIO | None = None
+_tee: _JsonLinesTee | None = None
 
 
 class _StderrLogger:
@@ -56,24 +67,57 @@ def _drop_routine(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
 
 
 class _JsonLinesTee:
-    """Appends each event as a JSON line to a file, then passes it on unchanged."""
+    """Appends each event as a JSON line to a file, then passes it on unchanged.
+
+    Flushes are batched (see the module docstring): a timer on the running event loop, or
+    at once when there is no loop or the line is urgent.
+    """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
-    def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
-        if not self._stream.closed:  # a log line never takes the run down
-            self._stream.write(json.dumps(dict(event_dict), default=str) + "\n")
-            self._stream.flush()
+    def __call__(self, _: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
+        stream = self._stream
+        if not stream.closed:  # a log line never takes the run down
+            stream.write(_encode(event_dict) + "\n")
+            if method in _URGENT_LEVELS or event_dict.get("outcome") not in _ROUTINE_OUTCOMES:
+                self.flush()
+            else:
+                self._arm()
         return event_dict
+
+    def _arm(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()  # no loop to run a timer: flush now, as before
+            return
+        if self._timer is None or self._timer_loop is not loop:
+            self._timer = loop.call_later(FLUSH_SECONDS, self.flush)
+            self._timer_loop = loop
+
+    def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = self._timer_loop = None
+        if not self._stream.closed:
+            self._stream.flush()
 
 
 def close_log_file() -> None:
-    """Close the file opened by `configure(log_file=...)`, if any."""
-    global _file  # noqa: PLW0603 - one process-wide log file, like logging's own handlers
+    """Flush and close the file opened by `configure(log_file=...)`, if any."""
+    global _file, _tee  # noqa: PLW0603 - one process-wide log file, like logging's own handlers
+    if _tee is not None:
+        _tee.flush()
+        _tee = None
     if _file is not None:
         _file.close()
         _file = None
+
+
+atexit.register(close_log_file)
 
 
 def configure(
@@ -88,7 +132,7 @@ def configure(
     Raises:
         OSError: `log_file` cannot be opened for appending.
     """
-    global _file  # noqa: PLW0603 - see close_log_file
+    global _file, _tee  # noqa: PLW0603 - see close_log_file
     close_log_file()
     # The official credentials library (optional extra) logs each chain step it tries, with
     # tracebacks, on stdlib logging; the CLI reports a missing credential itself, once.
@@ -101,7 +145,8 @@ def configure(
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
         _file = log_file.open("a", encoding="utf-8")
-        processors.append(_JsonLinesTee(_file))
+        _tee = _JsonLinesTee(_file)
+        processors.append(_tee)
     if fmt == "json":
         processors += [
             structlog.processors.format_exc_info,
