@@ -26,6 +26,7 @@ import atexit
 import json
 import logging
 import sys
+import time
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -57,6 +58,25 @@ class _StderrLogger:
 
 def _logger_factory(*args: Any) -> _StderrLogger:
     return _StderrLogger()
+
+
+class _UtcStamper:
+    """ISO 8601 UTC ``timestamp`` with microseconds (``2024-06-01T08:00:00.123456Z``), as
+    structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it, for a fraction of its cost:
+    the date and time of the current second are formatted once per second, not per event."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        event_dict["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+        return event_dict
 
 
 def _drop_routine(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -140,7 +160,7 @@ def configure(
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _UtcStamper(),
     ]
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)

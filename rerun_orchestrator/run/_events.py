@@ -176,8 +176,12 @@ class EventSink:
 
     def __init__(self, on_event: Callable[[RunEvent], None] | None = None) -> None:
         self._on_event = on_event
+        # Bound once per run, with structlog's configuration of that moment: the lazy
+        # module-level proxy would rebuild the bound logger on every event (the CLI keeps
+        # structlog's logger cache off because it reconfigures).
+        self._log = _log.bind()
 
     def emit(self, event: RunEvent) -> None:
-        getattr(_log, event_level(event))(event_name(event), **event.fields())
+        getattr(self._log, event_level(event))(event_name(event), **event.fields())
         if self._on_event is not None:
             self._on_event(event)
