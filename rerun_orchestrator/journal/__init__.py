@@ -6,31 +6,39 @@ written, its outcome after; a chunk found in flight or unknown is checked with
 GetJobInstanceList (`Reconciler`) before anything is resent.
 """
 
-from ._errors import (
-    DayCoveredError,
-    InvalidTransitionError,
-    JournalError,
-    JournalLockedError,
-    JournalMismatchError,
-)
-from ._judge import judge_instances
-from ._lock import JournalReplacedError
-from ._memory import MemoryJournal
-from ._model import (
-    ChunkRecord,
-    ChunkStatus,
-    JobIdentity,
-    JournalMeta,
-    PlanEntry,
-    ReconcileOutcome,
-    Reconciliation,
-)
-from ._reconcile import InstanceLister, Reconciler
-from ._report import build_report
-from ._settle import settle_by_hand
-from ._sqlite import SqliteJournal
-from ._status import render_status
-from ._store import Journal, SyncSummary
+from __future__ import annotations
+
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
+# public name -> the private module that defines it; imported on first use (PEP 562), so that
+# `status` loads the SQLite journal and its renderer, not the reconciler and its HTTP stack
+_EXPORTS: dict[str, str] = {
+    "DayCoveredError": "._errors",
+    "InvalidTransitionError": "._errors",
+    "JournalError": "._errors",
+    "JournalLockedError": "._errors",
+    "JournalMismatchError": "._errors",
+    "judge_instances": "._judge",
+    "JournalReplacedError": "._lock",
+    "MemoryJournal": "._memory",
+    "ChunkRecord": "._model",
+    "ChunkStatus": "._model",
+    "JobIdentity": "._model",
+    "JournalMeta": "._model",
+    "PlanEntry": "._model",
+    "ReconcileOutcome": "._model",
+    "Reconciliation": "._model",
+    "InstanceLister": "._reconcile",
+    "Reconciler": "._reconcile",
+    "build_report": "._report",
+    "settle_by_hand": "._settle",
+    "SqliteJournal": "._sqlite",
+    "render_status": "._status",
+    "Journal": "._store",
+    "SyncSummary": "._store",
+}
 
 __all__ = [
     "ChunkRecord",
@@ -57,3 +65,44 @@ __all__ = [
     "render_status",
     "settle_by_hand",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if _TYPE_CHECKING:
+    from ._errors import (
+        DayCoveredError,
+        InvalidTransitionError,
+        JournalError,
+        JournalLockedError,
+        JournalMismatchError,
+    )
+    from ._judge import judge_instances
+    from ._lock import JournalReplacedError
+    from ._memory import MemoryJournal
+    from ._model import (
+        ChunkRecord,
+        ChunkStatus,
+        JobIdentity,
+        JournalMeta,
+        PlanEntry,
+        ReconcileOutcome,
+        Reconciliation,
+    )
+    from ._reconcile import InstanceLister, Reconciler
+    from ._report import build_report
+    from ._settle import settle_by_hand
+    from ._sqlite import SqliteJournal
+    from ._status import render_status
+    from ._store import Journal, SyncSummary

@@ -19,12 +19,8 @@ from datetime import date
 from itertools import islice
 from typing import Any
 
-import structlog
-
 from ..plan._model import Chunk
 from ._model import ChunkRecord, ChunkStatus, JournalMeta
-
-_log = structlog.get_logger("rerun_orchestrator.journal")
 
 SCHEMA_VERSION = 2
 # Written in every journal's meta: what tells our file from any other SQLite database.

@@ -8,13 +8,16 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from ._errors import JournalError
 from ._model import JournalMeta, PlanEntry
 from ._schema import INDEXES, KIND, SCHEMA, SCHEMA_VERSION, read_meta, write_meta
 
-_log = structlog.get_logger("rerun_orchestrator.journal")
+
+def _log_info(event: str, **fields: Any) -> None:
+    import structlog  # noqa: PLC0415 - only when logging, so that `status` never loads it
+
+    structlog.get_logger("rerun_orchestrator.journal").info(event, **fields)
+
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -110,7 +113,7 @@ def migrate(conn: sqlite3.Connection, path: Path, meta: JournalMeta, now: float)
         "VALUES (?, ?, NULL, ?, ?)",
         (meta.plan_name, meta.plan_digest, meta.created_at, now),
     )
-    _log.info("rerun.journal.migrated", journal=str(path), from_schema=1, to=SCHEMA_VERSION)
+    _log_info("rerun.journal.migrated", journal=str(path), from_schema=1, to=SCHEMA_VERSION)
     return upgraded
 
 
@@ -151,7 +154,7 @@ def adopt_plan(
     previous = meta.previous_digest if meta.plan_name == plan.name else None
     if row is not None and row[0] != plan.digest:
         previous = row[0]
-        _log.info(
+        _log_info(
             "rerun.journal.plan_changed",
             journal=str(path),
             plan=plan.name,

@@ -7,59 +7,65 @@ RETRY. Credentials come from a `CredentialsProvider`; `default_credentials_provi
 the official default chain. Nothing here retries, paces or logs attempts: the executor does.
 """
 
-from ._aiohttp import AiohttpTransport, pool_size
-from ._aliyun import (
-    AliyunCredentialsProvider,
-    aliyun_credentials_available,
-    default_credentials_provider,
-)
-from ._classify import CODE_TABLE, STATUS_TABLE, Classification, classify
-from ._client import SchedulerXClient
-from ._credential_sources import (
-    CliConfigCredentialsProvider,
-    EnvironmentCredentialsProvider,
-    IniFileCredentialsProvider,
-)
-from ._credentials import (
-    ChainCredentialsProvider,
-    Credentials,
-    CredentialsProvider,
-    RefreshingCredentialsProvider,
-    StaticCredentialsProvider,
-)
-from ._endpoints import ENDPOINT_MAP, Endpoint, check_endpoint_override, resolve_endpoint
-from ._errors import (
-    ApiCallError,
-    CredentialsError,
-    CredentialsNotFoundError,
-    EndpointError,
-    SchedulerXError,
-)
-from ._requests import build_request, format_timestamp
-from ._responses import parse_response
-from ._transport import (
-    HttpRequest,
-    HttpResponse,
-    RequestNotSentError,
-    ResponseLostError,
-    Timeouts,
-    Transport,
-    TransportError,
-)
-from ._wire import (
-    API_VERSION,
-    PRODUCT,
-    ApiResponse,
-    AttemptResult,
-    InstanceListPage,
-    InstanceListQuery,
-    InstanceStatus,
-    JobInfo,
-    JobInstance,
-    RerunJobParams,
-    TriggerType,
-    Verdict,
-)
+from __future__ import annotations
+
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+from typing import Any as _Any
+
+# public name -> the private module that defines it; imported on first use (PEP 562), so that
+# `journal` (and `status`, `validate`) can use the wire types without loading aiohttp
+_EXPORTS: dict[str, str] = {
+    "AiohttpTransport": "._aiohttp",
+    "pool_size": "._aiohttp",
+    "AliyunCredentialsProvider": "._aliyun",
+    "aliyun_credentials_available": "._aliyun",
+    "default_credentials_provider": "._aliyun",
+    "CODE_TABLE": "._classify",
+    "STATUS_TABLE": "._classify",
+    "Classification": "._classify",
+    "classify": "._classify",
+    "SchedulerXClient": "._client",
+    "CliConfigCredentialsProvider": "._credential_sources",
+    "EnvironmentCredentialsProvider": "._credential_sources",
+    "IniFileCredentialsProvider": "._credential_sources",
+    "ChainCredentialsProvider": "._credentials",
+    "Credentials": "._credentials",
+    "CredentialsProvider": "._credentials",
+    "RefreshingCredentialsProvider": "._credentials",
+    "StaticCredentialsProvider": "._credentials",
+    "ENDPOINT_MAP": "._endpoints",
+    "Endpoint": "._endpoints",
+    "check_endpoint_override": "._endpoints",
+    "resolve_endpoint": "._endpoints",
+    "ApiCallError": "._errors",
+    "CredentialsError": "._errors",
+    "CredentialsNotFoundError": "._errors",
+    "EndpointError": "._errors",
+    "SchedulerXError": "._errors",
+    "build_request": "._requests",
+    "format_timestamp": "._requests",
+    "parse_response": "._responses",
+    "HttpRequest": "._transport",
+    "HttpResponse": "._transport",
+    "RequestNotSentError": "._transport",
+    "ResponseLostError": "._transport",
+    "Timeouts": "._transport",
+    "Transport": "._transport",
+    "TransportError": "._transport",
+    "API_VERSION": "._wire",
+    "PRODUCT": "._wire",
+    "ApiResponse": "._wire",
+    "AttemptResult": "._wire",
+    "InstanceListPage": "._wire",
+    "InstanceListQuery": "._wire",
+    "InstanceStatus": "._wire",
+    "JobInfo": "._wire",
+    "JobInstance": "._wire",
+    "RerunJobParams": "._wire",
+    "TriggerType": "._wire",
+    "Verdict": "._wire",
+}
 
 __all__ = [
     "API_VERSION",
@@ -112,3 +118,72 @@ __all__ = [
     "pool_size",
     "resolve_endpoint",
 ]
+
+
+def __getattr__(name: str) -> _Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if _TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport, pool_size
+    from ._aliyun import (
+        AliyunCredentialsProvider,
+        aliyun_credentials_available,
+        default_credentials_provider,
+    )
+    from ._classify import CODE_TABLE, STATUS_TABLE, Classification, classify
+    from ._client import SchedulerXClient
+    from ._credential_sources import (
+        CliConfigCredentialsProvider,
+        EnvironmentCredentialsProvider,
+        IniFileCredentialsProvider,
+    )
+    from ._credentials import (
+        ChainCredentialsProvider,
+        Credentials,
+        CredentialsProvider,
+        RefreshingCredentialsProvider,
+        StaticCredentialsProvider,
+    )
+    from ._endpoints import ENDPOINT_MAP, Endpoint, check_endpoint_override, resolve_endpoint
+    from ._errors import (
+        ApiCallError,
+        CredentialsError,
+        CredentialsNotFoundError,
+        EndpointError,
+        SchedulerXError,
+    )
+    from ._requests import build_request, format_timestamp
+    from ._responses import parse_response
+    from ._transport import (
+        HttpRequest,
+        HttpResponse,
+        RequestNotSentError,
+        ResponseLostError,
+        Timeouts,
+        Transport,
+        TransportError,
+    )
+    from ._wire import (
+        API_VERSION,
+        PRODUCT,
+        ApiResponse,
+        AttemptResult,
+        InstanceListPage,
+        InstanceListQuery,
+        InstanceStatus,
+        JobInfo,
+        JobInstance,
+        RerunJobParams,
+        TriggerType,
+        Verdict,
+    )

@@ -1,0 +1,52 @@
+"""Commands that send nothing load none of the network stack (issue 13: `status` spent three
+quarters of its 0.84 s importing aiohttp, structlog and rich). Timings are
+bench/bench_startup.py's; this proves what each command imports, in a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = str(ROOT / "plans" / "demo.yaml")
+NETWORK = ("aiohttp", "yarl", "multidict", "structlog", "rich", "alibabacloud_credentials")
+PROBE = """
+import contextlib, io, json, sys
+from rerun_orchestrator.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def imported_by(*args: str) -> tuple[int, set[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True
+    )
+    answer = json.loads(done.stdout.splitlines()[-1])
+    return answer["code"], {name.split(".")[0] for name in answer["modules"]}
+
+
+@pytest.fixture(scope="module")
+def journal(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("startup") / "demo.sqlite"
+    run = ["run", DEMO, "--simulate", "--journal", str(path), "--no-progress"]
+    assert imported_by(*run)[0] == 0
+    return str(path)
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "schema", "status"])
+def test_commands_that_send_nothing_import_no_network_stack(command: str, journal: str) -> None:
+    args = {
+        "validate": ["validate", DEMO],
+        "plan": ["plan", DEMO],
+        "schema": ["schema"],
+        "status": ["status", "--journal", journal],
+    }[command]
+    code, modules = imported_by(*args)
+    assert code == 0
+    assert sorted(modules.intersection(NETWORK)) == []
