@@ -21,7 +21,7 @@ over the whole run. The client never spends the server's burst (its limiter has 
 purpose: the burst is shared with every other caller of the account), so the burst is not
 counted as capacity.
 
-    .venv/bin/python bench/bench_quota.py [--quota 10] [--seconds 60]
+    .venv/bin/python bench/bench_quota.py [--quota 10] [--seconds 60] [--case N]
 
 Goals: (1) >= 98% accepted, <= 1% throttled; (2) >= 90%, <= 5%; (3) >= 85% of what is
 left, <= 5%, and the other caller's calls throttled <= 1% (issue 13).
@@ -180,6 +180,7 @@ def main() -> None:
     parser.add_argument("--quota", type=float, default=10.0, help="calls per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each case")
     parser.add_argument("--other", type=float, default=3.0, help="the other caller's calls/s")
+    parser.add_argument("--case", type=int, choices=(1, 2, 3), help="run only this case")
     args = parser.parse_args()
     # the run's events are counted through on_event; the log lines themselves are not needed
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
@@ -204,6 +205,8 @@ def main() -> None:
         for index, (label, rate, chunks, other_rate, (share_goal, throttle_goal)) in enumerate(
             cases
         ):
+            if args.case is not None and index + 1 != args.case:
+                continue
             outcome = asyncio.run(
                 one_case(Path(tmp), f"case{index}", quota, rate, chunks, other_rate)
             )
