@@ -105,6 +105,9 @@ async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
     return TOO_LARGE
 
 
+_NO_CONTENT_TYPE = ("Content-Type",)
+
+
 class AiohttpTransport:
     """`Transport` over one aiohttp session with a bounded keep-alive pool.
 
@@ -195,6 +198,9 @@ class AiohttpTransport:
                 url,
                 headers=request.headers,
                 data=request.body or None,
+                # A body-less POST (ListGroups, RetryJobInstance) would otherwise get an
+                # unsigned octet-stream Content-Type, which the gateway refuses.
+                skip_auto_headers=None if request.body else _NO_CONTENT_TYPE,
                 allow_redirects=False,
                 proxy=self._proxy,
             ) as response:

@@ -33,6 +33,7 @@ from ._transport import (
 )
 from ._wire import (
     ApiResponse,
+    AppGroup,
     AttemptResult,
     InstanceListPage,
     InstanceListQuery,
@@ -192,8 +193,10 @@ class SchedulerXClient:
         """
         return await self._call("RerunJob", "POST", params.form(), in_body=True, idempotent=False)
 
-    async def _read(self, action: str, params: Mapping[str, str]) -> ApiResponse:
-        result = await self._call(action, "GET", params, in_body=False, idempotent=True)
+    async def _read(
+        self, action: str, params: Mapping[str, str], method: Literal["GET", "POST"] = "GET"
+    ) -> ApiResponse:
+        result = await self._call(action, method, params, in_body=False, idempotent=True)
         if result.verdict is not Verdict.SUCCEEDED or result.response is None:
             raise ApiCallError(action, result)
         return result.response
@@ -241,6 +244,24 @@ class SchedulerXClient:
             return JobInfo.from_data(response.data or {})
         except (KeyError, TypeError, ValueError) as exc:
             raise self._malformed("GetJobInfo", response, exc) from None
+
+    async def list_groups(
+        self, *, region: str, namespace: str, namespace_source: str | None = None
+    ) -> tuple[AppGroup, ...]:
+        """The application groups of a namespace with their edition (POST, query string).
+
+        Raises:
+            ApiCallError: as for `get_job_instance_list` (an unknown namespace is PERMANENT).
+        """
+        params = {"RegionId": region, "Namespace": namespace}
+        if namespace_source is not None:
+            params["NamespaceSource"] = namespace_source
+        response = await self._read("ListGroups", params, "POST")
+        try:
+            items = (response.data or {}).get("AppGroups") or []
+            return tuple(AppGroup.from_json(item) for item in items)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise self._malformed("ListGroups", response, exc) from None
 
     @staticmethod
     def _malformed(action: str, response: ApiResponse, exc: Exception) -> ApiCallError:

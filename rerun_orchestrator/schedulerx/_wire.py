@@ -180,6 +180,8 @@ class JobInfo:
     time_type: int | None = None
     time_expression: str | None = None
     description: str | None = None
+    calendar: str | None = None
+    data_offset: int | None = None
 
     @property
     def enabled(self) -> bool:
@@ -202,6 +204,36 @@ class JobInfo:
             time_type=None if time_type is None else int(time_type),
             time_expression=time_config.get("TimeExpression"),
             description=info.get("Description"),
+            calendar=time_config.get("Calendar") or None,
+            data_offset=None
+            if time_config.get("DataOffset") is None
+            else int(time_config["DataOffset"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AppGroup:
+    """One row of ListGroups' ``Data.AppGroups``: a group and its edition.
+
+    ``AppVersion`` is 1 for Basic Edition and 2 for Professional Edition (SDK model text);
+    RerunJob needs professional. The row's ``AppKey`` (the workers' key) is never kept.
+    """
+
+    group_id: str
+    app_name: str
+    app_version: int | None
+
+    @property
+    def professional(self) -> bool:
+        return self.app_version == 2
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> AppGroup:
+        version = item.get("AppVersion")
+        return cls(
+            group_id=str(item["GroupId"]),
+            app_name=str(item.get("AppName", "")),
+            app_version=None if version is None else int(version),
         )
 
 

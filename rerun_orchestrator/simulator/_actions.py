@@ -246,7 +246,7 @@ def _job_config(job: JobState) -> dict[str, Any]:
     return {
         "JobId": job.job_id,
         "Name": f"job-{job.job_id}",
-        "Status": 1,
+        "Status": 1 if spec.enabled else 0,
         "JobType": "java",
         "ExecuteMode": "standalone",
         "Parameters": "",
@@ -260,7 +260,7 @@ def _job_config(job: JobState) -> dict[str, Any]:
         "XAttrs": "",
         "TimeConfig": {
             "TimeType": 1,
-            "TimeExpression": _cron(spec.history_time),
+            "TimeExpression": spec.time_expression,
             "Calendar": "",
             "DataOffset": 0,
         },
@@ -286,9 +286,43 @@ def _job_config(job: JobState) -> dict[str, Any]:
     }
 
 
-def _cron(at: str) -> str:
-    hour, minute, second = at.split(":")
-    return f"{int(second)} {int(minute)} {int(hour)} * * ?"
+def list_groups(state: SimState, params: Mapping[str, str], ctx: CallContext) -> Result:
+    """The application groups of a namespace, with their edition (``AppVersion``).
+
+    ``AppVersion`` is 1 for Basic Edition and 2 for Professional Edition (SDK model text);
+    it is how a client learns, before any RerunJob, whether a group can rerun at all.
+    """
+    missing = _required(params, ("RegionId", "Namespace"))
+    if missing is not None:
+        return missing
+    region, namespace = params["RegionId"], params["Namespace"]
+    if not state.registry.knows_region(region):
+        return _errors.unknown_region(region)
+    source = params.get("NamespaceSource") or None
+    specs = state.registry.groups_in(region, namespace)
+    if not state.registry.has_namespace(region, namespace, source):
+        shown = "null" if source is None else source
+        return _fail(
+            state,
+            "namespace_not_found",
+            f"namespace can not find namespace: {namespace}, namespaceSource:{shown}",
+        )
+    name = params.get("AppGroupName") or None
+    groups = [
+        {
+            "AppGroupId": 10_000 + index,
+            "AppName": spec.group,
+            "AppKey": "simulated-app-key",
+            "AppVersion": 2 if spec.edition == "professional" else 1,
+            "Description": f"simulated {spec.edition} group",
+            "EnableLog": False,
+            "GroupId": spec.group,
+            "Namespace": namespace,
+        }
+        for index, spec in enumerate(specs)
+        if name is None or spec.group == name
+    ]
+    return _ok({"AppGroups": groups})
 
 
 ACTIONS: Mapping[str, Action] = {
@@ -296,4 +330,5 @@ ACTIONS: Mapping[str, Action] = {
     "GetJobInstanceList": get_job_instance_list,
     "GetJobInstance": get_job_instance,
     "GetJobInfo": get_job_info,
+    "ListGroups": list_groups,
 }

@@ -81,9 +81,13 @@ class JobSpec:
         job_ids: inclusive ``(first, last)`` id ranges; a single job is ``(id, id)``.
         edition: ``professional`` or ``basic``; RerunJob needs professional.
         namespace_source: requests must send this NamespaceSource (None: send none).
-        max_concurrency: instances of one job running at once; the rest wait.
+        max_concurrency: instances of one job running at once; the rest wait. GetJobInfo
+            answers it as ``MaxConcurrency``.
         history: days ``(first, last)`` with regular scheduled instances (TriggerType 1),
             scheduled at `history_time` on each day, as a real daily job has.
+        enabled: GetJobInfo's ``Status`` (1 enabled, 0 disabled).
+        cron: the schedule GetJobInfo answers (``TimeConfig``, TimeType 1), in SchedulerX's
+            Quartz form with seconds; default: daily at `history_time`.
     """
 
     region: str
@@ -95,6 +99,8 @@ class JobSpec:
     max_concurrency: int = 1
     history: tuple[date, date] | None = None
     history_time: str = "00:00:00"
+    enabled: bool = True
+    cron: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("region", "namespace", "group"):
@@ -111,6 +117,18 @@ class JobSpec:
             raise SimulatorConfigError(f"history ends before it starts: {self.history}")
         if parse_time_of_day(self.history_time) is None:
             raise SimulatorConfigError(f"history_time must be HH:MM:SS, got {self.history_time!r}")
+        if self.cron is not None and len(self.cron.split()) not in (6, 7):
+            raise SimulatorConfigError(
+                f"cron must be a Quartz expression with seconds (6 or 7 fields), got {self.cron!r}"
+            )
+
+    @property
+    def time_expression(self) -> str:
+        """The cron GetJobInfo answers: `cron`, or daily at `history_time`."""
+        if self.cron is not None:
+            return self.cron
+        hour, minute, second = self.history_time.split(":")
+        return f"{int(second)} {int(minute)} {int(hour)} * * ?"
 
     def contains(self, job_id: int) -> bool:
         return any(first <= job_id <= last for first, last in self.job_ids)

@@ -143,6 +143,8 @@ def _job(item: Any, where: str) -> JobSpec:
             max_concurrency=_int(item.get("max_concurrency", 1), f"{where}.max_concurrency"),
             history=_history(item.get("history"), f"{where}.history"),
             history_time=_time_text(item.get("history_time", "00:00:00")),
+            enabled=_bool(item.get("enabled", True), f"{where}.enabled"),
+            cron=None if item.get("cron") is None else str(item["cron"]),
         )
     except SimulatorConfigError as exc:
         if str(exc).startswith(where):
@@ -165,6 +167,12 @@ def _job_range(value: Any, where: str) -> tuple[int, int]:
 def _int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise SimulatorConfigError(f"{where}: must be an integer, got {value!r}")
+    return value
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise SimulatorConfigError(f"{where}: must be true or false, got {value!r}")
     return value
 
 

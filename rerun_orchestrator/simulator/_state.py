@@ -125,6 +125,10 @@ class Registry:
     def has_namespace(self, region: str, namespace: str, source: str | None) -> bool:
         return (region, namespace, source) in self._namespaces
 
+    def groups_in(self, region: str, namespace: str) -> list[JobSpec]:
+        """One spec per group of a namespace, in the order the config declares them."""
+        return [spec for (r, ns, _), spec in self._groups.items() if (r, ns) == (region, namespace)]
+
     def group(self, region: str, namespace: str, group: str) -> JobSpec | None:
         """Any spec of that group (they share edition and namespace source)."""
         return self._groups.get((region, namespace, group))
