@@ -34,6 +34,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of the plan format")
 
+    check = commands.add_parser(
+        "check", help="ask SchedulerX about every job of the plans (nothing is rerun)"
+    )
+    check.add_argument("plans", nargs="+", metavar="PLAN")
+    check.add_argument(
+        "--endpoint", help="override the regional endpoint (http:// only to loopback)"
+    )
+    check.add_argument("--simulate", action="store_true", help="against an in-process simulator")
+    check.add_argument("--timeout", type=float, default=None, help="seconds an attempt may take")
+    check.add_argument("--read-rate", help="pace of each read API per account (default 100/min)")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--no-progress", action="store_true", help="no live progress display")
+
     run = commands.add_parser("run", help="execute a plan")
     run.add_argument("plan", metavar="PLAN")
     run.add_argument("--endpoint", help="override the regional endpoint (http:// only to loopback)")
@@ -168,6 +181,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return main(args)
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .preflight._command import main  # noqa: PLC0415 keep validate/plan fast
+
+    return main(args)
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from .journal import JournalError, SqliteJournal, render_status  # noqa: PLC0415
 
@@ -221,6 +240,7 @@ _COMMANDS = {
     "plan": _cmd_plan,
     "schema": _cmd_schema,
     "run": _cmd_run,
+    "check": _cmd_check,
     "status": _cmd_status,
     "simulate": _cmd_simulate,
     "settle": _cmd_settle,

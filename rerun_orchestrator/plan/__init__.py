@@ -10,6 +10,7 @@ from ._diagnostics import Diagnostic, PlanError, Severity
 from ._loader import DEFAULT_CHUNK_DAYS, check_plan, check_plan_text, load_plan
 from ._model import DEFAULT_MAX_CHUNKS, Chunk, Execution, Order, Rate, chunk_key
 from ._plan import JobSet, Plan, Target, Window
+from ._positions import job_positions, job_positions_of_file
 from ._rate import format_duration, parse_rate
 from ._render import render_jsonl, render_table
 from ._schema import plan_json_schema
@@ -32,6 +33,8 @@ __all__ = [
     "check_plan_text",
     "chunk_key",
     "format_duration",
+    "job_positions",
+    "job_positions_of_file",
     "load_plan",
     "parse_rate",
     "plan_json_schema",

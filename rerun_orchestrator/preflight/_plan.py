@@ -1,0 +1,155 @@
+"""`preflight_plan`: the one call `check` and `run` both make, and how its findings read.
+
+Pacing is the account's: GetJobInfo and ListGroups each get the process-wide pacer of
+(account, API) from `shared_limiters` at `read_rate`, so a `check` and a `run` (or two
+runs) of one account in one process share one read budget per API.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from .._clock import Clock
+from ..plan import Plan, Rate
+from ..plan._positions import Position
+from ..run._limiter import LimiterRegistry, Pacer, RateLimiter, shared_limiters
+from ._check import JobInfoClient, Preflight, Progress
+from ._model import JobRef, PreflightCache, PreflightReport, plan_jobs
+
+GET_JOB_INFO = "GetJobInfo"
+LIST_GROUPS = "ListGroups"
+# The documented quota of every SchedulerX API: 100 calls per minute per account.
+DEFAULT_READ_RATE = Rate(100, 60)
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    """A plan's pre-flight report with where each of its jobs is written."""
+
+    plan: Plan
+    report: PreflightReport
+    positions: dict[JobRef, tuple[Position, ...]]
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+    @property
+    def path(self) -> str:
+        return self.plan.path or "<string>"
+
+    def diagnostics(self) -> list[str]:
+        """``PATH:LINE:COL: job N: what is wrong``, one per bad job and place it is listed."""
+        lines = []
+        for problem in self.report.problems:
+            for line, col in self.positions.get(problem.ref, ((1, 1),)):
+                lines.append(
+                    f"{self.path}:{line}:{col}: job {problem.ref.job_id}: {problem.message}"
+                )
+        if self.report.fatal is not None:
+            lines.append(f"{self.path}: pre-flight stopped: {self.report.fatal}")
+        return lines
+
+    def summary(self) -> str:
+        """One line: what was checked and what the run will use."""
+        report = self.report
+        if report.fatal is not None:
+            return f"{self.path}: not checked: the pre-flight stopped ({report.jobs} jobs)"
+        if not report.ok:
+            jobs = "job" if report.bad_jobs == 1 else "jobs"
+            return f"{self.path}: {report.bad_jobs} bad {jobs} of {report.jobs}"
+        caps = Counter(f.max_concurrency for f in report.facts.values())
+        shown = ", ".join(f"{cap}: {n}" for cap, n in sorted(caps.items()))
+        kinds = Counter(f.schedule.kind for f in report.facts.values())
+        schedules = ", ".join(f"{kind}: {n}" for kind, n in sorted(kinds.items()))
+        cached = f" ({report.cached} known from before)" if report.cached else ""
+        return (
+            f"{self.path}: ok: {report.jobs} jobs checked{cached}; "
+            f"MaxConcurrency {shown or '-'}; schedules {schedules or '-'}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The `check --format json` object of this plan."""
+        report = self.report
+        problems_of: dict[JobRef, list[str]] = {}
+        for problem in report.problems:
+            problems_of.setdefault(problem.ref, []).append(problem.kind.value)
+        jobs = []
+        for ref, spots in self.positions.items():
+            facts = report.facts.get(ref)
+            line, col = spots[0]
+            jobs.append(
+                {
+                    **ref.to_json(),
+                    "line": line,
+                    "col": col,
+                    "ok": report.fatal is None and ref not in problems_of and facts is not None,
+                    "problems": problems_of.get(ref, []),
+                    **(facts.to_json() if facts is not None else {}),
+                }
+            )
+        problems = [
+            {
+                "line": line,
+                "col": col,
+                "job_id": p.ref.job_id,
+                "kind": p.kind.value,
+                "message": p.message,
+            }
+            for p in report.problems
+            for line, col in self.positions.get(p.ref, ((1, 1),))
+        ]
+        return {
+            "path": self.path,
+            "plan": self.plan.name,
+            "ok": report.ok,
+            "jobs_checked": report.jobs,
+            "bad_jobs": report.bad_jobs,
+            "fatal": report.fatal,
+            "notes": list(report.notes),
+            "calls": dict(report.calls),
+            "problems": problems,
+            "jobs": jobs,
+        }
+
+
+async def preflight_plan(
+    plan: Plan,
+    client: JobInfoClient,
+    *,
+    account: str,
+    read_rate: Rate = DEFAULT_READ_RATE,
+    cache: PreflightCache | None = None,
+    clock: Clock | None = None,
+    on_progress: Progress | None = None,
+    limiters: LimiterRegistry = shared_limiters,
+    concurrency: int | None = None,
+) -> PlanCheck:
+    """Ask SchedulerX about every job of `plan` (see `Preflight`); never raises for answers.
+
+    Args:
+        account: the quota holder (the AccessKey ID): pacers are shared per (account, API).
+        read_rate: the pace of each read API (the plan's ``read_rate``, ``--read-rate``).
+        cache: facts from earlier checks (the journal's); good jobs there are not asked.
+    """
+
+    def pacer() -> Pacer:
+        return RateLimiter(read_rate, clock=clock)
+
+    info = limiters.get(account, GET_JOB_INFO, pacer)
+    groups = limiters.get(account, LIST_GROUPS, pacer)
+    entries = list(plan_jobs(plan))
+    extra: dict[str, Any] = {} if concurrency is None else {"concurrency": concurrency}
+    check = Preflight(
+        client,
+        info_pacer=info,
+        groups_pacer=groups,
+        cache=cache,
+        clock=clock,
+        on_progress=on_progress,
+        **extra,
+    )
+    report = await check.run(entries)
+    return PlanCheck(plan, report, {entry.ref: entry.positions for entry in entries})
