@@ -277,16 +277,18 @@ class Preflight:
                 raise _FatalError(f"no usable credentials: {exc}") from None
             except ApiCallError as exc:
                 result = exc.result
+                if result.throttled:
+                    hint = result.retry_after_ms
+                    pacer.on_throttle(sent_at=sent_at, retry_after=hint / 1000 if hint else None)
+                # A clock-skew or nonce refusal is re-signed once; other trouble retried.
+                limit = 2 if result.verdict is Verdict.RESIGN else self._max_attempts
+                if result.verdict in _RETRYABLE and attempt < limit:
+                    await self._clock.sleep(self._backoff.delay(attempt, self._rng))
+                    continue
                 if halts_the_run(result):
                     raise _FatalError(
                         f"{action} refused the credentials: {_describe(exc)}"
                     ) from None
-                if result.throttled:
-                    hint = result.retry_after_ms
-                    pacer.on_throttle(sent_at=sent_at, retry_after=hint / 1000 if hint else None)
-                if result.verdict in _RETRYABLE and attempt < self._max_attempts:
-                    await self._clock.sleep(self._backoff.delay(attempt, self._rng))
-                    continue
                 return exc
             pacer.on_success()
             return value

@@ -41,13 +41,14 @@ class PlanCheck:
         return self.plan.path or "<string>"
 
     def diagnostics(self) -> list[str]:
-        """``PATH:LINE:COL: job N: what is wrong``, one per bad job and place it is listed."""
-        lines = []
-        for problem in self.report.problems:
-            for line, col in self.positions.get(problem.ref, ((1, 1),)):
-                lines.append(
-                    f"{self.path}:{line}:{col}: job {problem.ref.job_id}: {problem.message}"
-                )
+        """``PATH:LINE:COL: job N: what is wrong``, one per bad job and place it is listed,
+        in file order."""
+        found = sorted(
+            (line, col, problem.ref.job_id, problem.message)
+            for problem in self.report.problems
+            for line, col in self.positions.get(problem.ref, ((1, 1),))
+        )
+        lines = [f"{self.path}:{line}:{col}: job {job}: {what}" for line, col, job, what in found]
         if self.report.fatal is not None:
             lines.append(f"{self.path}: pre-flight stopped: {self.report.fatal}")
         return lines

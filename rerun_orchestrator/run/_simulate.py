@@ -29,7 +29,6 @@ def simulator_config_for(plan: Plan, credentials: Credentials, quota: Rate) -> S
             max_concurrency=_MAX_CONCURRENCY,
         )
         for (region, namespace, source, group), ranges in _job_ranges(plan).items()
-        if ranges
     )
     per_second = quota.per_second
     return SimulatorConfig(
