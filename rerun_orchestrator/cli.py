@@ -78,6 +78,11 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-progress", action="store_true", help="no live progress display")
     run.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip asking GetJobInfo about every job before the first RerunJob",
+    )
+    run.add_argument(
         "--timeout",
         type=float,
         default=None,
@@ -99,7 +104,9 @@ def _build_parser() -> argparse.ArgumentParser:
     # For tests and experiments: how long reconciliation waits for a doubtful call's
     # instances to appear, and the pace of its GetJobInstanceList queries.
     run.add_argument("--settle-seconds", type=float, default=10.0, help=argparse.SUPPRESS)
-    run.add_argument("--read-rate", default=None, help=argparse.SUPPRESS)
+    run.add_argument(
+        "--read-rate", default=None, help="pace of each read API per account (default 100/min)"
+    )
 
     status = commands.add_parser("status", help="what a journal holds")
     status.add_argument("--journal", required=True)

@@ -20,7 +20,15 @@ from ._model import (
     Schedule,
     plan_jobs,
 )
-from ._plan import DEFAULT_READ_RATE, GET_JOB_INFO, LIST_GROUPS, PlanCheck, preflight_plan
+from ._plan import (
+    DEFAULT_READ_RATE,
+    GET_JOB_INFO,
+    LIST_GROUPS,
+    PlanCheck,
+    PreflightFailedError,
+    preflight_before_run,
+    preflight_plan,
+)
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -36,9 +44,11 @@ __all__ = [
     "PlanCheck",
     "Preflight",
     "PreflightCache",
+    "PreflightFailedError",
     "PreflightReport",
     "ProblemKind",
     "Schedule",
     "plan_jobs",
+    "preflight_before_run",
     "preflight_plan",
 ]

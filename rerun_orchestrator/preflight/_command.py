@@ -19,8 +19,6 @@ from typing import Any
 
 import anyio
 import structlog
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from .._logsetup import configure
 from ..plan import Plan, Rate, check_plan, parse_rate
@@ -37,6 +35,7 @@ from ..schedulerx import (
 )
 from ._model import MemoryCache
 from ._plan import DEFAULT_READ_RATE, PlanCheck, preflight_plan
+from ._progress import ProgressBar
 
 EXIT_OK = 0
 EXIT_BAD = 2
@@ -147,7 +146,7 @@ async def _check_all(plans: list[Plan], options: _Options) -> list[PlanCheck]:
                 url = await _simulator(plan, provider, stack)
             client = SchedulerXClient(provider, endpoint=url, timeouts=options.timeouts)
             async with client:
-                display = _Bar(plan) if options.progress else nullcontext(None)
+                display = ProgressBar(plan.name) if options.progress else nullcontext(None)
                 with display as bar:
                     checks.append(
                         await preflight_plan(
@@ -179,31 +178,6 @@ async def _simulator(plan: Plan, provider: CredentialsProvider, stack: AsyncExit
     url = await simulator.start("127.0.0.1", 0)
     stack.push_async_callback(simulator.stop)
     return url
-
-
-class _Bar:
-    """A rich progress bar on stderr, fed `(done, total)` by the pre-flight."""
-
-    def __init__(self, plan: Plan) -> None:
-        self._progress = Progress(
-            TextColumn(f"checking {plan.name}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=Console(file=sys.stderr),
-            transient=True,
-        )
-        self._task = self._progress.add_task("jobs", total=None)
-
-    def update(self, done: int, total: int) -> None:
-        self._progress.update(self._task, completed=done, total=total)
-
-    def __enter__(self) -> _Bar:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
 
 
 def _refuse(message: str) -> int:

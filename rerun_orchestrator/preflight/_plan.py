@@ -8,8 +8,11 @@ runs) of one account in one process share one read budget per API.
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
+
+import structlog
 
 from .._clock import Clock
 from ..plan import Plan, Rate
@@ -17,11 +20,13 @@ from ..plan._positions import Position
 from ..run._limiter import LimiterRegistry, Pacer, RateLimiter, shared_limiters
 from ._check import JobInfoClient, Preflight, Progress
 from ._model import JobRef, PreflightCache, PreflightReport, plan_jobs
+from ._progress import ProgressBar
 
 GET_JOB_INFO = "GetJobInfo"
 LIST_GROUPS = "ListGroups"
 # The documented quota of every SchedulerX API: 100 calls per minute per account.
 DEFAULT_READ_RATE = Rate(100, 60)
+_log = structlog.get_logger("rerun_orchestrator.preflight")
 
 
 @dataclass(frozen=True)
@@ -154,3 +159,67 @@ async def preflight_plan(
     )
     report = await check.run(entries)
     return PlanCheck(plan, report, {entry.ref: entry.positions for entry in entries})
+
+
+class PreflightFailedError(Exception):
+    """`run`'s pre-flight found bad jobs (or could not check): nothing may be sent.
+
+    The message names every bad job as ``PATH:LINE:COL: job N: ...``.
+    """
+
+    def __init__(self, check: PlanCheck) -> None:
+        self.check = check
+        report = check.report
+        if report.fatal is not None:
+            head = "pre-flight could not check the plan's jobs; nothing sent"
+        else:
+            jobs = "job" if report.bad_jobs == 1 else "jobs"
+            head = f"pre-flight: {report.bad_jobs} bad {jobs} of {report.jobs}; nothing sent"
+        tail = "fix the plan or the jobs, or skip the check with --no-preflight"
+        super().__init__("\n".join([head, *check.diagnostics(), tail]))
+
+
+async def preflight_before_run(
+    plan: Plan,
+    client: JobInfoClient,
+    *,
+    account: str,
+    read_rate: Rate = DEFAULT_READ_RATE,
+    cache: PreflightCache | None = None,
+    progress: bool = False,
+) -> PlanCheck:
+    """`run`'s pre-flight: `preflight_plan`, with a progress bar on a terminal, logged.
+
+    Raises:
+        PreflightFailedError: any bad job, or the check could not be made.
+    """
+    bar = ProgressBar(plan.name) if progress else None
+    with bar or nullcontext():
+        check = await preflight_plan(
+            plan,
+            client,
+            account=account,
+            read_rate=read_rate,
+            cache=cache,
+            on_progress=bar.update if bar is not None else None,
+        )
+    report = check.report
+    _log.info(
+        "rerun.preflight",
+        jobs=report.jobs,
+        bad_jobs=report.bad_jobs,
+        cached=report.cached,
+        calls=dict(report.calls),
+        fatal=report.fatal,
+    )
+    for problem in report.problems:
+        _log.error(
+            "rerun.preflight.bad_job",
+            job_id=problem.ref.job_id,
+            group_id=problem.ref.group_id,
+            kind=problem.kind.value,
+            message=problem.message,
+        )
+    if not check.ok:
+        raise PreflightFailedError(check)
+    return check

@@ -38,6 +38,7 @@ from ..journal._report import write_plan_report
 from ..journal._view import plan_counts
 from ..plan import Plan, PlanError, load_plan, parse_rate
 from ..plan._model import Rate
+from ..preflight import PreflightFailedError, preflight_before_run
 from ..schedulerx import (
     AiohttpTransport,
     Credentials,
@@ -95,6 +96,7 @@ class _Options:
     read_rate: Rate
     lookback_seconds: float = DEFAULT_LOOKBACK_SECONDS
     rerun_succeeded: bool = False
+    preflight: bool = True
 
 
 def default_log_path(journal: Path) -> Path:
@@ -234,6 +236,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         read_rate=read_rate,
         lookback_seconds=lookback,
         rerun_succeeded=args.rerun_succeeded,
+        preflight=not getattr(args, "no_preflight", False),
     )
     return plan, options
 
@@ -257,6 +260,8 @@ async def _execute(
         account = credentials.access_key_id
         del credentials  # only the key id is needed from here on
         _log.info("rerun.client", endpoint=endpoint or "regional", access_key_id=account)
+        if options.preflight:  # every job exists, is enabled, can rerun: or nothing is sent
+            await _preflight(plan, client, account, options)
 
         def rerun_pacer() -> Pacer:
             return AdaptiveLimiter(plan.execution.rate)
@@ -316,6 +321,16 @@ async def _execute(
                 "whether their days were already rerun; run again to resume"
             )
         return result
+
+
+async def _preflight(plan: Plan, client: SchedulerXClient, account: str, options: _Options) -> None:
+    # The journal will cache what it learnt (a resumed run checks only new jobs): pending.
+    try:
+        await preflight_before_run(
+            plan, client, account=account, read_rate=options.read_rate, progress=options.progress
+        )
+    except PreflightFailedError as exc:
+        raise _UsageError(str(exc)) from None
 
 
 async def _credentials() -> tuple[CredentialsProvider, Credentials]:

@@ -154,6 +154,7 @@ def test_run_against_an_endpoint_and_no_secret_in_any_output(
             str(report),
             "--log-format",
             fmt,
+            "--no-preflight",  # the pre-flight would refuse the plan: send, and see refusals
         )
         assert result.returncode == 1, result.stderr[-2000:]  # job 99 refused
         outputs += [result.stdout, result.stderr, report.read_text()]
