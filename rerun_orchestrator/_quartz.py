@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 
 from croniter import croniter
 
@@ -56,7 +56,9 @@ def _day_of_week(part: str, expression: str) -> str:
 def _shift(number: str, expression: str) -> str:
     value = int(number)
     if not 1 <= value <= 7:
-        raise QuartzError(f"a Quartz day of week is 1 (SUN) to 7 (SAT), got {value}: {expression!r}")
+        raise QuartzError(
+            f"a Quartz day of week is 1 (SUN) to 7 (SAT), got {value}: {expression!r}"
+        )
     return str(value - 1)
 
 
@@ -71,7 +73,9 @@ class QuartzCron:
         self.expression = expression
         self._croniter_form = to_croniter(expression)
         try:
-            croniter(self._croniter_form, datetime(2024, 1, 1), second_at_beginning=True)
+            croniter(
+                self._croniter_form, datetime(2024, 1, 1, tzinfo=UTC), second_at_beginning=True
+            )
         except (ValueError, KeyError) as exc:  # croniter's errors are ValueError subclasses
             raise QuartzError(f"cannot read the cron {expression!r}: {exc}") from None
 

@@ -227,6 +227,35 @@ def get_job_instance(state: SimState, params: Mapping[str, str], ctx: CallContex
     return _ok({"JobInstanceDetail": detail})
 
 
+def retry_job_instance(state: SimState, params: Mapping[str, str], ctx: CallContext) -> Result:
+    """Run one ended instance again: the same instance id, a new attempt, no new instance."""
+    error = _common(state, params, ("JobId", "JobInstanceId"))
+    if error is not None:
+        return error
+    job_id, instance_id = _long(params, "JobId"), _long(params, "JobInstanceId")
+    if isinstance(job_id, GatewayError):
+        return job_id
+    if isinstance(instance_id, GatewayError):
+        return instance_id
+    located = _locate(state, params, job_id)
+    if isinstance(located, Answer):
+        return located
+    instance = state.instance(located, instance_id or 0)
+    if instance is None:
+        return _fail(
+            state, "instance_not_found", f"instance not found, jobInstanceId={instance_id}"
+        )
+    if not instance.ended(ctx.now_ms):
+        return _fail(
+            state,
+            "instance_not_finished",
+            f"jobInstanceId={instance_id} is not finished, "
+            f"status={int(instance.status(ctx.now_ms))}",
+        )
+    state.retry(located, instance, ctx.now_ms, ctx.request_id)
+    return Answer(_ok().body, committed=True)
+
+
 def get_job_info(state: SimState, params: Mapping[str, str], ctx: CallContext) -> Result:
     """A job's configuration: a pre-flight check that JobId and GroupId belong together."""
     error = _common(state, params)
@@ -331,4 +360,5 @@ ACTIONS: Mapping[str, Action] = {
     "GetJobInstance": get_job_instance,
     "GetJobInfo": get_job_info,
     "ListGroups": list_groups,
+    "RetryJobInstance": retry_job_instance,
 }

@@ -34,6 +34,8 @@ def build_app(gateway: Gateway, sleep: Sleeper) -> web.Application:
     app.router.add_route("*", "/", routes.api)
     app.router.add_get("/_simulator/calls", routes.calls)
     app.router.add_get("/_simulator/instances", routes.instances)
+    app.router.add_get("/_simulator/retries", routes.retries)
+    app.router.add_get("/_simulator/skipped", routes.skipped)
     app.router.add_get("/_simulator/counters", routes.counters)
     app.router.add_get("/_simulator/requests", routes.requests)
     app.router.add_get("/_simulator/faults", routes.get_faults)
@@ -129,6 +131,12 @@ class _Routes:
         if raw is not None and not raw.isdigit():
             return _json({"error": f"job_id must be an integer, got {raw!r}"}, status=400)
         return _json(self._gateway.instances(None if raw is None else int(raw)))
+
+    async def retries(self, request: web.Request) -> web.Response:
+        return _json(self._gateway.retries())
+
+    async def skipped(self, request: web.Request) -> web.Response:
+        return _json(self._gateway.skipped())
 
     async def counters(self, request: web.Request) -> web.Response:
         return _json(self._gateway.counters())

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from .._quartz import QuartzCron, QuartzError
 from ._calendar import load_zone, parse_time_of_day
 from ._faults import FaultRule
 from ._quota import QuotaSpec
@@ -24,6 +25,8 @@ from ._quota import QuotaSpec
 EDITIONS = ("professional", "basic")
 LIST_FILTERS = ("schedule_time", "data_time")
 LIST_ORDERS = ("newest_first", "oldest_first")
+OVER_CONCURRENCY = ("queue", "reject")
+DEFAULT_HISTORY_LIMIT = 300  # SchedulerX keeps the newest 300 instances of a job (reference §8)
 
 # Business failure `Code`s (HTTP 200, Success=false). The real values are undocumented
 # (reference §4.3), so each is configurable under `business_error_codes`.
@@ -38,6 +41,7 @@ DEFAULT_BUSINESS_CODES: Mapping[str, int] = MappingProxyType(
         "invalid_data_time": 500,
         "too_many_days": 500,
         "instance_not_found": 500,
+        "instance_not_finished": 500,
         "missing_job": 500,
     }
 )
@@ -88,6 +92,12 @@ class JobSpec:
         enabled: GetJobInfo's ``Status`` (1 enabled, 0 disabled).
         cron: the schedule GetJobInfo answers (``TimeConfig``, TimeType 1), in SchedulerX's
             Quartz form with seconds; default: daily at `history_time`.
+        production: fire scheduled runs (TriggerType 1) from the cron while the simulator
+            runs; a run due while the job is busy (`max_concurrency` instances active) is
+            skipped and recorded, as SchedulerX skips it. Expands the id ranges.
+        run_seconds: this job's instance duration (default: `instance_run_seconds`).
+        group_capacity: instances of the whole group running at once; the rest queue
+            (app-group flow control). One value per group.
     """
 
     region: str
@@ -101,6 +111,9 @@ class JobSpec:
     history_time: str = "00:00:00"
     enabled: bool = True
     cron: str | None = None
+    production: bool = False
+    run_seconds: float | None = None
+    group_capacity: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("region", "namespace", "group"):
@@ -117,10 +130,15 @@ class JobSpec:
             raise SimulatorConfigError(f"history ends before it starts: {self.history}")
         if parse_time_of_day(self.history_time) is None:
             raise SimulatorConfigError(f"history_time must be HH:MM:SS, got {self.history_time!r}")
-        if self.cron is not None and len(self.cron.split()) not in (6, 7):
-            raise SimulatorConfigError(
-                f"cron must be a Quartz expression with seconds (6 or 7 fields), got {self.cron!r}"
-            )
+        if self.cron is not None:
+            try:
+                QuartzCron(self.cron)
+            except QuartzError as exc:
+                raise SimulatorConfigError(f"cron: {exc}") from None
+        if self.run_seconds is not None and not self.run_seconds >= 0:
+            raise SimulatorConfigError(f"run_seconds must be >= 0, got {self.run_seconds}")
+        if self.group_capacity is not None and self.group_capacity < 1:
+            raise SimulatorConfigError(f"group_capacity must be >= 1, got {self.group_capacity}")
 
     @property
     def time_expression(self) -> str:
@@ -142,7 +160,10 @@ class SimulatorConfig:
     actions not in `quota` get `default_quota`. Instance timings are in seconds of the
     injected clock. `instance_list_filter` picks what GetJobInstanceList's
     StartTimestamp/EndTimestamp compare with, `instance_list_order` its sort order (the
-    real behaviour of both is undocumented).
+    real behaviour of both is undocumented). `over_concurrency` is what happens to a rerun
+    instance beyond its job's `max_concurrency` (undocumented too): ``queue`` (wait for a
+    free slot) or ``reject`` (status 9 at once). `history_limit`: the newest N instances of
+    a job that the APIs still show (None: all).
     """
 
     server_timezone: str = "Asia/Shanghai"
@@ -157,7 +178,11 @@ class SimulatorConfig:
     instance_list_max_page_size: int | None = None
     instance_wait_seconds: float = 1.0
     instance_run_seconds: float = 2.0
+    instance_run_spread: float = 0.0
     failure_rate: float = 0.0
+    retry_failure_rate: float | None = None
+    over_concurrency: str = "queue"
+    history_limit: int | None = DEFAULT_HISTORY_LIMIT
     max_rerun_days: int | None = None
     timestamp_window_seconds: float = 900.0
     business_error_codes: Mapping[str, int] = field(
@@ -185,8 +210,17 @@ class SimulatorConfig:
             raise SimulatorConfigError("instance_list_max_page_size must be >= 1")
         if self.instance_wait_seconds < 0 or self.instance_run_seconds < 0:
             raise SimulatorConfigError("instance timings must be >= 0")
-        if not 0.0 <= self.failure_rate <= 1.0:
-            raise SimulatorConfigError(f"failure_rate must be in [0, 1], got {self.failure_rate}")
+        for name in ("failure_rate", "retry_failure_rate"):
+            rate = getattr(self, name)
+            if rate is not None and not 0.0 <= rate <= 1.0:
+                raise SimulatorConfigError(f"{name} must be in [0, 1], got {rate}")
+        if not 0.0 <= self.instance_run_spread < 1.0:
+            raise SimulatorConfigError(
+                f"instance_run_spread must be in [0, 1), got {self.instance_run_spread}"
+            )
+        _check_choice("over_concurrency", self.over_concurrency, OVER_CONCURRENCY)
+        if self.history_limit is not None and self.history_limit < 1:
+            raise SimulatorConfigError("history_limit must be >= 1")
         if self.max_rerun_days is not None and self.max_rerun_days < 1:
             raise SimulatorConfigError("max_rerun_days must be >= 1")
         if self.timestamp_window_seconds <= 0:
@@ -264,10 +298,11 @@ def _check_jobs(jobs: Iterable[JobSpec]) -> None:
     for index, spec in enumerate(jobs):
         key = (spec.region, spec.namespace, spec.group)
         known = groups.setdefault(key, spec)
-        if (known.edition, known.namespace_source) != (spec.edition, spec.namespace_source):
+        shared = ("edition", "namespace_source", "group_capacity")
+        if any(getattr(known, name) != getattr(spec, name) for name in shared):
             raise SimulatorConfigError(
                 f"jobs[{index}]: group {spec.group!r} is declared twice with a different "
-                "edition or namespace_source"
+                "edition, namespace_source or group_capacity"
             )
         ranges.setdefault(spec.region, []).extend((a, b, index) for a, b in spec.job_ids)
     for region, spans in ranges.items():

@@ -24,6 +24,7 @@ from ._auth import Authenticator, IncomingRequest
 from ._config import CredentialSpec, SimulatorConfig
 from ._errors import GatewayError
 from ._faults import FaultInjector, FaultRule
+from ._production import ProductionRuns
 from ._quota import QuotaTable
 from ._render import Rendered
 from ._state import SimState
@@ -47,7 +48,8 @@ class Gateway:
     def __init__(self, config: SimulatorConfig, clock: Clock) -> None:
         self.config = config
         self._clock = clock
-        self.state = SimState(config, random.Random(f"{config.seed}:outcomes"))
+        self.state = SimState(config)
+        self._production = ProductionRuns(self.state, self._now_ms())
         self._auth = Authenticator(config.credentials, config.timestamp_window_seconds)
         self._quota = QuotaTable(
             {a: config.quota_for(a) for a in config.quota}, config.quota_for("")
@@ -88,6 +90,7 @@ class Gateway:
             hint = wait_ms if self.config.retry_after_header else None
             return refuse(_errors.throttled(hint), "throttled")
 
+        self._production.advance(self._now_ms())  # scheduled runs due by now come first
         fault = self._faults.draw(action)
         if fault is not None:
             log["fault"] = fault.kind
@@ -139,9 +142,11 @@ class Gateway:
             return "json"
         return "json" if request.params().get("Format", "XML").lower() == "json" else "xml"
 
+    def _now_ms(self) -> int:
+        return round(self._clock.wall() * 1000)
+
     def _context(self, request_id: str, credential: CredentialSpec) -> CallContext:
-        now_ms = round(self._clock.wall() * 1000)
-        return CallContext(request_id, credential.access_key_id, now_ms)
+        return CallContext(request_id, credential.access_key_id, self._now_ms())
 
     def _pre_commit(
         self, fault: FaultRule, request_id: str, host: str, fmt: str, log: dict[str, Any]
@@ -196,17 +201,29 @@ class Gateway:
         return [dict(call) for call in self.state.calls]
 
     def instances(self, job_id: int | None = None) -> list[dict[str, Any]]:
-        now_ms = round(self._clock.wall() * 1000)
+        now_ms = self._now_ms()
+        self._production.advance(now_ms)
         zone = self.state.zone
         return [i.to_inspection(now_ms, zone) for i in self.state.all_instances(job_id)]
 
+    def retries(self) -> list[dict[str, Any]]:
+        return [dict(retry) for retry in self.state.retries]
+
+    def skipped(self) -> list[dict[str, Any]]:
+        """Scheduled production runs SchedulerX skipped because the job was busy."""
+        self._production.advance(self._now_ms())
+        return [dict(skip) for skip in self.state.skipped]
+
     def counters(self) -> dict[str, Any]:
+        self._production.advance(self._now_ms())
         out: dict[str, Any] = {
             action: {**c, "faults": dict(c["faults"])} for action, c in self._counters.items()
         }
         out["_totals"] = {
             "calls": len(self.state.calls),
             "instances": sum(1 for _ in self.state.all_instances()),
+            "retries": len(self.state.retries),
+            "skipped": len(self.state.skipped),
         }
         return out
 
@@ -222,6 +239,7 @@ class Gateway:
     def reset(self) -> None:
         """Back to a fresh start: no instances, calls, counters, quota use or nonces."""
         self.state.reset()
+        self._production.restart(self._now_ms())
         self._counters.clear()
         self._requests.clear()
         self._quota.reset()

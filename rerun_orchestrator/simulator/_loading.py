@@ -37,7 +37,11 @@ _SCALARS: Mapping[str, tuple[type, ...]] = MappingProxyType(
         "instance_list_max_page_size": (int,),
         "instance_wait_seconds": (int, float),
         "instance_run_seconds": (int, float),
+        "instance_run_spread": (int, float),
         "failure_rate": (int, float),
+        "retry_failure_rate": (int, float),
+        "over_concurrency": (str,),
+        "history_limit": (int,),
         "max_rerun_days": (int,),
         "timestamp_window_seconds": (int, float),
         "seed": (int,),
@@ -52,6 +56,8 @@ def config_from_mapping(cls: type[SimulatorConfig], data: Mapping[str, Any]) -> 
     if unknown:
         raise SimulatorConfigError(f"unknown key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
     kwargs: dict[str, Any] = {k: v for k, v in data.items() if v is not None}
+    if "history_limit" in data and data["history_limit"] is None:
+        kwargs["history_limit"] = None  # null: keep every instance
     for key, types in _SCALARS.items():
         value = kwargs.get(key)
         if value is None:
@@ -145,6 +151,11 @@ def _job(item: Any, where: str) -> JobSpec:
             history_time=_time_text(item.get("history_time", "00:00:00")),
             enabled=_bool(item.get("enabled", True), f"{where}.enabled"),
             cron=None if item.get("cron") is None else str(item["cron"]),
+            production=_bool(item.get("production", False), f"{where}.production"),
+            run_seconds=_seconds(item.get("run_seconds"), f"{where}.run_seconds"),
+            group_capacity=None
+            if item.get("group_capacity") is None
+            else _int(item["group_capacity"], f"{where}.group_capacity"),
         )
     except SimulatorConfigError as exc:
         if str(exc).startswith(where):
@@ -168,6 +179,14 @@ def _int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise SimulatorConfigError(f"{where}: must be an integer, got {value!r}")
     return value
+
+
+def _seconds(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SimulatorConfigError(f"{where}: must be a number of seconds, got {value!r}")
+    return float(value)
 
 
 def _bool(value: Any, where: str) -> bool:

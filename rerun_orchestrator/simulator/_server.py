@@ -119,6 +119,14 @@ class Simulator:
         """Every instance the simulator knows (of `job_id`), with its status now."""
         return self._gateway.instances(job_id)
 
+    def retries(self) -> list[dict[str, Any]]:
+        """Every accepted RetryJobInstance: instance id, its new attempt, whether rejected."""
+        return self._gateway.retries()
+
+    def skipped(self) -> list[dict[str, Any]]:
+        """Scheduled production runs skipped because the job was busy (``/_simulator/skipped``)."""
+        return self._gateway.skipped()
+
     def counters(self) -> dict[str, Any]:
         """Per API: requests, accepted, business_failures, rejected, throttled, faults."""
         return self._gateway.counters()

@@ -1,163 +1,67 @@
-"""The simulated service's state: where jobs live, their instances, the accepted calls.
+"""The simulated service's state: jobs, their instances, the accepted calls, the skipped runs.
 
-Pure bookkeeping, no I/O and no clock of its own: every method that depends on time
-takes ``now_ms`` (epoch ms). Instance progress is derived, not stepped: each instance
-gets its start and end times when it is created (a FIFO queue per job, at most
-`max_concurrency` running at once), and its status is read off those times, so no
-background task is needed and a test clock can jump freely.
+Pure bookkeeping, no I/O and no clock of its own: every method that depends on time takes
+``now_ms`` (epoch ms). Each instance gets its start and end when it is created or retried
+(the earliest time a slot of its job, and of its group when the group has a capacity, is
+free), and its status is read off those times (`_instances`), so a test clock can jump.
+
+Beyond its job's `max_concurrency`, a rerun instance waits its turn (``over_concurrency:
+queue``) or is rejected at once (``reject``). The APIs see only the newest
+`history_limit` instances of a job; older ones are kept, marked pruned, for inspection.
 """
 
 from __future__ import annotations
 
-import bisect
 import heapq
-import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
-from ..schedulerx._wire import InstanceStatus, TriggerType
+from ..schedulerx._wire import TriggerType
 from ._calendar import format_data_time, format_ms, load_zone, local_ms, parse_time_of_day
 from ._config import JobSpec, SimulatorConfig
+from ._instances import Draws, Instance
+from ._registry import Registry
 
 # Rerun instances get ids far above history ids, so ids grow with creation time even
 # though history is materialised lazily.
 _HISTORY_ID_BASE = 1_000_000
 _RERUN_ID_BASE = 100_000_000_000
 
-
-@dataclass(slots=True)
-class Instance:
-    """One job instance. Times are epoch ms; `failed` is decided when it is created."""
-
-    instance_id: int
-    job_id: int
-    spec: JobSpec
-    trigger_type: int
-    data_time: str
-    data_ms: int
-    schedule_ms: int
-    start_ms: int
-    end_ms: int
-    failed: bool
-    request_id: str | None = None
-
-    def status(self, now_ms: int) -> InstanceStatus:
-        if now_ms < self.start_ms:
-            return InstanceStatus.WAITING
-        if now_ms < self.end_ms:
-            return InstanceStatus.RUNNING
-        return InstanceStatus.FAILED if self.failed else InstanceStatus.SUCCESS
-
-    def to_api(self, now_ms: int, zone: ZoneInfo) -> dict[str, object]:
-        """The GetJobInstanceList row (PascalCase); times not reached yet are omitted."""
-        status = self.status(now_ms)
-        row: dict[str, object] = {
-            "InstanceId": self.instance_id,
-            "JobId": self.job_id,
-            "Status": int(status),
-            "DataTime": self.data_time,
-            "ScheduleTime": format_ms(self.schedule_ms, zone),
-            "TimeType": 1,
-            "TriggerType": self.trigger_type,
-            "Executor": "",
-            "Progress": "",
-            "Result": "",
-        }
-        if status != InstanceStatus.WAITING:
-            row["StartTime"] = format_ms(self.start_ms, zone)
-            row["WorkAddr"] = "127.0.0.1:16888"
-        if status in (InstanceStatus.SUCCESS, InstanceStatus.FAILED):
-            row["EndTime"] = format_ms(self.end_ms, zone)
-            row["Result"] = "simulated failure" if self.failed else "success"
-        return row
-
-    def to_inspection(self, now_ms: int, zone: ZoneInfo) -> dict[str, object]:
-        """The ``/_simulator/instances`` row: snake_case, with the creating RequestId."""
-        status = self.status(now_ms)
-        return {
-            "instance_id": self.instance_id,
-            "job_id": self.job_id,
-            "region": self.spec.region,
-            "namespace": self.spec.namespace,
-            "group_id": self.spec.group,
-            "status": int(status),
-            "status_name": status.name.lower(),
-            "trigger_type": self.trigger_type,
-            "data_time": self.data_time,
-            "schedule_time": format_ms(self.schedule_ms, zone),
-            "start_time": format_ms(self.start_ms, zone),
-            "end_time": format_ms(self.end_ms, zone),
-            "request_id": self.request_id,
-        }
+GroupKey = tuple[str, str, str]
 
 
 @dataclass(slots=True)
 class JobState:
-    """The instances of one job and when its concurrency slots free up (a min-heap)."""
+    """The instances of one job (oldest first) and when its slots free up (a min-heap)."""
 
     job_id: int
     spec: JobSpec
     instances: list[Instance] = field(default_factory=list)
     slots: list[int] = field(default_factory=list)
+    pruned: list[Instance] = field(default_factory=list)
 
-
-class Registry:
-    """Finds the spec of a job id by bisecting sorted ranges; never expands a range."""
-
-    def __init__(self, jobs: Sequence[JobSpec]) -> None:
-        self._ranges: dict[str, list[tuple[int, int, JobSpec]]] = {}
-        self._groups: dict[tuple[str, str, str], JobSpec] = {}
-        self._namespaces: set[tuple[str, str, str | None]] = set()
-        for spec in jobs:
-            spans = self._ranges.setdefault(spec.region, [])
-            spans.extend((first, last, spec) for first, last in spec.job_ids)
-            self._groups.setdefault((spec.region, spec.namespace, spec.group), spec)
-            self._namespaces.add((spec.region, spec.namespace, spec.namespace_source))
-        for spans in self._ranges.values():
-            spans.sort(key=lambda span: span[0])
-        self._starts = {region: [s[0] for s in spans] for region, spans in self._ranges.items()}
-
-    def knows_region(self, region: str) -> bool:
-        return region in self._ranges
-
-    def has_namespace(self, region: str, namespace: str, source: str | None) -> bool:
-        return (region, namespace, source) in self._namespaces
-
-    def groups_in(self, region: str, namespace: str) -> list[JobSpec]:
-        """One spec per group of a namespace, in the order the config declares them."""
-        return [spec for (r, ns, _), spec in self._groups.items() if (r, ns) == (region, namespace)]
-
-    def group(self, region: str, namespace: str, group: str) -> JobSpec | None:
-        """Any spec of that group (they share edition and namespace source)."""
-        return self._groups.get((region, namespace, group))
-
-    def find(self, region: str, job_id: int) -> JobSpec | None:
-        starts = self._starts.get(region)
-        if not starts:
-            return None
-        index = bisect.bisect_right(starts, job_id) - 1
-        if index < 0:
-            return None
-        first, last, spec = self._ranges[region][index]
-        return spec if first <= job_id <= last else None
+    def active(self, now_ms: int) -> list[Instance]:
+        """Instances waiting or running at `now_ms`."""
+        return [i for i in self.instances if i.active(now_ms)]
 
 
 class SimState:
     """Jobs (materialised on first use), their instances, and the accepted RerunJob calls."""
 
-    def __init__(self, config: SimulatorConfig, rng: random.Random) -> None:
+    def __init__(self, config: SimulatorConfig) -> None:
         self.config = config
         self.zone = load_zone(config.server_timezone)
         self.registry = Registry(config.jobs)
-        self._rng = rng
+        self.draws = Draws(config)
         self._jobs: dict[tuple[str, int], JobState] = {}
+        self._group_slots: dict[GroupKey, list[int]] = {}
         self._next_history_id = _HISTORY_ID_BASE
         self._next_rerun_id = _RERUN_ID_BASE
         self.calls: list[dict[str, object]] = []
+        self.retries: list[dict[str, object]] = []
+        self.skipped: list[dict[str, object]] = []
         self._wait_ms = round(config.instance_wait_seconds * 1000)
-        self._run_ms = round(config.instance_run_seconds * 1000)
 
     def job(self, region: str, job_id: int) -> JobState | None:
         """The job's state, created with its scheduled history the first time it is asked for."""
@@ -173,11 +77,16 @@ class SimState:
             self._add_history(state, spec.history, parse_time_of_day(spec.history_time) or time())
         return state
 
+    def jobs(self) -> Iterator[JobState]:
+        """Every materialised job."""
+        return iter(list(self._jobs.values()))
+
     def _add_history(self, state: JobState, days: tuple[date, date], at: time) -> None:
         # Regular daily runs: scheduled at their data time, long finished (if in the past).
         day = days[0]
         while day <= days[1]:
             when = local_ms(day, at, self.zone)
+            duration = self.draws.duration_ms(state.spec, state.job_id, when, 1)
             state.instances.append(
                 Instance(
                     instance_id=self._next_history_id,
@@ -188,27 +97,56 @@ class SimState:
                     data_ms=when,
                     schedule_ms=when,
                     start_ms=when,
-                    end_ms=when + self._run_ms,
-                    failed=self._fails(),
+                    end_ms=when + duration,
+                    failed=self.draws.fails(state.job_id, when, 1, scheduled=True),
                 )
             )
             self._next_history_id += 1
             day += timedelta(days=1)
+        self._prune(state)
 
-    def _fails(self) -> bool:
-        rate = self.config.failure_rate
-        return rate > 0 and self._rng.random() < rate
+    # -- placing instances on slots -------------------------------------------------
+
+    def _place(self, job: JobState, ready_ms: int, duration_ms: int) -> tuple[int, int]:
+        """Take the earliest slot of the job (and of its group) from `ready_ms` on."""
+        group = self._group_heap(job.spec)
+        start = max(ready_ms, heapq.heappop(job.slots))
+        if group is not None:
+            start = max(start, heapq.heappop(group))
+        end = start + duration_ms
+        heapq.heappush(job.slots, end)
+        if group is not None:
+            heapq.heappush(group, end)
+        return start, end
+
+    def _group_heap(self, spec: JobSpec) -> list[int] | None:
+        if spec.group_capacity is None:
+            return None
+        key = (spec.region, spec.namespace, spec.group)
+        return self._group_slots.setdefault(key, [0] * spec.group_capacity)
+
+    def _full(self, job: JobState, now_ms: int) -> bool:
+        return len(job.active(now_ms)) >= job.spec.max_concurrency
+
+    def _start(self, instance: Instance, job: JobState, now_ms: int) -> None:
+        """(Re)start `instance` now: rejected, or placed after the usual wait."""
+        duration = self.draws.duration_ms(job.spec, job.job_id, instance.data_ms, instance.attempt)
+        instance.failed = self.draws.fails(job.job_id, instance.data_ms, instance.attempt)
+        if self.config.over_concurrency == "reject" and self._full(job, now_ms):
+            instance.rejected = True
+            instance.start_ms = instance.end_ms = now_ms
+            return
+        instance.rejected = False
+        instance.start_ms, instance.end_ms = self._place(job, now_ms + self._wait_ms, duration)
+
+    # -- what the APIs do -----------------------------------------------------------
 
     def rerun(
         self, state: JobState, days: Sequence[date], at: time, now_ms: int, request_id: str
     ) -> list[Instance]:
-        """Commit a rerun: one instance per day, all scheduled now, queued behind the job's."""
+        """Commit a rerun: one instance per day, all scheduled now."""
         created = []
         for day in days:
-            ready = now_ms + self._wait_ms
-            start = max(ready, heapq.heappop(state.slots))
-            end = start + self._run_ms
-            heapq.heappush(state.slots, end)
             instance = Instance(
                 instance_id=self._next_rerun_id,
                 job_id=state.job_id,
@@ -217,15 +155,82 @@ class SimState:
                 data_time=format_data_time(day, at),
                 data_ms=local_ms(day, at, self.zone),
                 schedule_ms=now_ms,
-                start_ms=start,
-                end_ms=end,
-                failed=self._fails(),
+                start_ms=now_ms,
+                end_ms=now_ms,
+                failed=False,
                 request_id=request_id,
             )
             self._next_rerun_id += 1
+            self._start(instance, state, now_ms)
+            state.instances.append(instance)
             created.append(instance)
-        state.instances.extend(created)
+        self._prune(state)
         return created
+
+    def retry(self, state: JobState, instance: Instance, now_ms: int, request_id: str) -> None:
+        """RetryJobInstance: the same instance runs again (a new attempt, no new instance)."""
+        instance.attempt += 1
+        self._start(instance, state, now_ms)
+        self.retries.append(
+            {
+                "request_id": request_id,
+                "job_id": state.job_id,
+                "instance_id": instance.instance_id,
+                "attempt": instance.attempt,
+                "rejected": instance.rejected,
+            }
+        )
+
+    def fire(self, state: JobState, fire_ms: int) -> Instance | None:
+        """A scheduled production run at `fire_ms`; None (and recorded) if the job is busy."""
+        busy = state.active(fire_ms)
+        if len(busy) >= state.spec.max_concurrency:
+            self.skipped.append(
+                {
+                    "job_id": state.job_id,
+                    "region": state.spec.region,
+                    "namespace": state.spec.namespace,
+                    "group_id": state.spec.group,
+                    "fire_ms": fire_ms,
+                    "fire_time": format_ms(fire_ms, self.zone),
+                    "busy_instance_ids": [i.instance_id for i in busy],
+                    "busy_trigger_types": sorted({i.trigger_type for i in busy}),
+                }
+            )
+            return None
+        duration = self.draws.duration_ms(state.spec, state.job_id, fire_ms, 1)
+        start, end = self._place(state, fire_ms, duration)
+        instance = Instance(
+            instance_id=self._next_rerun_id,
+            job_id=state.job_id,
+            spec=state.spec,
+            trigger_type=int(TriggerType.SCHEDULED),
+            data_time=format_data_time(*self._local(fire_ms)),
+            data_ms=fire_ms,
+            schedule_ms=fire_ms,
+            start_ms=start,
+            end_ms=end,
+            failed=self.draws.fails(state.job_id, fire_ms, 1, scheduled=True),
+        )
+        self._next_rerun_id += 1
+        state.instances.append(instance)
+        self._prune(state)
+        return instance
+
+    def _local(self, epoch_ms: int) -> tuple[date, time]:
+        moment = datetime.fromtimestamp(epoch_ms / 1000, tz=self.zone)
+        return moment.date(), moment.time().replace(microsecond=0)
+
+    def _prune(self, state: JobState) -> None:
+        limit = self.config.history_limit
+        if limit is None or len(state.instances) <= limit:
+            return
+        state.instances.sort(key=lambda i: (i.schedule_ms, i.instance_id))
+        cut = len(state.instances) - limit
+        for instance in state.instances[:cut]:
+            instance.pruned = True
+        state.pruned.extend(state.instances[:cut])
+        del state.instances[:cut]
 
     def query(
         self,
@@ -236,7 +241,7 @@ class SimState:
         start_ms: int | None = None,
         end_ms: int | None = None,
     ) -> list[Instance]:
-        """The job's instances matching the filters, in the configured order (unpaged).
+        """The job's visible instances matching the filters, in the configured order (unpaged).
 
         `start_ms`/`end_ms` bound (inclusively) the schedule time or the data time,
         whichever `instance_list_filter` names.
@@ -258,17 +263,22 @@ class SimState:
         return rows
 
     def instance(self, state: JobState, instance_id: int) -> Instance | None:
+        """A visible (not pruned) instance of the job."""
         return next((i for i in state.instances if i.instance_id == instance_id), None)
 
     def all_instances(self, job_id: int | None = None) -> Iterator[Instance]:
-        """Every materialised instance (optionally of one job id), oldest first."""
+        """Every instance ever created (of one job id), pruned ones included, oldest first."""
         for (_, jid), state in sorted(self._jobs.items()):
             if job_id is None or jid == job_id:
-                yield from state.instances
+                everything = [*state.pruned, *state.instances]
+                yield from sorted(everything, key=lambda i: (i.schedule_ms, i.instance_id))
 
     def reset(self) -> None:
-        """Forget every instance and call (history comes back on next use)."""
+        """Forget every instance, call, retry and skipped run (history comes back on next use)."""
         self._jobs.clear()
+        self._group_slots.clear()
         self.calls.clear()
+        self.retries.clear()
+        self.skipped.clear()
         self._next_history_id = _HISTORY_ID_BASE
         self._next_rerun_id = _RERUN_ID_BASE

@@ -125,6 +125,12 @@ class SimulatorThread:
     def instances(self, job_id: int | None = None) -> list[dict[str, Any]]:
         return self._on_loop(lambda: self.simulator.instances(job_id))
 
+    def retries(self) -> list[dict[str, Any]]:
+        return self._on_loop(self.simulator.retries)
+
+    def skipped(self) -> list[dict[str, Any]]:
+        return self._on_loop(self.simulator.skipped)
+
     def counters(self) -> dict[str, Any]:
         return self._on_loop(self.simulator.counters)
 

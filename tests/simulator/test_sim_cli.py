@@ -80,7 +80,9 @@ def test_serves_a_config_file(simulate: list[subprocess.Popen[str]], tmp_path: P
     )
     proc = _start(simulate, "--config", str(config))
     url = _first_line(proc)
-    assert _get(f"{url}/_simulator/counters") == {"_totals": {"calls": 0, "instances": 0}}
+    assert _get(f"{url}/_simulator/counters") == {
+        "_totals": {"calls": 0, "instances": 0, "retries": 0, "skipped": 0}
+    }
     proc.terminate()
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0

@@ -215,12 +215,12 @@ async def test_counters_and_reset(
         "throttled": 0,
         "faults": {"unavailable": 1},
     }
-    assert counters["_totals"] == {"calls": 1, "instances": 4}
+    assert counters["_totals"] == {"calls": 1, "instances": 4, "retries": 0, "skipped": 0}
     async with http.post(f"{sim.url}/_simulator/reset") as resp:
         assert resp.status == 200
     assert sim.calls() == []
     assert sim.instances() == []
-    assert sim.counters() == {"_totals": {"calls": 0, "instances": 0}}
+    assert sim.counters() == {"_totals": {"calls": 0, "instances": 0, "retries": 0, "skipped": 0}}
     # The fault is re-armed with its full budget.
     assert (await client.v3("RerunJob", params.rerun())).status == 503
 
