@@ -34,7 +34,7 @@ async def test_durations_spread_and_repeat_with_the_seed(
     durations = []
     for row in sim.instances(10):
         started, ended = (row[k] for k in ("start_time", "end_time"))
-        durations.append((_seconds(ended) - _seconds(started)))
+        durations.append(_seconds(ended) - _seconds(started))
     assert all(50 <= d <= 150 for d in durations)
     assert len(set(durations)) > 10  # spread, not one value
     assert [r[0] for r in runs[0]] == [r[0] for r in runs[1]]
