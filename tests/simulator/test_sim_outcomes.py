@@ -3,11 +3,16 @@ RetryJobInstance on the same instance, rejection beyond concurrency, history pru
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from alibabacloud_schedulerx220190430 import models
+from alibabacloud_schedulerx220190430.client import Client
+from alibabacloud_tea_openapi import models as open_api_models
+from darabonba.runtime import RuntimeOptions
 
-from rerun_orchestrator.simulator import JobSpec
+from rerun_orchestrator.simulator import JobSpec, SimulatorConfig
 
 pytestmark = pytest.mark.asyncio
 DAY = 86_400_000
@@ -187,8 +192,38 @@ async def test_history_is_pruned_to_the_newest_instances(
 
 
 async def test_history_limit_defaults_to_300(make_config: Any) -> None:
-    from rerun_orchestrator.simulator import SimulatorConfig  # noqa: PLC0415
-
     assert make_config().history_limit == 300
     assert SimulatorConfig.from_mapping({"history_limit": None}).history_limit is None
     assert SimulatorConfig.from_mapping({"over_concurrency": "reject"}).over_concurrency == "reject"
+
+
+async def test_retry_job_instance_as_the_official_sdk_sends_it(
+    start_sim: Any, make_config: Any, raw: Any, params: Any, clock: Any
+) -> None:
+    config = make_config(instance_wait_seconds=0.0, instance_run_seconds=0.0, failure_rate=1.0)
+    sim = await start_sim(config)
+    await raw(sim).v3("RerunJob", params.rerun(**days(1)))
+    [row] = sim.instances(10)
+    for v2 in (False, True):
+        sdk_config = open_api_models.Config(
+            access_key_id="testid",
+            access_key_secret="testsecret",
+            endpoint=sim.endpoint,
+            protocol="http",
+            region_id="cn-hangzhou",
+        )
+        if v2:
+            sdk_config.signature_algorithm = "v2"
+        request = models.RetryJobInstanceRequest(
+            region_id="cn-hangzhou",
+            namespace="ns-1",
+            group_id="g1",
+            job_id=10,
+            job_instance_id=row["instance_id"],
+        )
+        response = await asyncio.to_thread(
+            Client(sdk_config).retry_job_instance_with_options, request, RuntimeOptions()
+        )
+        assert (response.body.code, response.body.success) == (200, True)
+    assert [r["attempt"] for r in sim.retries()] == [2, 3]
+    assert len(sim.instances(10)) == 1
