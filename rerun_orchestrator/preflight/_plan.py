@@ -142,6 +142,9 @@ async def preflight_plan(
     """
 
     def pacer() -> Pacer:
+        # A fixed pace, as run's other reads: at the quota it finishes soonest; an
+        # adaptive pacer collides less with the account's other callers but takes longer
+        # (bench/bench_preflight.py measures both).
         return RateLimiter(read_rate, clock=clock)
 
     info = limiters.get(account, GET_JOB_INFO, pacer)
