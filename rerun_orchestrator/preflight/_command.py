@@ -39,6 +39,7 @@ from ._progress import ProgressBar
 
 EXIT_OK = 0
 EXIT_BAD = 2
+EXIT_INTERRUPTED = 130
 
 
 class _UsageError(Exception):
@@ -108,6 +109,9 @@ def _main(args: argparse.Namespace) -> int:
         checks = anyio.run(_check_all, plans, options)
     except _UsageError as exc:
         return _refuse(str(exc))
+    except KeyboardInterrupt:  # nothing to keep: a check has no state
+        print("rerun-orchestrator check: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     for check in checks:
         for line in check.diagnostics():
             print(line, file=sys.stderr)
