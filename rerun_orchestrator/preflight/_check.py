@@ -137,7 +137,7 @@ class Preflight:
             await self._ask_jobs(pending, namespaces)
         except* _FatalError as group:  # raised in a task group: the first one says it
             report.fatal = str(group.exceptions[0])
-        report.problems.sort(key=lambda p: (p.ref, p.kind.value))
+        report.problems.sort(key=lambda p: (p.ref.sort_key(), p.kind.value))
         return report
 
     # -- namespaces -----------------------------------------------------------------

@@ -17,7 +17,7 @@ from ..plan import Plan, job_positions_of_file
 from ..plan._positions import Position
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class JobRef:
     """A job at its location: what GetJobInfo is asked about."""
 
@@ -31,6 +31,11 @@ class JobRef:
     def namespace_key(self) -> tuple[str, str, str | None]:
         """What ListGroups is asked about: the job's namespace."""
         return (self.region, self.namespace, self.namespace_source)
+
+    def sort_key(self) -> tuple[str, str, str, str, int]:
+        """Plan-independent order (a missing namespace source sorts first)."""
+        source = "" if self.namespace_source is None else "=" + self.namespace_source
+        return (self.region, self.namespace, source, self.group_id, self.job_id)
 
     def where(self) -> str:
         """``region/namespace/group``, as messages show the location."""

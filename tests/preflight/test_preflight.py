@@ -240,3 +240,16 @@ async def test_two_checks_of_one_account_share_one_read_budget(
     assert counters["GetJobInfo"]["accepted"] == 40
     assert counters["GetJobInfo"]["throttled"] == 0  # two checks, one pace
     assert clock.now() >= 39 / (100 / 60)
+
+
+async def test_a_namespace_with_and_without_a_source_in_one_plan(
+    write_plan: Callable[..., Path], make_world: Any
+) -> None:
+    path = write_plan([{"jobs": [999]}, {"namespace_source": "schedulerx", "jobs": [998]}])
+    async with Simulator(make_world()) as sim:
+        result = await check(sim, path)
+    kinds = [(p.ref.namespace_source, p.kind) for p in result.report.problems]
+    assert kinds == [
+        (None, ProblemKind.JOB_NOT_FOUND),
+        ("schedulerx", ProblemKind.NAMESPACE_NOT_FOUND),
+    ]
