@@ -288,7 +288,7 @@ def _job_config(job: JobState) -> dict[str, Any]:
         "Description": f"simulated job in {spec.group}",
         "XAttrs": "",
         "TimeConfig": {
-            "TimeType": 1,
+            "TimeType": spec.time_type,
             "TimeExpression": spec.time_expression,
             "Calendar": "",
             "DataOffset": 0,

@@ -26,6 +26,7 @@ EDITIONS = ("professional", "basic")
 LIST_FILTERS = ("schedule_time", "data_time")
 LIST_ORDERS = ("newest_first", "oldest_first")
 OVER_CONCURRENCY = ("queue", "reject")
+TIME_TYPES = (1, 3, 4, 100)  # cron, fix_rate, second_delay, api
 DEFAULT_HISTORY_LIMIT = 300  # SchedulerX keeps the newest 300 instances of a job (reference §8)
 
 # Business failure `Code`s (HTTP 200, Success=false). The real values are undocumented
@@ -92,6 +93,8 @@ class JobSpec:
         enabled: GetJobInfo's ``Status`` (1 enabled, 0 disabled).
         cron: the schedule GetJobInfo answers (``TimeConfig``, TimeType 1), in SchedulerX's
             Quartz form with seconds; default: daily at `history_time`.
+        time_type: ``TimeConfig.TimeType``: 1 cron (`cron`), 3 fix_rate or 4 second_delay
+            (`time_expression` is then the seconds), 100 api (no schedule).
         production: fire scheduled runs (TriggerType 1) from the cron while the simulator
             runs; a run due while the job is busy (`max_concurrency` instances active) is
             skipped and recorded, as SchedulerX skips it. Expands the id ranges.
@@ -112,6 +115,8 @@ class JobSpec:
     enabled: bool = True
     cron: str | None = None
     production: bool = False
+    time_type: int = 1
+    every_seconds: int | None = None
     run_seconds: float | None = None
     group_capacity: int | None = None
 
@@ -135,6 +140,16 @@ class JobSpec:
                 QuartzCron(self.cron)
             except QuartzError as exc:
                 raise SimulatorConfigError(f"cron: {exc}") from None
+        if self.time_type not in TIME_TYPES:
+            raise SimulatorConfigError(
+                f"time_type must be one of {TIME_TYPES}, got {self.time_type}"
+            )
+        if self.time_type in (3, 4) and (self.every_seconds is None or self.every_seconds < 1):
+            raise SimulatorConfigError(
+                "time_type 3 (fix_rate) and 4 (second_delay) need every_seconds >= 1"
+            )
+        if self.production and self.time_type != 1:
+            raise SimulatorConfigError("production runs are simulated for cron jobs (time_type 1)")
         if self.run_seconds is not None and not self.run_seconds >= 0:
             raise SimulatorConfigError(f"run_seconds must be >= 0, got {self.run_seconds}")
         if self.group_capacity is not None and self.group_capacity < 1:
@@ -142,7 +157,12 @@ class JobSpec:
 
     @property
     def time_expression(self) -> str:
-        """The cron GetJobInfo answers: `cron`, or daily at `history_time`."""
+        """What GetJobInfo answers: `cron` (or daily at `history_time`), the seconds of a
+        fix_rate or second_delay job, or nothing for an api job."""
+        if self.time_type in (3, 4):
+            return str(self.every_seconds)
+        if self.time_type == 100:
+            return ""
         if self.cron is not None:
             return self.cron
         hour, minute, second = self.history_time.split(":")

@@ -152,6 +152,10 @@ def _job(item: Any, where: str) -> JobSpec:
             enabled=_bool(item.get("enabled", True), f"{where}.enabled"),
             cron=None if item.get("cron") is None else str(item["cron"]),
             production=_bool(item.get("production", False), f"{where}.production"),
+            time_type=_int(item.get("time_type", 1), f"{where}.time_type"),
+            every_seconds=None
+            if item.get("every_seconds") is None
+            else _int(item["every_seconds"], f"{where}.every_seconds"),
             run_seconds=_seconds(item.get("run_seconds"), f"{where}.run_seconds"),
             group_capacity=None
             if item.get("group_capacity") is None

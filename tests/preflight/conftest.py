@@ -24,6 +24,7 @@ def world(**overrides: Any) -> SimulatorConfig:
             JobSpec(REGION, NS, "g1", ((1, 20), (22, 600)), max_concurrency=2, cron="0 30 2 * * ?"),
             JobSpec(REGION, NS, "g1", ((21, 21),), enabled=False),
             JobSpec(REGION, NS, "g1", ((700, 700),)),
+            JobSpec(REGION, NS, "g1", ((800, 800),), time_type=3, every_seconds=60),
             JobSpec(REGION, NS, "g2", ((900, 900),)),
             JobSpec(REGION, NS, "basic.group", ((300_000, 300_000),), edition="basic"),
         ),

@@ -58,7 +58,7 @@ def test_a_good_plan_exits_0_and_json_tells_what_the_run_will_use(
     sim: SimulatorThread, keys: None, write_plan: Callable[..., Path], capsys: Any
 ) -> None:
     first = write_plan([{"jobs": ["1-3"]}], "first")
-    second = write_plan([{"jobs": [3, 700]}], "second")
+    second = write_plan([{"jobs": [3, 700, 800]}], "second")
     code = main(
         ["check", str(first), str(second), "--endpoint", sim.url, "--format", "json", *FAST]
     )
@@ -76,9 +76,13 @@ def test_a_good_plan_exits_0_and_json_tells_what_the_run_will_use(
         "data_offset": 0,
     }
     assert jobs[700]["max_concurrency"] == 1
-    assert doc["plans"][1]["calls"] == {"ListGroups": 1, "GetJobInfo": 1}  # job 3 asked once
+    assert (jobs[800]["schedule"]["kind"], jobs[800]["schedule"]["expression"]) == (
+        "fix_rate",
+        "60",
+    )
+    assert doc["plans"][1]["calls"] == {"ListGroups": 1, "GetJobInfo": 2}  # job 3 asked once
     asked = [r for r in sim.requests() if r["action"] == "GetJobInfo"]
-    assert len(asked) == 4
+    assert len(asked) == 5
 
 
 def test_simulate_knows_every_job_of_the_plan(

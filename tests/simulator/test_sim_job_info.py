@@ -41,6 +41,8 @@ def jobs_config(base: SimulatorConfig) -> SimulatorConfig:
             JobSpec(REGION, NS, "g1", ((21, 21),), enabled=False),
             JobSpec(REGION, NS, "g2", ((30, 30),), history_time="01:15:00"),
             JobSpec(REGION, NS, "basic.group", ((300, 300),), edition="basic"),
+            JobSpec(REGION, NS, "g2", ((40, 40),), time_type=3, every_seconds=600),
+            JobSpec(REGION, NS, "g2", ((41, 41),), time_type=100),
         ),
     )
 
@@ -94,6 +96,10 @@ async def test_a_good_job_tells_its_concurrency_and_schedule(
     # Without a cron, the schedule is daily at the job's history time.
     other = (await job_info(sim, 30, group="g2", v2=v2)).body.data.job_config_info
     assert (other.max_concurrency, other.time_config.time_expression) == ("1", "0 15 1 * * ?")
+    rate = (await job_info(sim, 40, group="g2", v2=v2)).body.data.job_config_info.time_config
+    assert (rate.time_type, rate.time_expression) == (3, "600")  # fix_rate, every 600 s
+    api = (await job_info(sim, 41, group="g2", v2=v2)).body.data.job_config_info.time_config
+    assert (api.time_type, api.time_expression) == (100, "")
 
 
 @pytest.mark.asyncio
@@ -195,6 +201,10 @@ def test_config_reads_enabled_and_cron() -> None:
         )
     with pytest.raises(SimulatorConfigError, match="Quartz"):
         JobSpec(REGION, NS, "g", ((1, 1),), cron="0 2 * * *")
+    with pytest.raises(SimulatorConfigError, match="every_seconds"):
+        JobSpec(REGION, NS, "g", ((1, 1),), time_type=3)
+    with pytest.raises(SimulatorConfigError, match="time_type"):
+        JobSpec(REGION, NS, "g", ((1, 1),), time_type=2)
 
 
 @pytest.mark.asyncio
