@@ -44,7 +44,7 @@ def _build_parser() -> argparse.ArgumentParser:
     check.add_argument("--simulate", action="store_true", help="against an in-process simulator")
     check.add_argument("--timeout", type=float, default=None, help="seconds an attempt may take")
     check.add_argument("--read-rate", help="pace of each read API per account (default 100/min)")
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--format", choices=("text", "json", "github"), default="text")
     check.add_argument("--no-progress", action="store_true", help="no live progress display")
 
     run = commands.add_parser("run", help="execute a plan")

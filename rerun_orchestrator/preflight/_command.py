@@ -113,11 +113,16 @@ def _main(args: argparse.Namespace) -> int:
         print("rerun-orchestrator check: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     for check in checks:
-        for line in check.diagnostics():
-            print(line, file=sys.stderr)
+        if args.format != "github":
+            for line in check.diagnostics():
+                print(line, file=sys.stderr)
         for note in check.report.notes:
             print(f"{check.path}: note: {note}", file=sys.stderr)
-    if args.format == "json":
+    if args.format == "github":
+        for check in checks:
+            for command in check.github():
+                print(command)
+    elif args.format == "json":
         document: dict[str, Any] = {"plans": [check.to_json() for check in checks]}
         print(json.dumps(document, indent=1, ensure_ascii=False))
     else:

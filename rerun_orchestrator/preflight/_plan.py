@@ -58,6 +58,19 @@ class PlanCheck:
             lines.append(f"{self.path}: pre-flight stopped: {self.report.fatal}")
         return lines
 
+    def github(self) -> list[str]:
+        """The bad jobs as GitHub Actions annotations (``::error file=...::job N: ...``)."""
+        lines = []
+        for problem in self.report.problems:
+            for line, col in self.positions.get(problem.ref, ((1, 1),)):
+                where = f"file={_escape(self.path, True)},line={line},col={col}"
+                what = _escape(f"job {problem.ref.job_id}: {problem.message}", False)
+                lines.append(f"::error {where}::{what}")
+        if self.report.fatal is not None:
+            what = _escape(f"pre-flight stopped: {self.report.fatal}", False)
+            lines.append(f"::error file={_escape(self.path, True)}::{what}")
+        return sorted(lines)
+
     def summary(self) -> str:
         """One line: what was checked and what the run will use."""
         report = self.report
@@ -119,6 +132,14 @@ class PlanCheck:
             "problems": problems,
             "jobs": jobs,
         }
+
+
+def _escape(text: str, in_property: bool) -> str:
+    """GitHub's workflow-command escaping (``%``, line breaks; ``:`` and ``,`` in properties)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if in_property:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
 
 
 async def preflight_plan(

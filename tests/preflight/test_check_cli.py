@@ -117,3 +117,17 @@ def test_usage_errors_exit_2(write_plan: Callable[..., Path], capsys: Any, tmp_p
     bad.write_text("version: 1\nname: x\n")
     assert main(["check", str(bad), "--simulate"]) == 2
     assert f"{bad}:1:1:" in capsys.readouterr().err
+
+
+def test_github_format_annotates_each_bad_job(
+    sim: SimulatorThread, keys: None, write_plan: Callable[..., Path], capsys: Any
+) -> None:
+    path = write_plan([{"jobs": [1, 999]}])
+    assert main(["check", str(path), "--endpoint", sim.url, "--format", "github", *FAST]) == 2
+    out, err = capsys.readouterr()
+    [line] = out.splitlines()
+    assert line.startswith(f"::error file={str(path).replace(':', '%3A')},line=")
+    assert line.endswith(
+        '::job 999: not found in cn-hangzhou/ns-1/g1 (SchedulerX: "jobId=999 is not existed")'
+    )
+    assert ": job " not in err  # not twice
