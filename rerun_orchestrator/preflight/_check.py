@@ -4,8 +4,9 @@ Two read APIs, each paced by its own per-account pacer (one quota per API and ac
 SchedulerX counts them): ListGroups once per namespace (does the group exist, is it
 Professional Edition: GetJobInfo cannot tell), then GetJobInfo once per job, many in flight
 (does the job exist in that group, is it enabled, its ``MaxConcurrency`` and schedule).
-Jobs of a namespace or group that ListGroups showed missing are not asked one by one: the
-answer is known and the quota is shared with everything else the account does.
+Jobs of a namespace that ListGroups showed missing are not asked one by one, and of a group
+it did not list only one is (to confirm: ListGroups might show less than the caller may
+see): the quota is shared with everything else the account does.
 
 Transient trouble (throttling, 5xx, a lost answer) is retried with backoff: a read is
 safe to repeat. A refusal of the credentials themselves stops the whole check (`fatal`).
@@ -130,10 +131,17 @@ class Preflight:
                 self._settled()
         try:
             namespaces = await self._namespaces({ref.namespace_key for ref in to_ask})
-            pending = []
+            pending: list[JobRef] = []
+            unlisted: dict[tuple[str, str, str | None, str], list[JobRef]] = {}
             for ref in to_ask:
-                if not self._condemned(ref, namespaces[ref.namespace_key]):
+                namespace = namespaces[ref.namespace_key]
+                if namespace.problem is not None:
+                    self._problem(ref, *namespace.problem)
+                elif namespace.groups is not None and ref.group_id not in namespace.groups:
+                    unlisted.setdefault((*ref.namespace_key, ref.group_id), []).append(ref)
+                else:
                     pending.append(ref)
+            pending += await self._unlisted_groups(list(unlisted.values()), namespaces)
             await self._ask_jobs(pending, namespaces)
         except* _FatalError as group:  # raised in a task group: the first one says it
             report.fatal = str(group.exceptions[0])
@@ -182,19 +190,36 @@ class Preflight:
         )
         return _Namespace()
 
-    def _condemned(self, ref: JobRef, namespace: _Namespace) -> bool:
-        """Record the problem ListGroups already showed for `ref`; True if there is one."""
-        if namespace.problem is not None:
-            kind, message = namespace.problem
-            self._problem(ref, kind, message)
-            return True
-        if namespace.groups is not None and ref.group_id not in namespace.groups:
-            where = f"{ref.namespace} ({ref.region})"
-            self._problem(
-                ref, ProblemKind.GROUP_NOT_FOUND, f"group {ref.group_id} not found in {where}"
+    async def _unlisted_groups(
+        self,
+        groups: list[list[JobRef]],
+        namespaces: dict[tuple[str, str, str | None], _Namespace],
+    ) -> list[JobRef]:
+        """Jobs of groups ListGroups did not list: GetJobInfo for one job of each first.
+
+        If it confirms that the group does not exist, its other jobs get the same answer
+        without a call each; if it knows the job (ListGroups showed less than the caller may
+        see), the group's edition is unknown and its other jobs are asked as usual.
+        """
+        still: list[JobRef] = []
+
+        async def first_of(refs: list[JobRef]) -> None:
+            head, rest = refs[0], refs[1:]
+            kind = await self._job(head, namespaces[head.namespace_key])
+            if kind is ProblemKind.GROUP_NOT_FOUND:
+                for ref in rest:
+                    self._problem(ref, kind, _group_missing(ref))
+                return
+            self._report.notes.append(
+                f"{head.where()}: ListGroups does not list the group, GetJobInfo knows it; "
+                "its edition is not checked"
             )
-            return True
-        return False
+            still.extend(rest)
+
+        async with anyio.create_task_group() as tg:
+            for refs in groups:
+                tg.start_soon(first_of, refs)
+        return still
 
     # -- jobs -----------------------------------------------------------------------
 
@@ -211,7 +236,8 @@ class Preflight:
             for _ in range(min(self._concurrency, len(refs))):
                 tg.start_soon(worker)
 
-    async def _job(self, ref: JobRef, namespace: _Namespace) -> None:
+    async def _job(self, ref: JobRef, namespace: _Namespace) -> ProblemKind | None:
+        """Ask GetJobInfo about `ref` and record what it said; the problem's kind, if any."""
         answer = await self._ask(
             "GetJobInfo",
             self._info_pacer,
@@ -226,7 +252,7 @@ class Preflight:
         if isinstance(answer, ApiCallError):
             kind = _kind_of(answer)
             self._problem(ref, kind, _job_message(ref, kind, answer))
-            return
+            return kind
         group = namespace.groups.get(ref.group_id) if namespace.groups is not None else None
         facts = JobFacts(
             ref=ref,
@@ -257,6 +283,7 @@ class Preflight:
         if not bad and self._cache is not None:
             self._cache.remember(facts)
         self._settled()
+        return None
 
     # -- one read, retried ----------------------------------------------------------
 
@@ -331,6 +358,10 @@ def _describe(error: ApiCallError) -> str:
     return f"{result.code}{said}"
 
 
+def _group_missing(ref: JobRef) -> str:
+    return f"group {ref.group_id} not found in {ref.namespace} ({ref.region})"
+
+
 def _job_message(ref: JobRef, kind: ProblemKind, error: ApiCallError) -> str:
     said = f'SchedulerX: "{error.result.message}"' if error.result.message else ""
     if kind is ProblemKind.REGION_NOT_FOUND:
@@ -338,7 +369,7 @@ def _job_message(ref: JobRef, kind: ProblemKind, error: ApiCallError) -> str:
     if kind is ProblemKind.NAMESPACE_NOT_FOUND:
         return f"namespace {ref.namespace} not found in {ref.region}"
     if kind is ProblemKind.GROUP_NOT_FOUND:
-        return f"group {ref.group_id} not found in {ref.namespace} ({ref.region})"
+        return _group_missing(ref)
     if kind is ProblemKind.JOB_NOT_FOUND:
         return f"not found in {ref.where()} ({said})"
     if kind is ProblemKind.OTHER_GROUP:

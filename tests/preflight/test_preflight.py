@@ -20,7 +20,13 @@ from rerun_orchestrator._clock import FakeClock
 from rerun_orchestrator.plan import Rate, load_plan
 from rerun_orchestrator.preflight import MemoryCache, ProblemKind, preflight_plan
 from rerun_orchestrator.run import LimiterRegistry
-from rerun_orchestrator.schedulerx import Credentials, SchedulerXClient, StaticCredentialsProvider
+from rerun_orchestrator.schedulerx import (
+    AppGroup,
+    Credentials,
+    JobInfo,
+    SchedulerXClient,
+    StaticCredentialsProvider,
+)
 from rerun_orchestrator.simulator import FaultRule, Simulator
 
 pytestmark = pytest.mark.asyncio
@@ -73,8 +79,9 @@ async def test_every_kind_of_wrong_job_is_named_at_its_position(
     }
     assert not result.ok
     assert report.bad_jobs == 7
-    # Jobs whose namespace or group ListGroups showed missing are not asked one by one.
-    assert requests == {"ListGroups": 3, "GetJobInfo": 5}
+    # Jobs of a namespace ListGroups showed missing are not asked; of a group it did not
+    # list, one is (to confirm), the others not.
+    assert requests == {"ListGroups": 3, "GetJobInfo": 6}
     # Each job at the position of its entry in the file, the entries in file order.
     jobs_line = line_of(path, "- 1")
     by_job = {}
@@ -253,3 +260,42 @@ async def test_a_namespace_with_and_without_a_source_in_one_plan(
         (None, ProblemKind.JOB_NOT_FOUND),
         ("schedulerx", ProblemKind.NAMESPACE_NOT_FOUND),
     ]
+
+
+async def test_a_group_missing_from_list_groups_is_confirmed_with_one_job(
+    write_plan: Callable[..., Path], make_world: Any
+) -> None:
+    path = write_plan([{"group": "nosuch", "jobs": ["1-40"]}])
+    async with Simulator(make_world()) as sim:
+        result = await check(sim, path)
+        asked = Counter(r["action"] for r in sim.requests())
+    assert asked == {"ListGroups": 1, "GetJobInfo": 1}
+    assert {p.kind for p in result.report.problems} == {ProblemKind.GROUP_NOT_FOUND}
+    assert result.report.bad_jobs == 40
+
+
+async def test_a_group_list_groups_does_not_show_is_still_checked(
+    write_plan: Callable[..., Path],
+) -> None:
+    """ListGroups may show less than the caller can see: GetJobInfo has the last word."""
+
+    class PartialListing:
+        def __init__(self) -> None:
+            self.asked: list[int] = []
+
+        async def list_groups(self, **kw: Any) -> tuple[AppGroup, ...]:
+            return (AppGroup("other", "other", 2),)
+
+        async def get_job_info(self, **kw: Any) -> JobInfo:
+            self.asked.append(kw["job_id"])
+            return JobInfo(job_id=kw["job_id"], name="j", status=1, max_concurrency=3)
+
+    path = write_plan([{"jobs": [1, 2, 3]}])
+    client = PartialListing()
+    result = await preflight_plan(
+        load_plan(path), client, account=KEY, read_rate=FAST, limiters=LimiterRegistry()
+    )
+    assert result.ok
+    assert sorted(client.asked) == [1, 2, 3]
+    assert {f.professional for f in result.report.facts.values()} == {None}
+    assert any("ListGroups does not list the group" in n for n in result.report.notes)

@@ -50,7 +50,7 @@ def test_one_wrong_job_sends_nothing_and_names_every_bad_job(
     assert sim.calls() == []
     actions = Counter(r["action"] for r in sim.requests())
     assert actions["RerunJob"] == 0
-    assert actions["GetJobInfo"] == 7  # 1-5, 999, 21; group nosuch is known missing
+    assert actions["GetJobInfo"] == 8  # 1-5, 999, 21, and 6 to confirm group nosuch
     assert "pre-flight: 3 bad jobs of 8; nothing sent" in err
     assert "job 999: not found in cn-hangzhou/ns-1/g1" in err
     assert "job 21: is disabled" in err
