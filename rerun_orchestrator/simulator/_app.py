@@ -36,6 +36,7 @@ def build_app(gateway: Gateway, sleep: Sleeper) -> web.Application:
     app.router.add_get("/_simulator/instances", routes.instances)
     app.router.add_get("/_simulator/retries", routes.retries)
     app.router.add_get("/_simulator/skipped", routes.skipped)
+    app.router.add_get("/_simulator/peaks", routes.peaks)
     app.router.add_get("/_simulator/counters", routes.counters)
     app.router.add_get("/_simulator/requests", routes.requests)
     app.router.add_get("/_simulator/faults", routes.get_faults)
@@ -134,6 +135,12 @@ class _Routes:
 
     async def retries(self, request: web.Request) -> web.Response:
         return _json(self._gateway.retries())
+
+    async def peaks(self, request: web.Request) -> web.Response:
+        raw = request.query.get("trigger_type")
+        if raw is not None and not raw.isdigit():
+            return _json({"error": f"trigger_type must be an integer, got {raw!r}"}, status=400)
+        return _json(self._gateway.peaks(None if raw is None else int(raw)))
 
     async def skipped(self, request: web.Request) -> web.Response:
         return _json(self._gateway.skipped())

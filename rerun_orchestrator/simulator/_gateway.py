@@ -24,6 +24,7 @@ from ._auth import Authenticator, IncomingRequest
 from ._config import CredentialSpec, SimulatorConfig
 from ._errors import GatewayError
 from ._faults import FaultInjector, FaultRule
+from ._peaks import peaks
 from ._production import ProductionRuns
 from ._quota import QuotaTable
 from ._render import Rendered
@@ -205,6 +206,11 @@ class Gateway:
         self._production.advance(now_ms)
         zone = self.state.zone
         return [i.to_inspection(now_ms, zone) for i in self.state.all_instances(job_id)]
+
+    def peaks(self, trigger_type: int | None = None) -> dict[str, Any]:
+        """Most instances active and running at once, per job and group (see `_peaks`)."""
+        self._production.advance(self._now_ms())
+        return peaks(self.state.all_instances(), trigger_type)
 
     def retries(self) -> list[dict[str, Any]]:
         return [dict(retry) for retry in self.state.retries]

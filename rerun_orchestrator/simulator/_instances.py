@@ -11,7 +11,7 @@ whatever else the simulator was asked before. That is what makes a retry test ex
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from ..schedulerx._wire import InstanceStatus
@@ -41,6 +41,18 @@ class Instance:
     attempt: int = 1
     rejected: bool = False
     pruned: bool = False
+    active_from_ms: int = -1  # when this attempt was triggered (-1: the schedule time)
+    # Earlier attempts as (active from, start, end), for peak measurements.
+    past: list[tuple[int, int, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.active_from_ms < 0:
+            self.active_from_ms = self.schedule_ms
+
+    def intervals(self) -> list[tuple[int, int, int]]:
+        """Every attempt that ran or waited: (active from, start, end), oldest first."""
+        current = [] if self.rejected else [(self.active_from_ms, self.start_ms, self.end_ms)]
+        return [*self.past, *current]
 
     def status(self, now_ms: int) -> InstanceStatus:
         if self.rejected:
@@ -52,8 +64,8 @@ class Instance:
         return InstanceStatus.FAILED if self.failed else InstanceStatus.SUCCESS
 
     def active(self, now_ms: int) -> bool:
-        """Waiting or running at `now_ms` (created by then and not ended)."""
-        return not self.rejected and self.schedule_ms <= now_ms < self.end_ms
+        """Waiting or running at `now_ms` (triggered by then and not ended)."""
+        return not self.rejected and self.active_from_ms <= now_ms < self.end_ms
 
     def ended(self, now_ms: int) -> bool:
         return self.rejected or now_ms >= self.end_ms
@@ -103,6 +115,9 @@ class Instance:
             "request_id": self.request_id,
             "attempt": self.attempt,
             "pruned": self.pruned,
+            "schedule_ms": self.schedule_ms,
+            "start_ms": None if self.rejected else self.start_ms,
+            "end_ms": None if self.rejected else self.end_ms,
         }
 
 

@@ -123,6 +123,11 @@ class Simulator:
         """Every accepted RetryJobInstance: instance id, its new attempt, whether rejected."""
         return self._gateway.retries()
 
+    def peaks(self, trigger_type: int | None = None) -> dict[str, Any]:
+        """Most instances active (waiting or running) and running at once, per job and per
+        group, over the simulator's life (``GET /_simulator/peaks?trigger_type=2``)."""
+        return self._gateway.peaks(trigger_type)
+
     def skipped(self) -> list[dict[str, Any]]:
         """Scheduled production runs skipped because the job was busy (``/_simulator/skipped``)."""
         return self._gateway.skipped()

@@ -169,7 +169,10 @@ class SimState:
 
     def retry(self, state: JobState, instance: Instance, now_ms: int, request_id: str) -> None:
         """RetryJobInstance: the same instance runs again (a new attempt, no new instance)."""
+        if not instance.rejected:
+            instance.past.append((instance.active_from_ms, instance.start_ms, instance.end_ms))
         instance.attempt += 1
+        instance.active_from_ms = now_ms
         self._start(instance, state, now_ms)
         self.retries.append(
             {

@@ -131,6 +131,9 @@ class SimulatorThread:
     def skipped(self) -> list[dict[str, Any]]:
         return self._on_loop(self.simulator.skipped)
 
+    def peaks(self, trigger_type: int | None = None) -> dict[str, Any]:
+        return self._on_loop(lambda: self.simulator.peaks(trigger_type))
+
     def counters(self) -> dict[str, Any]:
         return self._on_loop(self.simulator.counters)
 

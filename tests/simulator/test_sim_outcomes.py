@@ -227,3 +227,33 @@ async def test_retry_job_instance_as_the_official_sdk_sends_it(
         assert (response.body.code, response.body.success) == (200, True)
     assert [r["attempt"] for r in sim.retries()] == [2, 3]
     assert len(sim.instances(10)) == 1
+
+
+async def test_peaks_measure_capacity_at_the_server(
+    start_sim: Any, make_config: Any, raw: Any, params: Any, clock: Any, http: Any
+) -> None:
+    jobs = (JobSpec("cn-hangzhou", "ns-1", "g1", ((10, 11),), max_concurrency=2, group_capacity=3),)
+    config = make_config(
+        jobs=jobs, instance_wait_seconds=0.0, instance_run_seconds=10.0, failure_rate=1.0
+    )
+    sim = await start_sim(config, clock=clock)
+    client = raw(sim, wall=clock.wall)
+    await client.v3("RerunJob", params.rerun(**days(4)))  # job 10: 4 days, 2 at a time
+    await client.v3("RerunJob", params.rerun(job_id=11, **days(1)))
+    clock.advance(100)
+    assert sim.peaks(2) == {
+        "jobs": {
+            "cn-hangzhou/10": {"active": 4, "running": 2},
+            "cn-hangzhou/11": {"active": 1, "running": 1},
+        },
+        "groups": {"cn-hangzhou/ns-1/g1": {"active": 5, "running": 3}},
+    }
+    # A retried attempt counts from its retry; the earlier attempt is not forgotten.
+    failed = sim.instances(11)[0]
+    retry = {**params.listing(job_id=11), "JobInstanceId": str(failed["instance_id"])}
+    assert (await client.v3("RetryJobInstance", retry, in_query=True)).json()["Success"]
+    clock.advance(100)
+    async with http.get(f"{sim.url}/_simulator/peaks?trigger_type=2") as response:
+        after = await response.json()
+    assert after["jobs"]["cn-hangzhou/11"] == {"active": 1, "running": 1}
+    assert sim.peaks(1) == {"jobs": {}, "groups": {}}
