@@ -167,6 +167,7 @@ def cli_once(url: str, plan_path: Path, journal: Path, calls: int) -> float:
                 "--log-format",
                 "json",
                 "--no-progress",
+                "--no-preflight",  # the sending path; bench_preflight measures the check
             ),
         ],
         env=env,
