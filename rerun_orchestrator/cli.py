@@ -34,18 +34,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of the plan format")
 
-    check = commands.add_parser(
-        "check", help="ask SchedulerX about every job of the plans (nothing is rerun)"
-    )
-    check.add_argument("plans", nargs="+", metavar="PLAN")
-    check.add_argument(
-        "--endpoint", help="override the regional endpoint (http:// only to loopback)"
-    )
-    check.add_argument("--simulate", action="store_true", help="against an in-process simulator")
-    check.add_argument("--timeout", type=float, default=None, help="seconds an attempt may take")
-    check.add_argument("--read-rate", help="pace of each read API per account (default 100/min)")
-    check.add_argument("--format", choices=("text", "json", "github"), default="text")
-    check.add_argument("--no-progress", action="store_true", help="no live progress display")
+    _add_check(commands)
 
     run = commands.add_parser("run", help="execute a plan")
     run.add_argument("plan", metavar="PLAN")
@@ -131,6 +120,21 @@ def _build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=int, default=0)
     simulate.add_argument("--config", help="simulator YAML config")
     return parser
+
+
+def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = commands.add_parser(
+        "check", help="ask SchedulerX about every job of the plans (nothing is rerun)"
+    )
+    check.add_argument("plans", nargs="+", metavar="PLAN")
+    check.add_argument(
+        "--endpoint", help="override the regional endpoint (http:// only to loopback)"
+    )
+    check.add_argument("--simulate", action="store_true", help="against an in-process simulator")
+    check.add_argument("--timeout", type=float, default=None, help="seconds an attempt may take")
+    check.add_argument("--read-rate", help="pace of each read API per account (default 100/min)")
+    check.add_argument("--format", choices=("text", "json", "github"), default="text")
+    check.add_argument("--no-progress", action="store_true", help="no live progress display")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

@@ -151,7 +151,7 @@ def _main(args: argparse.Namespace) -> int:
         try:
             notes: list[str] = []
             result = anyio.run(_execute, plan, journal, options, notes)
-        except _UsageError as exc:
+        except (_UsageError, PreflightFailedError) as exc:  # nothing was sent
             return _refuse(str(exc), args.log_format)
         except KeyboardInterrupt:  # before the signal handlers were in place
             result = None
@@ -261,7 +261,14 @@ async def _execute(
         del credentials  # only the key id is needed from here on
         _log.info("rerun.client", endpoint=endpoint or "regional", access_key_id=account)
         if options.preflight:  # every job exists, is enabled, can rerun: or nothing is sent
-            await _preflight(plan, client, account, options)
+            # (caching what it learnt in the journal, so a resume asks only new jobs: pending)
+            await preflight_before_run(
+                plan,
+                client,
+                account=account,
+                read_rate=options.read_rate,
+                progress=options.progress,
+            )
 
         def rerun_pacer() -> Pacer:
             return AdaptiveLimiter(plan.execution.rate)
@@ -321,16 +328,6 @@ async def _execute(
                 "whether their days were already rerun; run again to resume"
             )
         return result
-
-
-async def _preflight(plan: Plan, client: SchedulerXClient, account: str, options: _Options) -> None:
-    # The journal will cache what it learnt (a resumed run checks only new jobs): pending.
-    try:
-        await preflight_before_run(
-            plan, client, account=account, read_rate=options.read_rate, progress=options.progress
-        )
-    except PreflightFailedError as exc:
-        raise _UsageError(str(exc)) from None
 
 
 async def _credentials() -> tuple[CredentialsProvider, Credentials]:

@@ -66,7 +66,9 @@ def test_a_good_plan_runs_after_its_pre_flight(
     assert run(sim, plan, tmp_path) == 0
     order = [r["action"] for r in sim.requests()]
     first_rerun = order.index("RerunJob")
-    assert sorted(order[:first_rerun]) == ["GetJobInfo", "GetJobInfo", "ListGroups"]
+    checks = [i for i, action in enumerate(order) if action in ("GetJobInfo", "ListGroups")]
+    assert len(checks) == 3  # two jobs, one namespace
+    assert max(checks) < first_rerun  # all of it before the first RerunJob
     assert len(sim.calls()) == 2  # 7 days, one chunk per job
 
 
