@@ -31,6 +31,8 @@ _EXPORTS: dict[str, str] = {
     "Rate": "plan",
     "check_plan": "plan",
     "load_plan": "plan",
+    "load_plan_mapping": "plan",
+    "load_plan_text": "plan",
     "parse_rate": "plan",
     "ApiCallError": "schedulerx",
     "AttemptResult": "schedulerx",
@@ -105,6 +107,8 @@ __all__ = [
     "check_plan",
     "default_credentials_provider",
     "load_plan",
+    "load_plan_mapping",
+    "load_plan_text",
     "open_run",
     "parse_rate",
     "run_plan",
@@ -147,6 +151,8 @@ if TYPE_CHECKING:
         Rate,
         check_plan,
         load_plan,
+        load_plan_mapping,
+        load_plan_text,
         parse_rate,
     )
     from .run import (

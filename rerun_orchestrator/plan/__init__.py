@@ -14,6 +14,7 @@ from ._positions import job_positions, job_positions_of_file
 from ._rate import format_duration, parse_rate
 from ._render import render_jsonl, render_table
 from ._schema import plan_json_schema
+from ._sources import load_plan_mapping, load_plan_text
 
 __all__ = [
     "DEFAULT_CHUNK_DAYS",
@@ -36,6 +37,8 @@ __all__ = [
     "job_positions",
     "job_positions_of_file",
     "load_plan",
+    "load_plan_mapping",
+    "load_plan_text",
     "parse_rate",
     "plan_json_schema",
     "render_jsonl",
