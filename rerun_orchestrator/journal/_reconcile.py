@@ -24,16 +24,15 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import structlog
-
 from .._clock import Clock, SystemClock
+from .._logs import get_logger
 from ..plan._model import Chunk
 from ..schedulerx._errors import ApiCallError, SchedulerXError
 from ..schedulerx._wire import InstanceListPage, InstanceListQuery, JobInstance, Verdict
 from ._judge import RERUN_TRIGGER_TYPES, judge_instances
 from ._model import ChunkRecord, ReconcileOutcome, Reconciliation
 
-_log = structlog.get_logger("rerun_orchestrator.journal")
+_log = get_logger("rerun_orchestrator.journal")
 
 _RETRY_BASE = 1.0  # seconds; doubled per retry of a throttled or failed query
 _RETRY_CAP = 30.0

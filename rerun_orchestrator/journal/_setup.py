@@ -14,9 +14,9 @@ from ._schema import INDEXES, KIND, SCHEMA, SCHEMA_VERSION, read_meta, write_met
 
 
 def _log_info(event: str, **fields: Any) -> None:
-    import structlog  # noqa: PLC0415 - only when logging, so that `status` never loads it
+    from .._logs import get_logger  # noqa: PLC0415 - only when logging: `status` never loads it
 
-    structlog.get_logger("rerun_orchestrator.journal").info(event, **fields)
+    get_logger("rerun_orchestrator.journal").info(event, **fields)
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"

@@ -28,14 +28,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import structlog
-
+from .._logs import get_logger
 from ._policy import AttemptOutcome
 
 if TYPE_CHECKING:
     from ._result import RunResult
 
-_log = structlog.get_logger("rerun_orchestrator.run")
+_log = get_logger("rerun_orchestrator.run")
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import structlog
-
 from .._clock import Clock, SystemClock
+from .._logs import get_logger
 from ..journal._judge import RERUN_TRIGGER_TYPES, data_day, server_time_to_epoch
 from ..journal._model import ChunkStatus, JobIdentity
 from ..journal._reconcile import Reconciler
@@ -36,7 +35,7 @@ from ..plan._model import Chunk
 from ..schedulerx._errors import ApiCallError
 from ._jobs import Screened
 
-_log = structlog.get_logger("rerun_orchestrator.run")
+_log = get_logger("rerun_orchestrator.run")
 
 DEFAULT_LOOKBACK_SECONDS = 7 * 86_400
 _SKEW_SECONDS = 300.0

@@ -23,8 +23,8 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import anyio
-import structlog
 
+from .._logs import get_logger
 from ..journal._errors import DayCoveredError
 from ..journal._model import ChunkStatus
 from ..journal._view import (
@@ -41,7 +41,7 @@ from ._concurrency import KeyedLimiter
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
 
-_log = structlog.get_logger("rerun_orchestrator.run")
+_log = get_logger("rerun_orchestrator.run")
 
 # Derivations of one job per run: a refusal means a stale view, which one re-read fixes.
 _MAX_DERIVATIONS = 4

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import anyio
-import structlog
 
 from .._clock import Clock, SystemClock
+from .._logs import get_logger
 from ._errors import CredentialsError, CredentialsNotFoundError
 
-_log = structlog.get_logger("rerun_orchestrator.schedulerx")
+_log = get_logger("rerun_orchestrator.schedulerx")
 
 
 @dataclass(frozen=True, slots=True)
