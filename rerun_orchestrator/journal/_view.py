@@ -193,6 +193,10 @@ def plan_counts(journal: Journal, plan: Plan, *, generation: int = 0) -> PlanCou
             counts.days_by_plan.update(done.days_by_plan)
             continue
         view = job_view(journal, job, generation=generation)
+        if not view.records:  # untouched: the plan's own cut, counted without deriving it
+            counts.chunks[ChunkStatus.PENDING] += job.target.chunks_per_job
+            counts.days[ChunkStatus.PENDING] += job.target.days_per_job
+            continue
         for record in viewed_chunks(view, zone):
             counts.chunks[record.status] += 1
         for segment in view.segments():

@@ -26,6 +26,7 @@ from ._executor import open_run, run_plan
 from ._guard import ServerGuard
 from ._jobs import DayGuard
 from ._limiter import LimiterRegistry, Pacer, RateLimiter, shared_limiters
+from ._offloop import close_journal, journal_status, open_plan_journal, plan_report
 from ._policy import ON_RECONCILIATION, ON_VERDICT, Action
 from ._result import RunResult, RunStats, StatusCounts
 from ._streams import JobKey, JobStream, job_streams
@@ -60,8 +61,12 @@ __all__ = [
     "StatusCounts",
     "StopRequested",
     "Throttled",
+    "close_journal",
     "job_streams",
+    "journal_status",
+    "open_plan_journal",
     "open_run",
+    "plan_report",
     "run_plan",
     "shared_limiters",
 ]

@@ -16,6 +16,7 @@ gracefully (no new call; calls in flight finish and are recorded).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import random
 from collections.abc import AsyncIterator, Callable
@@ -152,8 +153,12 @@ async def run_plan(
     try:
         await _dispatch(plan, dispatcher, signal, events)
     finally:
-        journal.flush()
-    counts = plan_counts(journal, plan, generation=generation)
+        with anyio.CancelScope(shield=True):  # a hard stop still records what came back
+            await anyio.to_thread.run_sync(journal.flush)
+    # one read per job: seconds for a plan of a million days, so off the loop
+    counts = await anyio.to_thread.run_sync(
+        functools.partial(plan_counts, journal, plan, generation=generation)
+    )
     result = RunResult(
         plan=plan.name,
         counts=chunk_counts(counts),

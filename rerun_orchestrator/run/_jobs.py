@@ -18,7 +18,7 @@ import dataclasses
 import enum
 import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,9 @@ _log = get_logger("rerun_orchestrator.run")
 
 # Derivations of one job per run: a refusal means a stale view, which one re-read fixes.
 _MAX_DERIVATIONS = 4
+# Jobs of more days are derived in a worker thread: ~35 us a chunk would hold the event
+# loop for tens of milliseconds per job, and several workers derive one after another.
+_DERIVE_OFF_LOOP_DAYS = 128
 
 
 class Screened(enum.Enum):
@@ -77,6 +80,8 @@ class JobDispatcher:
     newest_first: bool = False
     generation: int = 0
     guard: DayGuard | None = None
+    # one derivation thread per run: more would fight the event loop for the GIL
+    derive_threads: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
 
     async def run(self, job: JobPlan) -> bool:
         """Take one job as far as this run can; False once a stop has been requested."""
@@ -97,14 +102,14 @@ class JobDispatcher:
                     return False
             view = job_view(journal, job, generation=self.generation)
         for _ in range(_MAX_DERIVATIONS):
-            chunks = self._derive(view)
+            chunks = await self._derive(view)
             if chunks and self.guard is not None:
                 screened = await self.guard.screen(view, chunks)
                 if screened is Screened.HOLD:
                     return not self.signal.is_set
                 if screened is Screened.DERIVE_AGAIN:
                     view = job_view(journal, job, generation=self.generation)
-                    chunks = self._derive(view)
+                    chunks = await self._derive(view)
             if not chunks:
                 return not self.signal.is_set
             outcome = await self._send(key, chunks)
@@ -116,13 +121,22 @@ class JobDispatcher:
         )
         return not self.signal.is_set
 
-    def _derive(self, view: JobView) -> list[Chunk]:
-        return derive_chunks(
-            view, self.zone, retry_failed=self.retry_failed, newest_first=self.newest_first
+    async def _derive(self, view: JobView) -> list[Chunk]:
+        derive = functools.partial(
+            derive_chunks,
+            view,
+            self.zone,
+            retry_failed=self.retry_failed,
+            newest_first=self.newest_first,
         )
+        if view.job.target.days_per_job < _DERIVE_OFF_LOOP_DAYS:
+            return derive()
+        return await anyio.to_thread.run_sync(derive, limiter=self.derive_threads)
 
     def _account(self, view: JobView) -> None:
         """Replace the job's guess in the live counts (the plan's own cut) by the truth."""
+        if not view.records:  # untouched: the guess is the truth
+            return
         by_status = self.runner.stats.by_status
         by_status[ChunkStatus.PENDING] -= view.job.target.chunks_per_job
         for record in viewed_chunks(view, self.zone):
