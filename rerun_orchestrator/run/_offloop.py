@@ -22,8 +22,8 @@ from typing import Any
 import anyio
 
 from .._clock import Clock
-from ..journal._report import write_plan_report
 from ..journal._opening import Synchronous
+from ..journal._report import write_plan_report
 from ..journal._sqlite import SqliteJournal
 from ..journal._status import status_data
 from ..journal._store import Journal
