@@ -32,7 +32,13 @@ class LibraryLogger:
         self._context = context
         self._proxy: Any = None
 
-    def bind(self, **values: Any) -> LibraryLogger:
+    def bind(self, **values: Any) -> Any:
+        """A bound logger built now, with structlog's configuration of this moment (quiet
+        if structlog is not configured yet)."""
+        import structlog  # noqa: PLC0415 - see the class docstring
+
+        if structlog.is_configured():
+            return structlog.get_logger(self._name, **self._context).bind(**values)
         return LibraryLogger(self._name, **self._context, **values)
 
     def __getattr__(self, method: str) -> Any:

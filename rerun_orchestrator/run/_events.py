@@ -24,11 +24,15 @@ client has already scrubbed of security tokens) only.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
+import enum
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._logs import get_logger
+from ..plan._model import Chunk
 from ._policy import AttemptOutcome
 
 if TYPE_CHECKING:
@@ -39,14 +43,40 @@ _log = get_logger("rerun_orchestrator.run")
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:
-    """Base of every run event."""
+    """Base of every run event: which run (`run_id`) of which plan it belongs to.
+
+    The executor's `EventSink` stamps both on every event it delivers.
+    """
 
     name: ClassVar[str] = "rerun.event"
     level: ClassVar[str] = "info"
 
+    run_id: str = field(default="", kw_only=True)
+    plan: str = field(default="", kw_only=True)
+
     def fields(self) -> dict[str, Any]:
         """The flat key/values logged with the event name."""
         return {name: getattr(self, name) for name in _field_names(type(self))}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as JSON-ready values (a UI's websocket, a queue): its name, then
+        `fields()` with dates as ISO strings and tuples as lists."""
+        return {"event": event_name(self), **{k: _jsonable(v) for k, v in self.fields().items()}}
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkEvent(RunEvent):
+    """An event about one chunk: where it runs and which days it holds.
+
+    The sink fills these in from the chunk being worked on (`EventSink.tracking`).
+    """
+
+    region: str | None = field(default=None, kw_only=True)
+    namespace: str | None = field(default=None, kw_only=True)
+    group_id: str | None = field(default=None, kw_only=True)
+    first_day: str | None = field(default=None, kw_only=True)  # ISO date, the plan's zone
+    last_day: str | None = field(default=None, kw_only=True)
+    days: int | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +95,7 @@ class RunStarted(RunEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class AttemptFinished(RunEvent):
+class AttemptFinished(ChunkEvent):
     """One HTTP attempt: the contract's ``rerun.attempt`` line, plus the reason in words."""
 
     name: ClassVar[str] = "rerun.attempt"
@@ -87,7 +117,7 @@ class AttemptFinished(RunEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class Throttled(RunEvent):
+class Throttled(ChunkEvent):
     name: ClassVar[str] = "rerun.throttle"
     level: ClassVar[str] = "warning"
 
@@ -99,7 +129,7 @@ class Throttled(RunEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkReconciled(RunEvent):
+class ChunkReconciled(ChunkEvent):
     name: ClassVar[str] = "rerun.chunk.reconciled"
 
     chunk: str
@@ -110,7 +140,7 @@ class ChunkReconciled(RunEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkFinished(RunEvent):
+class ChunkFinished(ChunkEvent):
     """A chunk reached succeeded, failed or unknown in this run."""
 
     name: ClassVar[str] = "rerun.chunk"
@@ -141,7 +171,7 @@ class RunFinished(RunEvent):
     result: RunResult
 
     def fields(self) -> dict[str, Any]:
-        return self.result.to_json()
+        return {"run_id": self.run_id, **self.result.to_json()}
 
 
 _FIELD_NAMES: dict[type[RunEvent], tuple[str, ...]] = {}
@@ -168,19 +198,65 @@ def event_level(event: RunEvent) -> str:
 
 
 class EventSink:
-    """Logs each event, then hands it to `on_event` (if any).
+    """Stamps each event with the run, logs it, then hands it to `on_event` (if any).
 
     A callback that raises is a bug in the caller and stops the run, like any other bug.
     """
 
-    def __init__(self, on_event: Callable[[RunEvent], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_event: Callable[[RunEvent], None] | None = None,
+        *,
+        run_id: str = "",
+        plan: str = "",
+    ) -> None:
         self._on_event = on_event
         # Bound once per run, with structlog's configuration of that moment: the lazy
         # module-level proxy would rebuild the bound logger on every event (the CLI keeps
         # structlog's logger cache off because it reconfigures).
         self._log = _log.bind()
+        self._run = {"run_id": run_id, "plan": plan}
+        self._chunks: dict[str, Chunk] = {}
+
+    @contextmanager
+    def tracking(self, chunk: Chunk) -> Iterator[None]:
+        """While a chunk is worked on, its events carry its location and days."""
+        self._chunks[chunk.key] = chunk
+        try:
+            yield
+        finally:
+            self._chunks.pop(chunk.key, None)
 
     def emit(self, event: RunEvent) -> None:
+        stamps: dict[str, Any] = self._run
+        if isinstance(event, ChunkEvent):
+            chunk = self._chunks.get(event.chunk)  # type: ignore[attr-defined]
+            if chunk is not None:
+                stamps = {**stamps, **_place(chunk)}
+        event = dataclasses.replace(event, **stamps)
         getattr(self._log, event_level(event))(event_name(event), **event.fields())
         if self._on_event is not None:
             self._on_event(event)
+
+
+def _place(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "region": chunk.region,
+        "namespace": chunk.namespace,
+        "group_id": chunk.group_id,
+        "first_day": chunk.first_day.isoformat(),
+        "last_day": chunk.last_day.isoformat(),
+        "days": chunk.days,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

@@ -16,29 +16,32 @@ gracefully (no new call; calls in flight finish and are recorded).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Unpack
 from zoneinfo import ZoneInfo
 
 import anyio
+import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._clock import Clock, SystemClock
 from ..journal._model import ChunkStatus
-from ..journal._store import Journal
 from ..journal._view import JobPlan, PlanCounts, plan_counts, plan_jobs
 from ..plan._plan import Plan
 from ._adaptive import AdaptiveLimiter
 from ._backoff import Backoff, RetryBudget
-from ._chunk import ChunkReconciler, ChunkRunner, RerunClient
+from ._chunk import ChunkRunner
 from ._concurrency import ConcurrencyLimiter, KeyedLimiter
 from ._events import EventSink, RunEvent, RunFinished, RunStarted, StopRequested
-from ._jobs import DayGuard, JobDispatcher
-from ._limiter import Pacer, shared_limiters
+from ._jobs import JobDispatcher
+from ._limiter import Pacer
+from ._options import LegacyOptions, RunPolicy, RunWiring, merge_options
+from ._registry import Account, default_accounts
 from ._result import RunResult, RunStats, StatusCounts
 from ._stop import StoppedError, StopSignal
 
@@ -47,76 +50,89 @@ RERUN_JOB = "RerunJob"
 
 async def run_plan(
     plan: Plan,
-    *,
-    client: RerunClient,
-    journal: Journal,
-    reconciler: ChunkReconciler | None = None,
-    limiter: Pacer | None = None,
-    account: str | None = None,
-    concurrency: ConcurrencyLimiter | None = None,
-    clock: Clock | None = None,
-    rng: random.Random | None = None,
-    retry_failed: bool = False,
-    on_event: Callable[[RunEvent], None] | None = None,
-    stop: anyio.Event | None = None,
-    budget: RetryBudget | None = None,
-    backoff: Backoff | None = None,
-    stats: RunStats | None = None,
-    guard: DayGuard | None = None,
-    generation: int = 0,
+    wiring: RunWiring | None = None,
+    policy: RunPolicy | None = None,
+    **legacy: Unpack[LegacyOptions],
 ) -> RunResult:
     """Run `plan` until every chunk is settled (or a stop), and say how it went.
+
+    ::
+
+        result = await run_plan(plan, RunWiring(client=client, journal=journal,
+                                                account="LTAI...", reconciler=reconciler))
 
     Args:
         plan: a loaded plan; its `execution` gives rate, concurrency, max_attempts, order
             and per_job_concurrency.
-        client: sends one RerunJob attempt per call (a `SchedulerXClient`).
-        journal: durable chunk state; the plan is synced into it first. Not closed here.
-        reconciler: settles ambiguous outcomes (a `journal.Reconciler`). Without one they
-            end as unknown.
-        limiter: the rate limiter; default an `AdaptiveLimiter` at the plan's rate, the
-            one `shared_limiters` holds for `account` if that is given, so that several
-            runs in one process share the account's quota.
-        account: the quota holder (e.g. the AccessKey ID); see `limiter`.
-        concurrency: a cap on calls in flight to share with other runs; default one of
-            the plan's `concurrency`.
-        clock, rng: time and jitter (tests inject `FakeClock` and a seeded Random).
-        retry_failed: also resend chunks that failed permanently in an earlier run.
-        on_event: called with every `RunEvent` (they are also logged with structlog).
-        stop: set it to stop gracefully: nothing new is sent, calls in flight finish.
-        budget, backoff: retry policy knobs (defaults: 10% of first attempts + 10, full
-            jitter 1 s .. 20 s).
-        stats: a `RunStats` to keep up to date (a progress display reads it).
-        guard: checks days the journal never saw against the server before sending
-            (`run._guard.ServerGuard`); without one they are sent.
-        generation: 0, or the generation of a deliberate rerun (--rerun-succeeded): days
-            covered only by earlier generations are sent again, once.
+        wiring: what the run talks to (`RunWiring`: client, journal, account, ...).
+        policy: how it behaves (`RunPolicy`: retry_failed, generation, run_id, ...).
+        legacy: the keyword arguments of the first release (``client=``, ``journal=``,
+            ``retry_failed=`` ...), folded into `wiring` and `policy`; kept for one
+            release.
 
     Returns:
         A `RunResult`; its `exit_code` is the CLI's.
 
-    Cancelling the surrounding cancel scope stops the run at once; the journal stays
-    consistent (chunks in flight are reconciled by the next run).
+    Every log event of the run carries ``run_id``, ``plan`` and ``account`` through
+    structlog's contextvars. Cancelling the surrounding cancel scope stops the run at
+    once; the journal stays consistent (chunks in flight are reconciled by the next run).
     """
-    clock = clock or SystemClock()
+    wiring, policy = merge_options(wiring, policy, legacy)
+    clock = wiring.clock or SystemClock()
+    account = _account(wiring, clock)
+    with contextlib.ExitStack() as held:
+        pacer = wiring.limiter
+        if pacer is None:
+            if account is not None:
+                pacer = held.enter_context(account.joined(plan.execution.rate))
+            else:
+                pacer = AdaptiveLimiter(plan.execution.rate, clock=clock)
+        slots = wiring.concurrency or (account.slots if account is not None else None)
+        held.enter_context(
+            structlog.contextvars.bound_contextvars(
+                run_id=policy.run_id,
+                plan=plan.name,
+                account=account.name if account is not None else None,
+            )
+        )
+        return await _run(plan, wiring, policy, clock=clock, pacer=pacer, slots=slots)
+    raise AssertionError("unreachable")  # pragma: no cover - mypy: ExitStack may swallow
+
+
+def _account(wiring: RunWiring, clock: Clock) -> Account | None:
+    if wiring.account is None or isinstance(wiring.account, Account):
+        return wiring.account
+    return (wiring.accounts or default_accounts).get(wiring.account, clock=clock)
+
+
+async def _run(
+    plan: Plan,
+    wiring: RunWiring,
+    policy: RunPolicy,
+    *,
+    clock: Clock,
+    pacer: Pacer,
+    slots: ConcurrencyLimiter | None,
+) -> RunResult:
     execution = plan.execution
+    journal = wiring.journal
+    retry_failed, generation = policy.retry_failed, policy.generation
     started = clock.now()
-    pacer = limiter or _default_pacer(plan, account, clock)
-    events = EventSink(on_event)
-    signal = StopSignal(stop)
-    live = stats if stats is not None else RunStats()
+    events = EventSink(wiring.on_event, run_id=policy.run_id, plan=plan.name)
+    signal = StopSignal(wiring.stop)
+    live = wiring.stats if wiring.stats is not None else RunStats()
 
     # The plan's own cut as a first guess, corrected job by job as each is read.
     live.by_status[ChunkStatus.PENDING] += plan.count_chunks()
     runner = ChunkRunner(
-        client=client,
+        client=wiring.client,
         journal=journal,
-        reconciler=reconciler,
+        reconciler=wiring.reconciler,
         pacer=pacer,
-        slots=concurrency or ConcurrencyLimiter(execution.concurrency),
-        budget=budget or RetryBudget(),
-        backoff=backoff or Backoff(),
-        rng=rng or random.Random(),
+        slots=slots or ConcurrencyLimiter(execution.concurrency),
+        budget=policy.budget or RetryBudget(),
+        backoff=policy.backoff or Backoff(),
+        rng=wiring.rng or random.Random(),
         clock=clock,
         events=events,
         stop=signal,
@@ -148,7 +164,7 @@ async def run_plan(
         retry_failed=retry_failed,
         newest_first=execution.order == "newest_first",
         generation=generation,
-        guard=guard,
+        guard=wiring.guard,
     )
     try:
         await _dispatch(plan, dispatcher, signal, events)
@@ -174,13 +190,6 @@ async def run_plan(
     )
     events.emit(RunFinished(result))
     return result
-
-
-def _default_pacer(plan: Plan, account: str | None, clock: Clock) -> Pacer:
-    def build() -> Pacer:
-        return AdaptiveLimiter(plan.execution.rate, clock=clock)
-
-    return shared_limiters.get(account, RERUN_JOB, build) if account else build()
 
 
 def chunk_counts(counts: PlanCounts) -> StatusCounts:
@@ -235,32 +244,40 @@ async def _dispatch(
 
 @asynccontextmanager
 async def open_run(
-    plan: Plan, **options: Any
+    plan: Plan,
+    wiring: RunWiring | None = None,
+    policy: RunPolicy | None = None,
+    **legacy: Unpack[LegacyOptions],
 ) -> AsyncIterator[MemoryObjectReceiveStream[RunEvent]]:
     """`run_plan` as an async iterator of its events (the last is `RunFinished`).
 
     ::
 
-        async with open_run(plan, client=client, journal=journal) as events:
+        async with open_run(plan, RunWiring(client=client, journal=journal)) as events:
             async for event in events:
                 ...
 
-    Takes `run_plan`'s keyword arguments except `on_event`. Leaving the block before the
-    run has finished stops it at once (as a cancel would); the journal stays consistent.
-    Events are buffered without bound, so iterate promptly.
+    Takes `run_plan`'s arguments; the wiring's `on_event`, if any, is called as well.
+    Leaving the block before the run has finished stops it at once (as a cancel would);
+    the journal stays consistent. Events are buffered without bound, so iterate promptly.
+    `start_run` gives a handle with more (stop, cancel, live stats, several readers).
     """
-    if "on_event" in options:
+    if "on_event" in legacy:
         raise TypeError("open_run delivers the events itself; do not pass on_event")
+    wiring, policy = merge_options(wiring, policy, legacy)
     send, receive = anyio.create_memory_object_stream[RunEvent](math.inf)
+    also = wiring.on_event
 
     def deliver(event: RunEvent) -> None:
+        if also is not None:
+            also(event)
         # once the caller has left the block the run is being cancelled: drop the rest
         with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
             send.send_nowait(event)
 
     async def run() -> None:
         async with send:
-            await run_plan(plan, on_event=deliver, **options)
+            await run_plan(plan, dataclasses.replace(wiring, on_event=deliver), policy)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(run)

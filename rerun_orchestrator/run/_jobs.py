@@ -98,7 +98,9 @@ class JobDispatcher:
         doubtful = view.doubtful()
         if doubtful:
             for record in doubtful:
-                if not await self._capped(key, functools.partial(self.runner.check, record)):
+                with self.runner.events.tracking(record.chunk):
+                    checked = await self._capped(key, functools.partial(self.runner.check, record))
+                if not checked:
                     return False
             view = job_view(journal, job, generation=self.generation)
         for _ in range(_MAX_DERIVATIONS):
@@ -160,7 +162,8 @@ class JobDispatcher:
                 if not runner.needs_work(record):
                     continue
                 try:
-                    going = await self._capped(key, functools.partial(runner.run, record))
+                    with runner.events.tracking(record.chunk):
+                        going = await self._capped(key, functools.partial(runner.run, record))
                 except DayCoveredError as exc:
                     _log.info(
                         "rerun.chunk.covered", chunk=chunk.key, by=exc.by_key, plan=exc.by_plan
