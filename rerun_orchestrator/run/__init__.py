@@ -14,6 +14,7 @@ from ._chunk import ChunkReconciler, RerunClient
 from ._concurrency import ConcurrencyLimiter, KeyedLimiter
 from ._events import (
     AttemptFinished,
+    ChunkEvent,
     ChunkFinished,
     ChunkReconciled,
     RunEvent,
@@ -24,20 +25,27 @@ from ._events import (
 )
 from ._executor import open_run, run_plan
 from ._guard import ServerGuard
+from ._handle import RunCancelledError, RunHandle, start_run
 from ._jobs import DayGuard
 from ._limiter import LimiterRegistry, Pacer, RateLimiter, shared_limiters
 from ._offloop import close_journal, journal_status, open_plan_journal, plan_report
+from ._options import RunPolicy, RunWiring
 from ._policy import ON_RECONCILIATION, ON_VERDICT, Action
+from ._registry import Account, AccountPacer, AccountRegistry, default_accounts
 from ._result import RunResult, RunStats, StatusCounts
 from ._streams import JobKey, JobStream, job_streams
 
 __all__ = [
     "ON_RECONCILIATION",
     "ON_VERDICT",
+    "Account",
+    "AccountPacer",
+    "AccountRegistry",
     "Action",
     "AdaptiveLimiter",
     "AttemptFinished",
     "Backoff",
+    "ChunkEvent",
     "ChunkFinished",
     "ChunkReconciled",
     "ChunkReconciler",
@@ -52,16 +60,21 @@ __all__ = [
     "RateLimiter",
     "RerunClient",
     "RetryBudget",
+    "RunCancelledError",
     "RunEvent",
     "RunFinished",
+    "RunHandle",
+    "RunPolicy",
     "RunResult",
     "RunStarted",
     "RunStats",
+    "RunWiring",
     "ServerGuard",
     "StatusCounts",
     "StopRequested",
     "Throttled",
     "close_journal",
+    "default_accounts",
     "job_streams",
     "journal_status",
     "open_plan_journal",
@@ -69,4 +82,5 @@ __all__ = [
     "plan_report",
     "run_plan",
     "shared_limiters",
+    "start_run",
 ]

@@ -79,7 +79,7 @@ async def run_plan(
     """
     wiring, policy = merge_options(wiring, policy, legacy)
     clock = wiring.clock or SystemClock()
-    account = _account(wiring, clock)
+    account = resolve_account(wiring, clock)
     with contextlib.ExitStack() as held:
         pacer = wiring.limiter
         if pacer is None:
@@ -99,7 +99,8 @@ async def run_plan(
     raise AssertionError("unreachable")  # pragma: no cover - mypy: ExitStack may swallow
 
 
-def _account(wiring: RunWiring, clock: Clock) -> Account | None:
+def resolve_account(wiring: RunWiring, clock: Clock) -> Account | None:
+    """The wiring's account as an `Account` (a name is looked up in its registry)."""
     if wiring.account is None or isinstance(wiring.account, Account):
         return wiring.account
     return (wiring.accounts or default_accounts).get(wiring.account, clock=clock)

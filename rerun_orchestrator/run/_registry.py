@@ -16,6 +16,7 @@ account is idle again (the lower rate, never a faster one).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -163,7 +164,9 @@ class AccountRegistry:
     """Every account of this process by name; `default_accounts` is the one runs use."""
 
     def __init__(self) -> None:
-        self._accounts: dict[str, Account] = {}
+        self._accounts: dict[str, Account] = {}  # registered: kept for the process
+        # set up on first use: kept while a run (or you) holds them, as `shared_limiters`
+        self._implicit: weakref.WeakValueDictionary[str, Account] = weakref.WeakValueDictionary()
 
     def register(
         self,
@@ -179,8 +182,8 @@ class AccountRegistry:
         Raises:
             ValueError: the account is already known (its pacers are in use).
         """
-        if name in self._accounts:
-            raise ValueError(f"account {name!r} is already registered; use get()")
+        if name in self._accounts or name in self._implicit:
+            raise ValueError(f"account {name!r} is already in use; use get()")
         account = Account(
             name, rate=rate, read_rate=read_rate, concurrency=concurrency, clock=clock
         )
@@ -188,23 +191,24 @@ class AccountRegistry:
         return account
 
     def get(self, name: str, *, clock: Clock | None = None) -> Account:
-        """The account `name`, set up with defaults on first use."""
-        account = self._accounts.get(name)
+        """The account `name`: the registered one, else one set up with defaults on first
+        use (and forgotten once no run holds it, so a service does not accumulate them)."""
+        account = self._accounts.get(name) or self._implicit.get(name)
         if account is None:
-            account = self._accounts[name] = Account(name, clock=clock)
+            account = self._implicit[name] = Account(name, clock=clock)
         return account
 
     def __contains__(self, name: object) -> bool:
-        return name in self._accounts
+        return name in self._accounts or name in self._implicit
 
     def __iter__(self) -> Iterator[Account]:
-        return iter(list(self._accounts.values()))
+        return iter([*self._accounts.values(), *self._implicit.values()])
 
     def __len__(self) -> int:
-        return len(self._accounts)
+        return len(self._accounts) + len(self._implicit)
 
     def __repr__(self) -> str:
-        return f"AccountRegistry({sorted(self._accounts)!r})"
+        return f"AccountRegistry({sorted(a.name for a in self)!r})"
 
 
 #: The process-wide registry: `run_plan(..., account="...")` uses it unless given another.

@@ -1,0 +1,111 @@
+"""A run handle: start, watch (stats, rate, events), stop or cancel, await the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+import rerun_orchestrator as ro
+from rerun_orchestrator.testing import RerunHarness
+
+from .conftest import plan_text
+
+
+async def _journal(tmp_path: Path, plan: ro.Plan) -> ro.SqliteJournal:
+    return await ro.open_plan_journal(tmp_path / f"{plan.name}.sqlite", plan)
+
+
+@pytest.mark.asyncio
+async def test_a_handle_runs_to_the_end_and_streams_every_event(
+    rerun_harness: RerunHarness, tmp_path: Path
+) -> None:
+    plan = ro.load_plan_text(plan_text("h1", "1-3", "10/s"))
+    journal = await _journal(tmp_path, plan)
+    seen: list[ro.RunEvent] = []
+    async with anyio.create_task_group() as tg:
+        run = ro.start_run(plan, rerun_harness.wiring(plan, journal), task_group=tg)
+        events = run.events()
+
+        async def read() -> None:
+            async with events:
+                async for event in events:
+                    seen.append(event)
+
+        tg.start_soon(read)
+        result = await run.result()
+    await ro.close_journal(journal)
+    assert result.exit_code == 0 and result.counts.succeeded == 12
+    assert run.stats.counts().succeeded == 12
+    assert run.rate == pytest.approx(10.0)
+    assert isinstance(seen[0], ro.RunStarted) and isinstance(seen[-1], ro.RunFinished)
+    assert {e.run_id for e in seen} == {run.run_id} and {e.plan for e in seen} == {"h1"}
+    assert len(rerun_harness.simulator.calls()) == 12
+
+
+@pytest.mark.asyncio
+async def test_stop_lets_calls_in_flight_finish_and_says_stopped(
+    rerun_harness: RerunHarness, tmp_path: Path
+) -> None:
+    plan = ro.load_plan_text(plan_text("h2", "1-40", "5/s"))
+    journal = await _journal(tmp_path, plan)
+    async with ro.start_run(plan, rerun_harness.wiring(plan, journal)) as run:
+        async with run.events() as events:
+            async for event in events:
+                if isinstance(event, ro.ChunkFinished):
+                    run.stop()
+    result = await run.result()
+    await ro.close_journal(journal)
+    assert result.stopped and result.exit_code != 0
+    sent = len(rerun_harness.simulator.calls())
+    assert 1 <= sent < 160
+    assert result.counts.succeeded == sent  # every call that went out is recorded
+
+
+@pytest.mark.asyncio
+async def test_cancel_ends_the_run_at_once_and_result_says_so(
+    rerun_harness: RerunHarness, tmp_path: Path
+) -> None:
+    plan = ro.load_plan_text(plan_text("h3", "1-40", "1/s"))
+    journal = await _journal(tmp_path, plan)
+    async with anyio.create_task_group() as tg:
+        run = ro.start_run(plan, rerun_harness.wiring(plan, journal), task_group=tg)
+        async with run.events() as events:
+            async for event in events:
+                if isinstance(event, ro.AttemptFinished):
+                    run.cancel()
+        with pytest.raises(ro.RunCancelledError):
+            await run.result()
+    assert run.done
+    assert len(rerun_harness.simulator.calls()) < 160
+    await ro.close_journal(journal)
+
+
+@pytest.mark.asyncio
+async def test_a_failing_run_raises_from_result_not_in_the_task_group(
+    rerun_harness: RerunHarness, tmp_path: Path
+) -> None:
+    plan = ro.load_plan_text(plan_text("h4", "1-2", "10/s"))
+    journal = await _journal(tmp_path, plan)
+    await ro.close_journal(journal)  # a closed journal: the run fails on its first write
+    async with anyio.create_task_group() as tg:
+        run = ro.start_run(plan, rerun_harness.wiring(plan, journal), task_group=tg)
+        with pytest.raises(Exception, match=r"(?i)closed"):
+            await run.result()
+
+
+@pytest.mark.asyncio
+async def test_old_keywords_still_work_and_unknown_ones_are_refused(
+    rerun_harness: RerunHarness, tmp_path: Path
+) -> None:
+    plan = ro.load_plan_text(plan_text("h5", "1-2", "10/s"))
+    journal = ro.MemoryJournal(clock=rerun_harness.clock)
+    result = await ro.run_plan(
+        plan, client=rerun_harness.client, journal=journal, clock=rerun_harness.clock
+    )
+    assert result.counts.succeeded == 8
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        await ro.run_plan(plan, client=rerun_harness.client, journal=journal, colour="red")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="RunWiring"):
+        await ro.run_plan(plan, retry_failed=True)
