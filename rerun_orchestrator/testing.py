@@ -208,7 +208,7 @@ if pytest_asyncio is not None:
                     clock=clock,
                     credentials=provider,
                     client=client,
-                    accounts=AccountRegistry(),
+                    accounts=AccountRegistry(clock=clock),
                     account=key.access_key_id,
                 )
         finally:

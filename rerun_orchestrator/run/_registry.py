@@ -163,7 +163,8 @@ class Account:
 class AccountRegistry:
     """Every account of this process by name; `default_accounts` is the one runs use."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock = clock  # for the accounts it sets up (a test's `FakeClock`)
         self._accounts: dict[str, Account] = {}  # registered: kept for the process
         # set up on first use: kept while a run (or you) holds them, as `shared_limiters`
         self._implicit: weakref.WeakValueDictionary[str, Account] = weakref.WeakValueDictionary()
@@ -185,17 +186,22 @@ class AccountRegistry:
         if name in self._accounts or name in self._implicit:
             raise ValueError(f"account {name!r} is already in use; use get()")
         account = Account(
-            name, rate=rate, read_rate=read_rate, concurrency=concurrency, clock=clock
+            name,
+            rate=rate,
+            read_rate=read_rate,
+            concurrency=concurrency,
+            clock=clock or self._clock,
         )
         self._accounts[name] = account
         return account
 
     def get(self, name: str, *, clock: Clock | None = None) -> Account:
         """The account `name`: the registered one, else one set up with defaults on first
-        use (and forgotten once no run holds it, so a service does not accumulate them)."""
+        use (and forgotten once no run holds it, so a service does not accumulate them).
+        `clock` (else the registry's, else the system clock) paces an account it sets up."""
         account = self._accounts.get(name) or self._implicit.get(name)
         if account is None:
-            account = self._implicit[name] = Account(name, clock=clock)
+            account = self._implicit[name] = Account(name, clock=clock or self._clock)
         return account
 
     def __contains__(self, name: object) -> bool:

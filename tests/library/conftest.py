@@ -3,11 +3,27 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import pytest
 
 import rerun_orchestrator as ro
 from rerun_orchestrator.simulator import SimulatorConfig
 from rerun_orchestrator.testing import simulator_config_for
+
+
+class PlanMaker(Protocol):
+    def __call__(self, name: str, jobs: str, rate: str, *, days: int = 28) -> ro.Plan: ...
+
+
+@pytest.fixture
+def make_plan() -> PlanMaker:
+    """Plans of jobs in the simulator's group: ``make_plan("a", "1-3", "10/s")``."""
+
+    def make(name: str, jobs: str, rate: str, *, days: int = 28) -> ro.Plan:
+        return ro.load_plan_text(plan_text(name, jobs, rate, days=days), source=name)
+
+    return make
 
 
 def plan_text(name: str, jobs: str, rate: str, *, days: int = 28, chunk_days: int = 7) -> str:

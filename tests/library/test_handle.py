@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
 import rerun_orchestrator as ro
 from rerun_orchestrator.testing import RerunHarness
-
-from .conftest import plan_text
 
 
 async def _journal(tmp_path: Path, plan: ro.Plan) -> ro.SqliteJournal:
@@ -19,9 +18,9 @@ async def _journal(tmp_path: Path, plan: ro.Plan) -> ro.SqliteJournal:
 
 @pytest.mark.asyncio
 async def test_a_handle_runs_to_the_end_and_streams_every_event(
-    rerun_harness: RerunHarness, tmp_path: Path
+    make_plan: Any, rerun_harness: RerunHarness, tmp_path: Path
 ) -> None:
-    plan = ro.load_plan_text(plan_text("h1", "1-3", "10/s"))
+    plan = make_plan("h1", "1-3", "10/s")
     journal = await _journal(tmp_path, plan)
     seen: list[ro.RunEvent] = []
     async with anyio.create_task_group() as tg:
@@ -36,28 +35,34 @@ async def test_a_handle_runs_to_the_end_and_streams_every_event(
         tg.start_soon(read)
         result = await run.result()
     await ro.close_journal(journal)
-    assert result.exit_code == 0 and result.counts.succeeded == 12
+    assert result.exit_code == 0
+    assert result.counts.succeeded == 12
     assert run.stats.counts().succeeded == 12
     assert run.rate == pytest.approx(10.0)
-    assert isinstance(seen[0], ro.RunStarted) and isinstance(seen[-1], ro.RunFinished)
-    assert {e.run_id for e in seen} == {run.run_id} and {e.plan for e in seen} == {"h1"}
+    assert isinstance(seen[0], ro.RunStarted)
+    assert isinstance(seen[-1], ro.RunFinished)
+    assert {e.run_id for e in seen} == {run.run_id}
+    assert {e.plan for e in seen} == {"h1"}
     assert len(rerun_harness.simulator.calls()) == 12
 
 
 @pytest.mark.asyncio
 async def test_stop_lets_calls_in_flight_finish_and_says_stopped(
-    rerun_harness: RerunHarness, tmp_path: Path
+    make_plan: Any, rerun_harness: RerunHarness, tmp_path: Path
 ) -> None:
-    plan = ro.load_plan_text(plan_text("h2", "1-40", "5/s"))
+    plan = make_plan("h2", "1-40", "5/s")
     journal = await _journal(tmp_path, plan)
-    async with ro.start_run(plan, rerun_harness.wiring(plan, journal)) as run:
-        async with run.events() as events:
-            async for event in events:
-                if isinstance(event, ro.ChunkFinished):
-                    run.stop()
+    async with (
+        ro.start_run(plan, rerun_harness.wiring(plan, journal)) as run,
+        run.events() as events,
+    ):
+        async for event in events:
+            if isinstance(event, ro.ChunkFinished):
+                run.stop()
     result = await run.result()
     await ro.close_journal(journal)
-    assert result.stopped and result.exit_code != 0
+    assert result.stopped
+    assert result.exit_code != 0
     sent = len(rerun_harness.simulator.calls())
     assert 1 <= sent < 160
     assert result.counts.succeeded == sent  # every call that went out is recorded
@@ -65,9 +70,9 @@ async def test_stop_lets_calls_in_flight_finish_and_says_stopped(
 
 @pytest.mark.asyncio
 async def test_cancel_ends_the_run_at_once_and_result_says_so(
-    rerun_harness: RerunHarness, tmp_path: Path
+    make_plan: Any, rerun_harness: RerunHarness, tmp_path: Path
 ) -> None:
-    plan = ro.load_plan_text(plan_text("h3", "1-40", "1/s"))
+    plan = make_plan("h3", "1-40", "1/s")
     journal = await _journal(tmp_path, plan)
     async with anyio.create_task_group() as tg:
         run = ro.start_run(plan, rerun_harness.wiring(plan, journal), task_group=tg)
@@ -84,9 +89,9 @@ async def test_cancel_ends_the_run_at_once_and_result_says_so(
 
 @pytest.mark.asyncio
 async def test_a_failing_run_raises_from_result_not_in_the_task_group(
-    rerun_harness: RerunHarness, tmp_path: Path
+    make_plan: Any, rerun_harness: RerunHarness, tmp_path: Path
 ) -> None:
-    plan = ro.load_plan_text(plan_text("h4", "1-2", "10/s"))
+    plan = make_plan("h4", "1-2", "10/s")
     journal = await _journal(tmp_path, plan)
     await ro.close_journal(journal)  # a closed journal: the run fails on its first write
     async with anyio.create_task_group() as tg:
@@ -97,9 +102,9 @@ async def test_a_failing_run_raises_from_result_not_in_the_task_group(
 
 @pytest.mark.asyncio
 async def test_old_keywords_still_work_and_unknown_ones_are_refused(
-    rerun_harness: RerunHarness, tmp_path: Path
+    make_plan: Any, rerun_harness: RerunHarness, tmp_path: Path
 ) -> None:
-    plan = ro.load_plan_text(plan_text("h5", "1-2", "10/s"))
+    plan = make_plan("h5", "1-2", "10/s")
     journal = ro.MemoryJournal(clock=rerun_harness.clock)
     result = await ro.run_plan(
         plan, client=rerun_harness.client, journal=journal, clock=rerun_harness.clock
