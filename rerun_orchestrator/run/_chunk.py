@@ -369,6 +369,7 @@ class ChunkRunner:
         return self.backoff.delay(attempts, self.rng)
 
     async def _sleep(self, seconds: float) -> None:
+        self.events.backoff(seconds)
         await self.stop.sleep(self.clock.sleep, seconds)
 
 

@@ -36,6 +36,7 @@ from ..plan._model import Chunk
 from ._policy import AttemptOutcome
 
 if TYPE_CHECKING:
+    from .._metrics import RunMetrics
     from ._result import RunResult
 
 _log = get_logger("rerun_orchestrator.run")
@@ -209,12 +210,14 @@ class EventSink:
         *,
         run_id: str = "",
         plan: str = "",
+        metrics: RunMetrics | None = None,
     ) -> None:
         self._on_event = on_event
         # Bound once per run, with structlog's configuration of that moment: the lazy
         # module-level proxy would rebuild the bound logger on every event (the CLI keeps
         # structlog's logger cache off because it reconfigures).
         self._log = _log.bind()
+        self._metrics = metrics
         self._run = {"run_id": run_id, "plan": plan}
         self._chunks: dict[str, Chunk] = {}
 
@@ -235,8 +238,15 @@ class EventSink:
                 stamps = {**stamps, **_place(chunk)}
         event = dataclasses.replace(event, **stamps)
         getattr(self._log, event_level(event))(event_name(event), **event.fields())
+        if self._metrics is not None:
+            self._metrics.observe(event)
         if self._on_event is not None:
             self._on_event(event)
+
+    def backoff(self, seconds: float) -> None:
+        """A retry waits `seconds` (a metric; the attempt's event already said why)."""
+        if self._metrics is not None:
+            self._metrics.backoff(seconds)
 
 
 def _place(chunk: Chunk) -> dict[str, Any]:

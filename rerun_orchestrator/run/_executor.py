@@ -30,6 +30,7 @@ import structlog
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._clock import Clock, SystemClock
+from .._metrics import RunMetrics
 from ..journal._model import ChunkStatus
 from ..journal._view import JobPlan, PlanCounts, plan_counts, plan_jobs
 from ..plan._plan import Plan
@@ -78,6 +79,10 @@ async def run_plan(
     once; the journal stays consistent (chunks in flight are reconciled by the next run).
     """
     wiring, policy = merge_options(wiring, policy, legacy)
+    stats = wiring.stats
+    if stats is None:  # made here, so that the metrics read the run's own
+        stats = RunStats()
+        wiring = dataclasses.replace(wiring, stats=stats)
     clock = wiring.clock or SystemClock()
     account = resolve_account(wiring, clock)
     with contextlib.ExitStack() as held:
@@ -95,7 +100,11 @@ async def run_plan(
                 account=account.name if account is not None else None,
             )
         )
-        return await _run(plan, wiring, policy, clock=clock, pacer=pacer, slots=slots)
+        metrics = RunMetrics(plan.name, account.name if account is not None else None)
+        held.enter_context(metrics.live(stats, pacer))
+        return await _run(
+            plan, wiring, policy, clock=clock, pacer=pacer, slots=slots, metrics=metrics
+        )
     raise AssertionError("unreachable")  # pragma: no cover - mypy: ExitStack may swallow
 
 
@@ -114,12 +123,13 @@ async def _run(
     clock: Clock,
     pacer: Pacer,
     slots: ConcurrencyLimiter | None,
+    metrics: RunMetrics,
 ) -> RunResult:
     execution = plan.execution
     journal = wiring.journal
     retry_failed, generation = policy.retry_failed, policy.generation
     started = clock.now()
-    events = EventSink(wiring.on_event, run_id=policy.run_id, plan=plan.name)
+    events = EventSink(wiring.on_event, run_id=policy.run_id, plan=plan.name, metrics=metrics)
     signal = StopSignal(wiring.stop)
     live = wiring.stats if wiring.stats is not None else RunStats()
 
