@@ -37,11 +37,12 @@ test-hostile: $(VENV)/.installed
 	env $(HOSTILE_ENV) $(BIN)/pytest -q
 
 lint: $(VENV)/.installed
-	$(BIN)/ruff check rerun_orchestrator tests bench
-	$(BIN)/ruff format --check rerun_orchestrator tests bench
+	$(BIN)/ruff check rerun_orchestrator tests bench docs/examples
+	$(BIN)/ruff format --check rerun_orchestrator tests bench docs/examples
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
+	$(BIN)/mypy --strict docs/examples  # the service example, public names only
 
 bench: $(VENV)/.installed
 	for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

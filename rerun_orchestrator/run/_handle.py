@@ -142,10 +142,10 @@ class RunHandle:
         except Exception as exc:  # the run's failure is its result, not the task group's
             self._error = _unwrap(exc)
         finally:
+            self._done.set()  # first: a reader that sees its stream end may ask for the result
             for reader in self._readers:
                 reader.close()
             self._readers.clear()
-            self._done.set()
 
     async def __aenter__(self) -> RunHandle:
         if self._own_group is not None or self.done:

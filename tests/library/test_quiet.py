@@ -66,3 +66,46 @@ async def test_the_same_run_logs_once_the_host_configures_structlog(
         result = await _run_demo(tmp_path)
     attempts = [e for e in logs if e["event"] == "rerun.attempt"]
     assert len(attempts) == result.attempts == 39
+
+
+@pytest.mark.asyncio
+async def test_the_documented_stdlib_recipe_puts_run_plan_and_account_on_every_event(
+    unconfigured_structlog: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json  # noqa: PLC0415
+    import logging  # noqa: PLC0415
+
+    structlog.configure(  # docs/library.md, "Quiet by default; logs your way"
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.filter_by_level,
+            structlog.stdlib.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
+    caplog.set_level(logging.INFO)
+    plan = ro.load_plan(ROOT / "plans" / "demo.yaml")
+    simulator = ro.Simulator(simulator_config_for(plan, KEY, Rate(1000, 1)))
+    url = await simulator.start("127.0.0.1", 0)
+    try:
+        async with ro.SchedulerXClient(ro.StaticCredentialsProvider(KEY), endpoint=url) as c:
+            policy = ro.RunPolicy(run_id="r-1")
+            wiring = ro.RunWiring(
+                client=c,
+                journal=ro.MemoryJournal(),
+                account="quiet-key",
+                accounts=ro.AccountRegistry(),
+            )
+            await ro.run_plan(plan, wiring, policy)
+    finally:
+        await simulator.stop()
+    events = [
+        json.loads(r.getMessage()) for r in caplog.records if r.name == "rerun_orchestrator.run"
+    ]
+    assert len([e for e in events if e["event"] == "rerun.attempt"]) == 39
+    assert all(
+        (e["run_id"], e["plan"], e["account"]) == ("r-1", "demo", "quiet-key") for e in events
+    )
