@@ -12,12 +12,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from .._clock import Clock
+from .._logs import get_logger
 from ..plan import Plan, Rate
 from ..plan._positions import Position
 from ..run._limiter import LimiterRegistry, Pacer, RateLimiter, shared_limiters
+from ..run._registry import AccountRegistry
 from ._check import JobInfoClient, Preflight, Progress
 from ._model import JobRef, PreflightCache, PreflightReport, plan_jobs
 from ._progress import ProgressBar
@@ -26,7 +26,7 @@ GET_JOB_INFO = "GetJobInfo"
 LIST_GROUPS = "ListGroups"
 # The documented quota of every SchedulerX API: 100 calls per minute per account.
 DEFAULT_READ_RATE = Rate(100, 60)
-_log = structlog.get_logger("rerun_orchestrator.preflight")
+_log = get_logger("rerun_orchestrator.preflight")
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,7 @@ async def preflight_plan(
     on_progress: Progress | None = None,
     limiters: LimiterRegistry = shared_limiters,
     concurrency: int | None = None,
+    accounts: AccountRegistry | None = None,
 ) -> PlanCheck:
     """Ask SchedulerX about every job of `plan` (see `Preflight`); never raises for answers.
 
@@ -160,6 +161,9 @@ async def preflight_plan(
         account: the quota holder (the AccessKey ID): pacers are shared per (account, API).
         read_rate: the pace of each read API (the plan's ``read_rate``, ``--read-rate``).
         cache: facts from earlier checks (the journal's); good jobs there are not asked.
+        accounts: an account registry (`run.default_accounts`, say): GetJobInfo and
+            ListGroups then draw on the account's read pacer, shared with its reconcilers
+            and guards, instead of `limiters`' pacers per API.
     """
 
     def pacer() -> Pacer:
@@ -168,8 +172,13 @@ async def preflight_plan(
         # (bench/bench_preflight.py measures both).
         return RateLimiter(read_rate, clock=clock)
 
-    info = limiters.get(account, GET_JOB_INFO, pacer)
-    groups = limiters.get(account, LIST_GROUPS, pacer)
+    info: Pacer
+    groups: Pacer
+    if accounts is not None:
+        info = groups = accounts.get(account, clock=clock).reads
+    else:
+        info = limiters.get(account, GET_JOB_INFO, pacer)
+        groups = limiters.get(account, LIST_GROUPS, pacer)
     entries = list(plan_jobs(plan))
     extra: dict[str, Any] = {} if concurrency is None else {"concurrency": concurrency}
     check = Preflight(

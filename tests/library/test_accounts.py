@@ -117,3 +117,23 @@ async def test_the_accounts_reconciler_draws_on_its_read_pacer(
     before = account.reads.granted
     await reconciler.reconcile(record)
     assert account.reads.granted > before
+
+
+@pytest.mark.asyncio
+async def test_a_preflight_given_the_registry_draws_on_the_accounts_read_pacer(
+    make_plan: Any, rerun_harness: RerunHarness
+) -> None:
+    from rerun_orchestrator.preflight import preflight_plan  # noqa: PLC0415
+
+    plan = make_plan("pf", "1-3", "1/s", days=7)
+    account = rerun_harness.accounts.get(rerun_harness.account)
+    before = account.reads.granted
+    check = await preflight_plan(
+        plan,
+        rerun_harness.client,
+        account=rerun_harness.account,
+        clock=rerun_harness.clock,
+        accounts=rerun_harness.accounts,
+    )
+    assert check.report.bad_jobs == 0
+    assert account.reads.granted - before == sum(check.report.calls.values())
