@@ -1,13 +1,15 @@
 """rerun-orchestrator: run large historical backfills on Alibaba Cloud SchedulerX.
 
-The public API, for services that embed the tool::
+The public API, for services that embed the tool (docs/library.md)::
 
-    plan = load_plan("plans/orders.yaml")
+    plan = load_plan_text(body, source="request 42")      # or load_plan / load_plan_mapping
+    journal = await open_plan_journal("orders.sqlite", plan)  # off the event loop
     async with SchedulerXClient(default_credentials_provider()) as client:
-        with SqliteJournal.open(".rerun/orders.sqlite", plan_name=plan.name,
-                                plan_digest=plan.digest) as journal:
-            result = await run_plan(plan, client=client, journal=journal,
-                                    reconciler=Reconciler(client, timezone=plan.timezone))
+        wiring = RunWiring(client=client, journal=journal, account=access_key_id,
+                           reconciler=default_accounts.get(access_key_id).reconciler(
+                               client, timezone=plan.timezone))
+        run = start_run(plan, wiring, task_group=tg)          # or: await run_plan(...)
+        result = await run.result()
 
 Names are imported on first use (PEP 562), so ``rerun-orchestrator validate`` never loads
 the HTTP stack. Everything in a ``_module`` is private; the subpackages (`plan`,
