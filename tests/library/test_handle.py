@@ -114,3 +114,21 @@ async def test_old_keywords_still_work_and_unknown_ones_are_refused(
         await ro.run_plan(plan, client=rerun_harness.client, journal=journal, colour="red")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="RunWiring"):
         await ro.run_plan(plan, retry_failed=True)
+
+
+@pytest.mark.asyncio
+async def test_report_and_status_off_the_loop_say_what_the_run_did(
+    make_plan: Any, rerun_harness: RerunHarness, tmp_path: Path
+) -> None:
+    import json  # noqa: PLC0415
+
+    plan = make_plan("h6", "1-2", "10/s")
+    journal = await _journal(tmp_path, plan)
+    await ro.run_plan(plan, rerun_harness.wiring(plan, journal))
+    report = json.loads(await ro.plan_report(journal, plan))
+    status = await ro.journal_status(journal)
+    await ro.close_journal(journal)
+    assert report["plan"] == "h6"
+    assert report["counts"] == {"total": 8, "succeeded": 8, "failed": 0, "unknown": 0, "pending": 0}
+    assert status["counts"]["succeeded"] == 8
+    assert [p["name"] for p in status["plans"]] == ["h6"]
