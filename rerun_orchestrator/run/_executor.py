@@ -129,7 +129,7 @@ async def _run(
     journal = wiring.journal
     retry_failed, generation = policy.retry_failed, policy.generation
     started = clock.now()
-    events = EventSink(wiring.on_event, run_id=policy.run_id, plan=plan.name, metrics=metrics)
+    events = EventSink(wiring.on_event, run_id=policy.run_id or "", plan=plan.name, metrics=metrics)
     signal = StopSignal(wiring.stop)
     live = wiring.stats if wiring.stats is not None else RunStats()
 

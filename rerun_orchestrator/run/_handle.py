@@ -48,7 +48,7 @@ class RunHandle:
 
     def __init__(self, plan: Plan, wiring: RunWiring, policy: RunPolicy) -> None:
         self.plan = plan
-        self.run_id = policy.run_id
+        self.run_id: str = policy.run_id or ""  # set by merge_options
         self.stats: RunStats = wiring.stats if wiring.stats is not None else RunStats()
         self._stop = wiring.stop or anyio.Event()
         self._also = wiring.on_event

@@ -17,7 +17,7 @@ import dataclasses
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import anyio
@@ -49,14 +49,15 @@ class RunPolicy:
             days covered only by earlier generations are sent again, once.
         budget, backoff: the retry policy (defaults: 10% of first attempts + 10 retries;
             full jitter 1 s .. 20 s).
-        run_id: names the run in events and logs (default: a new random id).
+        run_id: names the run in events and logs; None (the default): a new random id
+            for each run, so that one policy serves many runs.
     """
 
     retry_failed: bool = False
     generation: int = 0
     budget: RetryBudget | None = None
     backoff: Backoff | None = None
-    run_id: str = field(default_factory=new_run_id)
+    run_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,7 +125,8 @@ _WIRING_FIELDS = frozenset(f.name for f in dataclasses.fields(RunWiring))
 def merge_options(
     wiring: RunWiring | None, policy: RunPolicy | None, legacy: LegacyOptions
 ) -> tuple[RunWiring, RunPolicy]:
-    """The option objects, with any old-style keyword arguments folded in.
+    """The option objects, with any old-style keyword arguments folded in, and the run's
+    id chosen (`RunPolicy.run_id` is never None after this).
 
     Raises:
         TypeError: an unknown keyword, or no client and journal anywhere.
@@ -136,6 +138,8 @@ def merge_options(
     policy_changes = {k: v for k, v in options.items() if k in _POLICY_FIELDS}
     wiring_changes = {k: v for k, v in options.items() if k in _WIRING_FIELDS}
     policy = dataclasses.replace(policy or RunPolicy(), **policy_changes)
+    if policy.run_id is None:
+        policy = dataclasses.replace(policy, run_id=new_run_id())
     if wiring is None:
         if "client" not in wiring_changes or "journal" not in wiring_changes:
             raise TypeError("run_plan() needs a RunWiring (or client= and journal=)")

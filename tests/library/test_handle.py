@@ -132,3 +132,20 @@ async def test_report_and_status_off_the_loop_say_what_the_run_did(
     assert report["counts"] == {"total": 8, "succeeded": 8, "failed": 0, "unknown": 0, "pending": 0}
     assert status["counts"]["succeeded"] == 8
     assert [p["name"] for p in status["plans"]] == ["h6"]
+
+
+@pytest.mark.asyncio
+async def test_one_policy_serves_many_runs_each_with_its_own_id(
+    make_plan: Any, rerun_harness: RerunHarness
+) -> None:
+    plan = make_plan("h7", "1", "10/s", days=7)
+    policy = ro.RunPolicy(retry_failed=True)
+    ids = set()
+    for _ in range(2):
+        wiring = rerun_harness.wiring(plan, ro.MemoryJournal(clock=rerun_harness.clock))
+        async with ro.start_run(plan, wiring, policy) as run:
+            pass
+        assert (await run.result()).exit_code == 0
+        ids.add(run.run_id)
+    assert len(ids) == 2
+    assert all(ids)
