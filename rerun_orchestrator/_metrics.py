@@ -7,6 +7,8 @@ without the API package nothing here even runs. Names follow OpenTelemetry's con
 (copied, rather than depending on the pinned semantic-conventions package):
 
     rerun_orchestrator.call.duration    histogram, s   by rpc.method, rerun.outcome, error.type
+                                        (RerunJob from the run's events; GetJobInstanceList
+                                        from `MeteredInstanceLister`, an account's reconciler)
     rerun_orchestrator.attempts         counter        by rpc.method, rerun.outcome, error.type
     rerun_orchestrator.throttles        counter        by rpc.method, error.type
     rerun_orchestrator.backoff.delay    histogram, s   waits before retries
@@ -193,4 +195,37 @@ class RunMetrics:
             instruments.reconciliations.add(1, {**attributes, "rerun.outcome": event.outcome})
 
 
-__all__ = ["METER_NAME", "RunMetrics"]
+class MeteredInstanceLister:
+    """A client whose GetJobInstanceList calls are timed into ``call.duration``.
+
+    `Account.reconciler` wraps its client in one, so that reconciliation and guard
+    queries show next to the RerunJob calls (``rerun.outcome`` succeeded or failed).
+    """
+
+    def __init__(self, client: Any, account: str | None) -> None:
+        self._client = client
+        self._attributes = {"rpc.method": GET_JOB_INSTANCE_LIST}
+        if account is not None:
+            self._attributes["rerun.account"] = account
+
+    async def get_job_instance_list(self, query: Any) -> Any:
+        instruments = _get()
+        if instruments is None:
+            return await self._client.get_job_instance_list(query)
+        import time  # noqa: PLC0415
+
+        started = time.perf_counter()
+        attributes = {**self._attributes, "rerun.outcome": "succeeded"}
+        try:
+            return await self._client.get_job_instance_list(query)
+        except Exception as exc:
+            attributes["rerun.outcome"] = "failed"
+            code = getattr(getattr(exc, "result", None), "code", None)
+            attributes["error.type"] = str(code) if code is not None else type(exc).__name__
+            raise
+        finally:
+            instruments.duration.record(time.perf_counter() - started, attributes)
+            instruments.attempts.add(1, attributes)
+
+
+__all__ = ["METER_NAME", "MeteredInstanceLister", "RunMetrics"]

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .._clock import Clock, SystemClock
+from .._metrics import MeteredInstanceLister
 from ..journal._reconcile import InstanceLister, Reconciler
 from ..plan._model import Rate
 from ._adaptive import AdaptiveLimiter
@@ -151,7 +152,8 @@ class Account:
         """A `Reconciler` whose queries draw on this account's read pacer (and clock);
         `options` are the Reconciler's (``settle_seconds=0`` in tests)."""
         options.setdefault("clock", self._clock)
-        return Reconciler(client, timezone=timezone, acquire=self.reads.acquire, **options)
+        metered = MeteredInstanceLister(client, self.name)  # GetJobInstanceList timed
+        return Reconciler(metered, timezone=timezone, acquire=self.reads.acquire, **options)
 
     def __repr__(self) -> str:
         return (

@@ -20,7 +20,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import rerun_orchestrator as ro
-from rerun_orchestrator.run import RunStats
+from rerun_orchestrator.run import RetryBudget, RunStats
 from rerun_orchestrator.simulator import FaultRule, QuotaSpec, SimulatorConfig
 from rerun_orchestrator.testing import RerunHarness
 
@@ -73,7 +73,9 @@ async def test_the_instruments_see_calls_throttles_backoff_rate_and_states(
         if isinstance(event, ro.ChunkFinished) and not seen_rates:  # while the run runs
             seen_rates.update(_points(reader))
 
-    result = await ro.run_plan(plan, dataclasses.replace(wiring, on_event=peek))
+    # throttles and 503s must not exhaust the retry budget: this test is about counting them
+    policy = ro.RunPolicy(budget=RetryBudget(ratio=10.0, floor=1000))
+    result = await ro.run_plan(plan, dataclasses.replace(wiring, on_event=peek), policy)
     assert result.exit_code == 0
     assert result.throttled > 0
     during = seen_rates
@@ -154,3 +156,22 @@ def test_without_the_opentelemetry_api_the_library_runs_and_records_nothing() ->
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.asyncio
+async def test_an_accounts_reconciler_times_its_get_job_instance_list_calls(
+    make_plan: Any, rerun_harness: RerunHarness, reader: InMemoryMetricReader
+) -> None:
+    plan = make_plan("reads", "1", "1/s", days=7)
+    chunk = next(iter(plan.chunks()))
+    record = ro.ChunkRecord(
+        chunk, ro.ChunkStatus.UNKNOWN, attempts=1, attempt_started_at=rerun_harness.clock.wall()
+    )
+    await rerun_harness.reconciler(plan).reconcile(record)
+    reads = [
+        p
+        for p in _points(reader)["rerun_orchestrator.call.duration"]
+        if p.attributes["rpc.method"] == "GetJobInstanceList"
+    ]
+    assert sum(p.count for p in reads) >= 1
+    assert {p.attributes["rerun.account"] for p in reads} == {rerun_harness.account}
