@@ -13,6 +13,7 @@ import zoneinfo
 from datetime import date, datetime
 from functools import cache
 
+from ._limits import INT_BOUNDS, int_bounds_error
 from ._model import Rate
 from ._rate import parse_rate
 from ._yaml import Node, Reporter, ScalarNode, construct, describe
@@ -41,9 +42,10 @@ def _scalar(report: Reporter, node: Node, what: str, expected: str) -> ScalarNod
     return None
 
 
-def read_int(report: Reporter, node: Node, what: str, minimum: int = 1) -> int | None:
-    """An integer >= `minimum` (YAML booleans are not integers here)."""
-    expected = f"an integer >= {minimum}"
+def read_int(report: Reporter, node: Node, what: str) -> int | None:
+    """An integer within the field's bounds (`INT_BOUNDS`); YAML booleans are not integers."""
+    minimum, maximum = INT_BOUNDS[what]
+    expected = f"an integer from {minimum} to {maximum:,}"
     scalar = _scalar(report, node, what, expected)
     if scalar is None:
         return None
@@ -54,8 +56,9 @@ def read_int(report: Reporter, node: Node, what: str, minimum: int = 1) -> int |
     if not isinstance(value, int):
         report.error(node, f"{what} must be {expected}, not {describe(node)}")
         return None
-    if value < minimum:
-        report.error(node, f"{what} must be {expected}, not {value}")
+    problem = int_bounds_error(what, value)
+    if problem is not None:
+        report.error(node, problem)
         return None
     return int(value)
 

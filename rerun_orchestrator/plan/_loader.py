@@ -27,6 +27,7 @@ from ._keys import (
     report_unknown_key,
     scan_credentials,
 )
+from ._limits import MAX_PLAN_BYTES, int_bounds_error
 from ._model import Execution
 from ._overlaps import Rect
 from ._plan import Plan, Target, Window
@@ -51,13 +52,18 @@ def check_plan_text(
 
     Returns:
         ``(plan, diagnostics)``: errors first, then warnings; `plan` is None if any error.
+
+    Raises:
+        ValueError: `max_chunks` is outside ``INT_BOUNDS["max_chunks"]``.
     """
+    if max_chunks is not None and (problem := int_bounds_error("max_chunks", max_chunks)):
+        raise ValueError(problem)
     report = Reporter(path)
     try:
         plan = _Walk(report).plan(text, max_chunks)
     except RecursionError:
-        # PyYAML composes nested collections recursively, and merge keys resolve the same
-        # way: a document hundreds of levels deep is no plan, and must not crash a command.
+        # The composer bounds nesting and merges are bounded too; this is the last guard
+        # (a small recursion limit set by a host): a deep document must not crash a command.
         report.at(1, 1, "YAML error: the document is nested too deeply to be a plan")
         plan = None
     diagnostics = ordered(dict.fromkeys(report.diagnostics))  # aliases can repeat a problem
@@ -70,12 +76,24 @@ def check_plan(
     """Read and validate a plan file; unreadable files are diagnostics too, never raised."""
     name = os.fspath(path)
     try:
-        with open(name, encoding="utf-8") as stream:
-            text = stream.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        return None, [Diagnostic(name, 1, 1, f"cannot read the plan: {reason}")]
+        with open(name, "rb") as stream:
+            # One byte more than the limit tells "too large" without reading a huge file.
+            data = stream.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        return None, [_unreadable(name, exc.strerror or str(exc))]
+    if len(data) > MAX_PLAN_BYTES:
+        return None, [_unreadable(name, f"it is larger than {MAX_PLAN_BYTES:,} bytes; split it")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [_unreadable(name, str(exc))]
+    # As a file opened in text mode reads it (universal newlines).
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     return check_plan_text(text, name, max_chunks=max_chunks)
+
+
+def _unreadable(path: str, reason: str) -> Diagnostic:
+    return Diagnostic(path, 1, 1, f"cannot read the plan: {reason}")
 
 
 def load_plan(path: str | os.PathLike[str], *, max_chunks: int | None = None) -> Plan:
@@ -180,7 +198,9 @@ class _Walk:
             self.report.error(node, "targets must be a non-empty list of targets (jobs x windows)")
             return None
         in_some_target = {
-            key: any(isinstance(t, MappingNode) and _has_key(t, key) for t in node.value)
+            key: any(
+                isinstance(t, MappingNode) and _has_key(t, key, self.report) for t in node.value
+            )
             for key in _REQUIRED_LOCATION
         }
         for key in _REQUIRED_LOCATION:
@@ -346,6 +366,6 @@ def _is_null(node: Node) -> bool:
     return node.tag == "tag:yaml.org,2002:null"
 
 
-def _has_key(node: MappingNode, key: str) -> bool:
-    # A throwaway reporter: the target's own walk reports its key problems.
-    return any(k == key for k, _, _ in mapping_items(node, Reporter("")))
+def _has_key(node: MappingNode, key: str, report: Reporter) -> bool:
+    # The problems of its keys are the target's own walk's, which reads the same entries.
+    return any(k == key for k, _, _ in mapping_items(node, report))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from ._limits import int_bounds_error, rate_bounds_error
+
 Order = Literal["oldest_first", "newest_first"]
 
 DEFAULT_MAX_CHUNKS = 1_000_000
@@ -59,8 +61,17 @@ class Execution:
     def __post_init__(self) -> None:
         for name in ("concurrency", "max_attempts", "per_job_concurrency", "max_chunks"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"execution {name} must be an integer >= 1, not {value!r}")
+            integer = isinstance(value, int) and not isinstance(value, bool)
+            problem = (
+                int_bounds_error(name, value)
+                if integer
+                else f"{name} must be an integer, not {value!r}"
+            )
+            if problem is not None:
+                raise ValueError(f"execution {problem}")
+        problem = rate_bounds_error(str(self.rate), self.rate.per_second)
+        if problem is not None:
+            raise ValueError(f"execution {problem}")
         if self.order not in ("oldest_first", "newest_first"):
             raise ValueError(
                 f"execution order must be oldest_first or newest_first, not {self.order!r}"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 import re
 
+from ._limits import rate_bounds_error
 from ._model import Rate
 
 _UNITS = {
@@ -40,8 +40,9 @@ def parse_rate(text: str) -> Rate:
     if period is None:
         raise ValueError(f"rate {text!r} has an unknown unit {unit!r}: write {RATE_FORMS}")
     calls = float(number)
-    if not (math.isfinite(calls) and calls > 0):
-        raise ValueError(f"rate {text!r} must be more than zero calls")
+    problem = rate_bounds_error(text, calls / period)
+    if problem is not None:
+        raise ValueError(problem)
     return Rate(calls, period)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._limits import INT_BOUNDS
 from ._loader import DEFAULT_CHUNK_DAYS
 from ._model import Execution
 from ._rate import RATE_PATTERN
@@ -45,12 +46,11 @@ def plan_json_schema() -> dict[str, Any]:
             "pattern": "^[0-9]{1,2}:[0-9]{2}:[0-9]{2}$",
             "description": 'Time of day HH:MM:SS sent as DataTime (quote it: "10:00:00").',
         },
-        "chunk_days": {
-            "type": "integer",
-            "minimum": 1,
-            "default": DEFAULT_CHUNK_DAYS,
-            "description": "Days per RerunJob call; a window's last chunk may be shorter.",
-        },
+        "chunk_days": _bounded(
+            "chunk_days",
+            DEFAULT_CHUNK_DAYS,
+            "Days per RerunJob call; a window's last chunk may be shorter.",
+        ),
     }
     description = {"type": "string", "description": "Free text for people; ignored."}
     job = {
@@ -92,19 +92,24 @@ def plan_json_schema() -> dict[str, Any]:
                 "description": "Global RerunJob call rate: N/s, N/min or N/h (N may be a "
                 "decimal). The documented quota is 100 calls/min per account.",
             },
-            "concurrency": _positive(defaults.concurrency, "Calls in flight at once."),
-            "max_attempts": _positive(defaults.max_attempts, "Attempts per chunk, first included."),
+            "concurrency": _bounded(
+                "concurrency", defaults.concurrency, "Calls in flight at once."
+            ),
+            "max_attempts": _bounded(
+                "max_attempts", defaults.max_attempts, "Attempts per chunk, first included."
+            ),
             "order": {
                 "enum": ["oldest_first", "newest_first"],
                 "default": defaults.order,
                 "description": "Which days are sent first.",
             },
-            "per_job_concurrency": _positive(
+            "per_job_concurrency": _bounded(
+                "per_job_concurrency",
                 defaults.per_job_concurrency,
                 "Calls of one job in flight at once (the server queues a job's reruns).",
             ),
-            "max_chunks": _positive(
-                defaults.max_chunks, "Refuse the plan if it expands to more chunks."
+            "max_chunks": _bounded(
+                "max_chunks", defaults.max_chunks, "Refuse the plan if it expands to more chunks."
             ),
         },
         "additionalProperties": False,
@@ -150,5 +155,12 @@ def plan_json_schema() -> dict[str, Any]:
     }
 
 
-def _positive(default: int, description: str) -> dict[str, Any]:
-    return {"type": "integer", "minimum": 1, "default": default, "description": description}
+def _bounded(what: str, default: int, description: str) -> dict[str, Any]:
+    low, high = INT_BOUNDS[what]
+    return {
+        "type": "integer",
+        "minimum": low,
+        "maximum": high,
+        "default": default,
+        "description": description,
+    }

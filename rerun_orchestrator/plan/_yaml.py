@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ._diagnostics import Diagnostic, Severity
+from ._limits import MAX_EXPANDED_NODES, MAX_MERGE_DEPTH, MAX_NESTING, MAX_PLAN_BYTES
 
 __all__ = [
     "MappingNode",
@@ -38,6 +40,9 @@ class Reporter:
 
     path: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Each mapping's entries, merges applied, once: a node shared through aliases is read
+    # many times, and recomputing its merges is exponential in a fan-out of merge keys.
+    entries: dict[int, list[tuple[str, Node, Node]]] = field(default_factory=dict)
 
     def at(self, line: int, col: int, message: str, severity: Severity = "error") -> None:
         self.diagnostics.append(Diagnostic(self.path, line, col, message, severity))
@@ -58,10 +63,96 @@ def position(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+class _TooLarge(yaml.YAMLError):
+    """The document passes one of the bounds of `_limits`; carries where and why."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
+        self.mark, self.message = mark, message
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe composer, refusing documents too deep or too large once expanded.
+
+    Aliases make composing cheap (an alias is the anchored node, shared) and everything
+    after it expensive (each use is read again), so each collection's size with its
+    aliases expanded is counted as it is composed, from the sizes of its children. A
+    document too large is reported at the alias use that weighs most in it.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._sizes: dict[int, int] = {}  # id(collection node) -> nodes once expanded
+        # Per collection being composed: its heaviest alias use so far, (size, mark).
+        self._open: list[tuple[int, yaml.Mark | None]] = []
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(AliasEvent):
+            mark = self._next_mark()
+            node = super().compose_node(parent, index)
+            self._note_alias(self._sizes.get(id(node), 1), mark)
+            return node
+        if len(self._open) >= MAX_NESTING:
+            raise _TooLarge(
+                self._next_mark(),
+                f"the document is nested more than {MAX_NESTING} levels deep; a plan needs 5",
+            )
+        self._open.append((0, None))
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            heaviest = self._open.pop()
+        if isinstance(node, SequenceNode | MappingNode):
+            children = node.value if isinstance(node, SequenceNode) else _flat(node)
+            # An alias of a collection still being composed (a cycle) counts as one value.
+            size = 1 + sum(self._sizes.get(id(child), 1) for child in children)
+            if size > MAX_EXPANDED_NODES:
+                raise _too_many_values(node, *heaviest)
+            self._sizes[id(node)] = size
+        self._note_alias(*heaviest)
+        return node
+
+    def _next_mark(self) -> yaml.Mark:
+        return self.peek_event().start_mark  # type: ignore[no-untyped-call,no-any-return]
+
+    def _note_alias(self, size: int, mark: yaml.Mark | None) -> None:
+        if mark is not None and self._open and size > self._open[-1][0]:
+            self._open[-1] = (size, mark)
+
+
+def _too_many_values(node: Node, weight: int, mark: yaml.Mark | None) -> _TooLarge:
+    where = f"the {_kind(node)} at line {node.start_mark.line + 1}"
+    if mark is None:  # no alias: simply a huge document
+        return _TooLarge(
+            node.start_mark,
+            f"{where} holds more than {MAX_EXPANDED_NODES:,} values, the limit for a plan: "
+            'write job ranges ("1-500") instead of long lists, or split the plan',
+        )
+    return _TooLarge(
+        mark,
+        f"with its aliases expanded, {where} holds more than {MAX_EXPANDED_NODES:,} values, "
+        f"the limit for a plan; this alias alone stands for {weight:,} (a YAML bomb?)",
+    )
+
+
+def _kind(node: Node) -> str:
+    return "list" if isinstance(node, SequenceNode) else "mapping"
+
+
+def _flat(node: MappingNode) -> list[Node]:
+    return [child for pair in node.value for child in pair]
+
+
 def compose(text: str, report: Reporter) -> Node | None:
     """The document's root node, or None after reporting why there is none."""
+    if len(text) > MAX_PLAN_BYTES:
+        report.at(1, 1, _too_long(len(text)))
+        return None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_BoundedLoader)
+    except _TooLarge as exc:
+        report.at(exc.mark.line + 1, exc.mark.column + 1, f"YAML error: {exc.message}")
+        return None
     except yaml.MarkedYAMLError as exc:
         report.at(*_syntax_error(exc))
         return None
@@ -78,6 +169,13 @@ def compose(text: str, report: Reporter) -> Node | None:
     if root is None:
         report.at(1, 1, "the plan is empty: expected a mapping with version, name, timezone, ...")
     return root
+
+
+def _too_long(size: int) -> str:
+    return (
+        f"the plan is {size:,} characters long, more than the limit of {MAX_PLAN_BYTES:,}: "
+        'write job ranges ("1-500") instead of lists, or split it'
+    )
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError) -> tuple[int, int, str]:
@@ -128,8 +226,12 @@ def mapping_items(
 
     Merge keys (``<<: *defaults``) are applied as YAML specifies: explicit keys win. Keys that
     are not strings and repeated keys are reported (PyYAML keeps the last silently, which
-    hides a typo'd override); only the first of repeated keys is kept.
+    hides a typo'd override); only the first of repeated keys is kept. Each mapping is read
+    once per `report`; later calls return the same entries.
     """
+    known = report.entries.get(id(node))
+    if known is not None:
+        return known
     items: list[tuple[str, Node, Node]] = []
     merged: list[tuple[str, Node, Node]] = []
     seen: dict[str, Node] = {}
@@ -151,6 +253,7 @@ def mapping_items(
         if key not in seen:
             seen[key] = key_node
             items.append((key, key_node, value_node))
+    report.entries[id(node)] = items
     return items
 
 
@@ -164,6 +267,8 @@ def _merge_sources(
             report.error(source, f"'<<' merges mappings, not {describe(source)}")
         elif id(source) in merging:
             report.error(source, "'<<' merges a mapping into itself")
+        elif len(merging) >= MAX_MERGE_DEPTH:
+            report.error(source, f"'<<' merges are chained more than {MAX_MERGE_DEPTH} deep here")
         else:
             entries.extend(mapping_items(source, report, merging))
     return entries

@@ -93,22 +93,38 @@ def test_the_base_of_the_mutations_is_valid() -> None:
     assert plan.count_chunks() == 4 * 4 + 3 * 1
 
 
-def test_deep_nesting_is_a_diagnostic_not_a_crash() -> None:
+def test_deep_nesting_is_a_positioned_diagnostic_not_a_crash() -> None:
     deep = "version: 1\nname: " + "[" * 2000 + "]" * 2000 + "\n"
     plan, diagnostics = check_plan_text(deep, "deep.yaml")
     assert plan is None
     assert [str(d) for d in diagnostics] == [
-        "deep.yaml:1:1: YAML error: the document is nested too deeply to be a plan"
+        "deep.yaml:2:38: YAML error: the document is nested more than 32 levels deep;"
+        " a plan needs 5"
+    ]
+
+
+def _merge_chain(levels: int) -> str:
+    lines = ["x-0: &a0 {group: h, chunk_days: 2}"]
+    lines += [f"x-{i}: &a{i} {{<<: *a{i - 1}}}" for i in range(1, levels)]
+    chain = BASE.replace("targets:\n", "\n".join(lines) + "\ntargets:\n")
+    return chain.replace("  - <<: *d\n", f"  - <<: *a{levels - 1}\n")
+
+
+def test_a_chain_of_merge_keys_deeper_than_the_limit_is_refused_where_it_is_cut() -> None:
+    plan, diagnostics = check_plan_text(_merge_chain(31), "chain.yaml")
+    assert plan is not None, diagnostics  # the target and 31 merges: at the limit, fine
+    plan, diagnostics = check_plan_text(_merge_chain(33), "chain.yaml")
+    assert plan is None
+    assert "chain.yaml:12:6: '<<' merges are chained more than 32 deep here" in [
+        str(d) for d in diagnostics
     ]
 
 
 def test_a_long_chain_of_merge_keys_is_a_diagnostic_not_a_crash() -> None:
-    lines = ["x-0: &a0 {group: g}"]
-    lines += [f"x-{i}: &a{i} {{<<: *a{i - 1}}}" for i in range(1, 2000)]
-    chain = BASE.replace("targets:\n", "\n".join(lines) + "\ntargets:\n")
-    chain = chain.replace("  - <<: *d\n", "  - <<: *a1999\n")
-    plan, diagnostics = check_plan_text(chain, "chain.yaml")
+    plan, diagnostics = check_plan_text(_merge_chain(2000), "chain.yaml")
     assert plan is None
-    assert "chain.yaml:1:1: YAML error: the document is nested too deeply to be a plan" in [
-        str(d) for d in diagnostics
+    assert [str(d) for d in diagnostics] == [
+        "chain.yaml:2015:9: YAML error: with its aliases expanded, the mapping at line 1 holds"
+        " more than 200,000 values, the limit for a plan; this alias alone stands for 4,003"
+        " (a YAML bomb?)"
     ]

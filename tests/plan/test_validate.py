@@ -160,15 +160,15 @@ def test_yaml_syntax_errors(changes: dict[int, str | None], expected: str) -> No
         ),
         (
             {12: "execution: {concurrency: 0}"},
-            "p.yaml:12:26: concurrency must be an integer >= 1, not 0",
+            "p.yaml:12:26: concurrency must be an integer from 1 to 1,000, not 0",
         ),
         (
             {12: "execution: {max_attempts: true}"},
-            "p.yaml:12:27: max_attempts must be an integer >= 1, not the boolean 'true'",
+            "p.yaml:12:27: max_attempts must be an integer from 1 to 100, not the boolean 'true'",
         ),
         (
             {12: "execution: {per_job_concurrency: 1.5}"},
-            "p.yaml:12:34: per_job_concurrency must be an integer >= 1, not the number '1.5'",
+            "p.yaml:12:34: per_job_concurrency must be an integer from 1 to 1,000, not the number '1.5'",
         ),
         (
             {12: "execution: {order: random}"},
@@ -176,7 +176,7 @@ def test_yaml_syntax_errors(changes: dict[int, str | None], expected: str) -> No
         ),
         (
             {12: "execution: {max_chunks: -1}"},
-            "p.yaml:12:25: max_chunks must be an integer >= 1, not -1",
+            "p.yaml:12:25: max_chunks must be an integer from 1 to 10,000,000, not -1",
         ),
     ],
 )
@@ -305,12 +305,12 @@ def test_end_before_start() -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("chunk_days: 0", "p.yaml:8:13: chunk_days must be an integer >= 1, not 0"),
-        ("chunk_days: -3", "p.yaml:8:13: chunk_days must be an integer >= 1, not -3"),
-        ('chunk_days: "7"', "p.yaml:8:13: chunk_days must be an integer >= 1, not '7'"),
+        ("chunk_days: 0", "p.yaml:8:13: chunk_days must be an integer from 1 to 366, not 0"),
+        ("chunk_days: -3", "p.yaml:8:13: chunk_days must be an integer from 1 to 366, not -3"),
+        ('chunk_days: "7"', "p.yaml:8:13: chunk_days must be an integer from 1 to 366, not '7'"),
         (
             "chunk_days: 1.5",
-            "p.yaml:8:13: chunk_days must be an integer >= 1, not the number '1.5'",
+            "p.yaml:8:13: chunk_days must be an integer from 1 to 366, not the number '1.5'",
         ),
     ],
 )
@@ -712,12 +712,21 @@ def test_asia_shanghai_never_warns_even_in_its_dst_years() -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ('chunk_days: !!int ""', "p.yaml:8:13: chunk_days must be an integer >= 1, not ''"),
-        ("chunk_days: !!int abc", "p.yaml:8:13: chunk_days must be an integer >= 1, not 'abc'"),
-        ("chunk_days: !custom 3", "p.yaml:8:13: chunk_days must be an integer >= 1, not '3'"),
+        (
+            'chunk_days: !!int ""',
+            "p.yaml:8:13: chunk_days must be an integer from 1 to 366, not ''",
+        ),
+        (
+            "chunk_days: !!int abc",
+            "p.yaml:8:13: chunk_days must be an integer from 1 to 366, not 'abc'",
+        ),
+        (
+            "chunk_days: !custom 3",
+            "p.yaml:8:13: chunk_days must be an integer from 1 to 366, not '3'",
+        ),
         (
             "chunk_days: !!python/object:os.system ls",
-            "p.yaml:8:13: chunk_days must be an integer >= 1, not 'ls'",
+            "p.yaml:8:13: chunk_days must be an integer from 1 to 366, not 'ls'",
         ),
     ],
 )
