@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+from . import __version__
+from . import _options as types
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1  # run finished, some chunks failed or unknown
@@ -16,21 +20,33 @@ EXIT_USAGE = 2  # usage, plan or credential error; nothing sent
 EXIT_INTERRUPTED = 130  # graceful stop on SIGINT/SIGTERM
 
 
+class _UsageError(Exception):
+    """A command line argparse refused: one line, exit 2, nothing opened or sent."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a refusal is one line naming the command (no usage dump, no exit)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rerun-orchestrator",
         description="Run large historical backfills on Alibaba Cloud SchedulerX.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check plans without sending anything")
     validate.add_argument("plans", nargs="+", metavar="PLAN")
-    validate.add_argument("--max-chunks", type=int, default=None, help="refuse larger plans")
+    validate.add_argument("--max-chunks", type=_MAX_CHUNKS, help="refuse larger plans")
 
     plan = commands.add_parser("plan", help="dry run: show what would be sent")
     plan.add_argument("plan", metavar="PLAN")
     plan.add_argument("--format", choices=("table", "jsonl"), default="table")
-    plan.add_argument("--max-chunks", type=int, default=None, help="refuse larger plans")
+    plan.add_argument("--max-chunks", type=_MAX_CHUNKS, help="refuse larger plans")
 
     commands.add_parser("schema", help="print the JSON Schema of the plan format")
 
@@ -38,7 +54,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="execute a plan")
     run.add_argument("plan", metavar="PLAN")
-    run.add_argument("--endpoint", help="override the regional endpoint (http:// only to loopback)")
+    run.add_argument(
+        "--endpoint",
+        type=types.endpoint,
+        help="override the regional endpoint (http:// only to loopback; HOST:PORT of a "
+        "loopback host means http://HOST:PORT)",
+    )
     run.add_argument("--simulate", action="store_true", help="run against an in-process simulator")
     run.add_argument(
         "--journal",
@@ -48,8 +69,12 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--journal-sync", choices=("full", "normal"), default="full", help="see docs")
     run.add_argument("--report", help="write a JSON report here at the end")
     run.add_argument("--log-format", choices=("json", "console"), default="console")
-    run.add_argument("--rate", help="override the plan's rate, e.g. 100/min or 1.5/s")
-    run.add_argument("--concurrency", type=int, help="override the plan's concurrency")
+    run.add_argument(
+        "--rate", type=types.rate, help="override the plan's rate, e.g. 100/min or 1.5/s"
+    )
+    run.add_argument(
+        "--concurrency", type=types.count("concurrency"), help="override the plan's concurrency"
+    )
     run.add_argument(
         "--retry-failed", action="store_true", help="also resend chunks that failed permanently"
     )
@@ -73,10 +98,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--timeout",
-        type=float,
+        type=types.seconds(minimum=0.1),
         default=None,
-        help="seconds an attempt may take (default 35); a RerunJob abandoned after it was "
-        "sent is checked with GetJobInstanceList, never resent blindly",
+        help="seconds an attempt may take, 0.1 to 3600 (default 35); a RerunJob abandoned "
+        "after it was sent is checked with GetJobInstanceList, never resent blindly",
     )
     run.add_argument(
         "-v", "--verbose", action="store_true", help="console: also log every successful attempt"
@@ -84,17 +109,23 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--log-file", help="append every event as JSON lines here (default: <journal>.log.jsonl)"
     )
-    run.add_argument("--max-chunks", type=int, default=None, help="refuse larger plans")
+    run.add_argument("--max-chunks", type=_MAX_CHUNKS, help="refuse larger plans")
     run.add_argument(
         "--simulate-quota",
         metavar="RATE",
+        type=types.rate,
         help="with --simulate: the simulator's RerunJob quota (default: the plan's rate)",
     )
     # For tests and experiments: how long reconciliation waits for a doubtful call's
     # instances to appear, and the pace of its GetJobInstanceList queries.
-    run.add_argument("--settle-seconds", type=float, default=10.0, help=argparse.SUPPRESS)
     run.add_argument(
-        "--read-rate", default=None, help="pace of each read API per account (default 100/min)"
+        "--settle-seconds", type=types.seconds(minimum=0.0), default=10.0, help=argparse.SUPPRESS
+    )
+    run.add_argument(
+        "--read-rate",
+        type=types.rate,
+        default=None,
+        help="pace of each read API per account (default 100/min)",
     )
 
     status = commands.add_parser("status", help="what a journal holds")
@@ -117,7 +148,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="serve the SchedulerX simulator until stopped")
     simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, default=0)
+    simulate.add_argument("--port", type=types.port, default=0)
     simulate.add_argument("--config", help="simulator YAML config")
     return parser
 
@@ -128,22 +159,34 @@ def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     check.add_argument("plans", nargs="+", metavar="PLAN")
     check.add_argument(
-        "--endpoint", help="override the regional endpoint (http:// only to loopback)"
+        "--endpoint",
+        type=types.endpoint,
+        help="override the regional endpoint (http:// only to loopback; HOST:PORT of a "
+        "loopback host means http://HOST:PORT)",
     )
     check.add_argument("--simulate", action="store_true", help="against an in-process simulator")
-    check.add_argument("--timeout", type=float, default=None, help="seconds an attempt may take")
-    check.add_argument("--read-rate", help="pace of each read API per account (default 100/min)")
+    check.add_argument(
+        "--timeout",
+        type=types.seconds(minimum=0.1),
+        default=None,
+        help="seconds an attempt may take, 0.1 to 3600",
+    )
+    check.add_argument(
+        "--read-rate",
+        type=types.rate,
+        help="pace of each read API per account (default 100/min)",
+    )
     check.add_argument("--format", choices=("text", "json", "github"), default="text")
     check.add_argument("--no-progress", action="store_true", help="no live progress display")
+
+
+_MAX_CHUNKS = types.count("max_chunks")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     """Check every plan given; all problems of all files on stderr; exit 2 if any error."""
     from .plan import check_plan  # noqa: PLC0415 - keep start-up light
 
-    if args.max_chunks is not None and args.max_chunks < 1:
-        print("rerun-orchestrator validate: --max-chunks must be >= 1", file=sys.stderr)
-        return EXIT_USAGE
     failed = False
     for path in args.plans:
         plan, diagnostics = check_plan(path, max_chunks=args.max_chunks)
@@ -160,9 +203,6 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     """Dry run: the plan's chunks as JSON lines, or a summary table; nothing is sent."""
     from .plan import check_plan, render_jsonl, render_table  # noqa: PLC0415
 
-    if args.max_chunks is not None and args.max_chunks < 1:
-        print("rerun-orchestrator plan: --max-chunks must be >= 1", file=sys.stderr)
-        return EXIT_USAGE
     plan, diagnostics = check_plan(args.plan, max_chunks=args.max_chunks)
     for diagnostic in diagnostics:
         print(diagnostic, file=sys.stderr)
@@ -246,6 +286,15 @@ def _cmd_settle(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_combinations(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Options that mean nothing without another one are refused, not ignored."""
+    if args.command == "run" and args.simulate_quota and not args.simulate:
+        raise _UsageError(
+            f"{parser.prog} run: --simulate-quota is the quota of the built-in simulator:"
+            " it needs --simulate"
+        )
+
+
 _COMMANDS = {
     "validate": _cmd_validate,
     "plan": _cmd_plan,
@@ -260,7 +309,13 @@ _COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `rerun-orchestrator` console script."""
-    args = _build_parser().parse_args(argv)
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        _check_combinations(parser, args)
+    except _UsageError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     try:
         return _COMMANDS[args.command](args)
     except BrokenPipeError:  # `plan ... | head` is normal use
