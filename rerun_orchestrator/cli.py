@@ -185,11 +185,14 @@ _MAX_CHUNKS = types.count("max_chunks")
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     """Check every plan given; all problems of all files on stderr; exit 2 if any error."""
-    from .plan import check_plan  # noqa: PLC0415 - keep start-up light
+    from ._regions import KNOWN_REGIONS  # noqa: PLC0415 - keep start-up light
+    from .plan import check_plan  # noqa: PLC0415
 
     failed = False
     for path in args.plans:
-        plan, diagnostics = check_plan(path, max_chunks=args.max_chunks)
+        plan, diagnostics = check_plan(
+            path, max_chunks=args.max_chunks, known_regions=KNOWN_REGIONS
+        )
         for diagnostic in diagnostics:
             print(diagnostic, file=sys.stderr)
         if plan is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
+from collections.abc import Collection
 from datetime import date, datetime
 from functools import cache
 
@@ -94,6 +95,22 @@ def _explain(pattern: re.Pattern[str]) -> str:
 
 def read_region(report: Reporter, node: Node) -> str | None:
     return read_identifier(report, node, "region", _REGION)
+
+
+def check_known_region(
+    report: Reporter, node: Node, region: str, known: Collection[str]
+) -> str | None:
+    """`region` if it is one of `known`; else reported, with the closest as a suggestion."""
+    if region in known:
+        return region
+    close = difflib.get_close_matches(region, sorted(known), n=1, cutoff=0.75)
+    hint = (
+        f"; did you mean {close[0]!r}?"
+        if close
+        else " (docs/plan.md lists them; run --endpoint can reach others)"
+    )
+    report.error(node, f"region {region!r} is not in SchedulerX's endpoint map{hint}")
+    return None
 
 
 def read_name(report: Reporter, node: Node) -> str | None:

@@ -11,6 +11,7 @@ editors use is published separately (`plan_json_schema`) and a test keeps both i
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,11 @@ _INVALID = object()  # a key that is present but whose value was reported as wro
 
 
 def check_plan_text(
-    text: str, path: str = "<string>", *, max_chunks: int | None = None
+    text: str,
+    path: str = "<string>",
+    *,
+    max_chunks: int | None = None,
+    known_regions: Collection[str] | None = None,
 ) -> tuple[Plan | None, list[Diagnostic]]:
     """Validate plan text; never raises for bad input.
 
@@ -49,6 +54,9 @@ def check_plan_text(
         path: how diagnostics name the file (and `Plan.path`).
         max_chunks: refuse plans that expand to more chunks (default: the plan's
             ``execution.max_chunks``, else 1,000,000).
+        known_regions: when given, a region outside it is an error, with the closest
+            known one as a suggestion (`validate` passes SchedulerX's endpoint map; `run`
+            does not, as an endpoint override may reach other regions).
 
     Returns:
         ``(plan, diagnostics)``: errors first, then warnings; `plan` is None if any error.
@@ -60,7 +68,7 @@ def check_plan_text(
         raise ValueError(problem)
     report = Reporter(path)
     try:
-        plan = _Walk(report).plan(text, max_chunks)
+        plan = _Walk(report, known_regions).plan(text, max_chunks)
     except RecursionError:
         # The composer bounds nesting and merges are bounded too; this is the last guard
         # (a small recursion limit set by a host): a deep document must not crash a command.
@@ -71,9 +79,15 @@ def check_plan_text(
 
 
 def check_plan(
-    path: str | os.PathLike[str], *, max_chunks: int | None = None
+    path: str | os.PathLike[str],
+    *,
+    max_chunks: int | None = None,
+    known_regions: Collection[str] | None = None,
 ) -> tuple[Plan | None, list[Diagnostic]]:
-    """Read and validate a plan file; unreadable files are diagnostics too, never raised."""
+    """Read and validate a plan file; unreadable files are diagnostics too, never raised.
+
+    The keywords are `check_plan_text`'s.
+    """
     name = os.fspath(path)
     try:
         with open(name, "rb") as stream:
@@ -89,7 +103,7 @@ def check_plan(
         return None, [_unreadable(name, str(exc))]
     # As a file opened in text mode reads it (universal newlines).
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return check_plan_text(text, name, max_chunks=max_chunks)
+    return check_plan_text(text, name, max_chunks=max_chunks, known_regions=known_regions)
 
 
 def _unreadable(path: str, reason: str) -> Diagnostic:
@@ -115,8 +129,9 @@ class _Value:
 
 
 class _Walk:
-    def __init__(self, report: Reporter) -> None:
+    def __init__(self, report: Reporter, known_regions: Collection[str] | None) -> None:
         self.report = report
+        self.known_regions = known_regions
         self.rects: list[Rect] = []
         self.region_nodes: list[Node | None] = []  # per target: where its region is set
 
@@ -184,6 +199,8 @@ class _Walk:
             if key in keys:
                 node = keys[key][1]
                 value = _read_location(self.report, key, node)
+                if key == "region" and value is not None and self.known_regions is not None:
+                    value = f.check_known_region(self.report, node, value, self.known_regions)
                 ok = value is not None or (key == "namespace_source" and _is_null(node))
                 found[key] = _Value(value, node) if ok else _INVALID
         return found

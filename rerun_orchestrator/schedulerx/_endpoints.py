@@ -18,33 +18,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
+from .._regions import CENTRAL_HOST_REGIONS as _CENTRAL
+from .._regions import OWN_HOST_REGIONS as _OWN_HOST
+from .._regions import suggest_region
 from ._errors import EndpointError
 
 CENTRAL_HOST = "schedulerx.aliyuncs.com"
-
-_OWN_HOST = ("cn-beijing", "cn-hangzhou", "cn-shanghai", "cn-shenzhen")
-_CENTRAL = (
-    "ap-southeast-8",
-    "cn-wulanchabu",
-    "ap-northeast-1",
-    "cn-chengdu",
-    "cn-qingdao",
-    "cn-guangzhou",
-    "cn-hongkong",
-    "ap-southeast-1",
-    "ap-southeast-3",
-    "cn-huhehaote",
-    "ap-southeast-5",
-    "ap-southeast-6",
-    "cn-zhangjiakou",
-    "ap-southeast-7",
-    "us-west-1",
-    "us-east-1",
-    "eu-central-1",
-    "eu-west-1",
-    "cn-shanghai-finance-1",
-    "public",
-)
 
 #: Region id -> host, as the official SDK resolves it.
 ENDPOINT_MAP = MappingProxyType(
@@ -78,9 +57,11 @@ def resolve_endpoint(region: str) -> str:
     """
     host = ENDPOINT_MAP.get(region)
     if host is None:
+        close = suggest_region(region)
+        fix = f"did you mean {close!r}? Else" if close else "check the spelling, or"
         raise EndpointError(
-            f"region {region!r} is not in the SchedulerX endpoint map; check the spelling "
-            f"or pass an endpoint override (e.g. https://{CENTRAL_HOST})"
+            f"region {region!r} is not in the SchedulerX endpoint map; {fix} "
+            f"pass an endpoint override (e.g. https://{CENTRAL_HOST}) to reach it anyway"
         )
     return f"https://{host}"
 

@@ -182,3 +182,17 @@ def test_any_options_run_or_are_refused_cleanly(
     else:  # every option was valid: the plan ran, one call for its one chunk
         assert code == 0, (argv, err)
         assert len(sim.calls()) == sent + 1
+
+
+def test_run_suggests_the_region_it_cannot_reach(sim: SimulatorThread, tmp_path: Path) -> None:
+    plan = tmp_path / "typo.yaml"
+    plan.write_text(PLAN.replace("cn-hangzhou", "cn-hangzou"))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["run", str(plan), "--journal", str(tmp_path / "j.sqlite"), "--no-progress"])
+    assert code == 2
+    assert (
+        "region 'cn-hangzou' is not in the SchedulerX endpoint map; did you mean" in err.getvalue()
+    )
+    assert not (tmp_path / "j.sqlite").exists()
+    assert sim.calls() == []
