@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-hostile lint typecheck bench clean
+.PHONY: demo test test-hostile lint typecheck bench clean hook-check
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,17 @@ HOSTILE_ENV := ALIBABA_CLOUD_ACCESS_KEY_ID=hostile-id ALIBABA_CLOUD_ACCESS_KEY_S
 	XDG_STATE_HOME=/nonexistent/state HOME=/nonexistent/home
 test-hostile: $(VENV)/.installed
 	env $(HOSTILE_ENV) $(BIN)/pytest -q
+
+## hook-check: `pre-commit try-repo` of the shipped hook: passes plans/demo.yaml, fails a broken copy
+hook-check: $(VENV)/.installed
+	$(BIN)/python -m pip install -q pre-commit
+	rm -rf .rerun/hook-check && mkdir -p .rerun/hook-check/plans
+	cp plans/demo.yaml .rerun/hook-check/plans/
+	sed 's/^name: demo/name: a b/' plans/demo.yaml > .rerun/hook-check/plans/broken.yaml
+	cd .rerun/hook-check && git init -q && git add plans \
+	  && $(CURDIR)/$(BIN)/pre-commit try-repo $(CURDIR) rerun-orchestrator-validate --files plans/demo.yaml \
+	  && ! $(CURDIR)/$(BIN)/pre-commit try-repo $(CURDIR) rerun-orchestrator-validate --files plans/broken.yaml
+	@echo "hook-check: the hook passes a good plan and fails a broken one"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check rerun_orchestrator tests bench docs/examples

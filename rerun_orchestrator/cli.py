@@ -41,6 +41,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check plans without sending anything")
     validate.add_argument("plans", nargs="+", metavar="PLAN")
+    validate.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text: PATH:LINE:COL lines on stderr; json: one document on stdout; github: "
+        "workflow commands (annotations) on stdout",
+    )
+    validate.add_argument("--strict", action="store_true", help="warnings fail too (exit 2)")
     validate.add_argument("--max-chunks", type=_MAX_CHUNKS, help="refuse larger plans")
 
     plan = commands.add_parser("plan", help="dry run: show what would be sent")
@@ -184,22 +192,29 @@ _MAX_CHUNKS = types.count("max_chunks")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    """Check every plan given; all problems of all files on stderr; exit 2 if any error."""
+    """Check every plan given, alone and against each other; exit 2 if any fails."""
     from ._regions import KNOWN_REGIONS  # noqa: PLC0415 - keep start-up light
-    from .plan import check_plan  # noqa: PLC0415
+    from .plan import check_plans  # noqa: PLC0415
+    from .plan._verdicts import (  # noqa: PLC0415
+        github_commands,
+        passed,
+        verdicts_json,
+        write_text,
+    )
 
-    failed = False
-    for path in args.plans:
-        plan, diagnostics = check_plan(
-            path, max_chunks=args.max_chunks, known_regions=KNOWN_REGIONS
-        )
-        for diagnostic in diagnostics:
-            print(diagnostic, file=sys.stderr)
-        if plan is None:
-            failed = True
-        else:
-            print(f"{path}: ok: plan {plan.name}, {plan.count_chunks():,} calls")
-    return EXIT_USAGE if failed else EXIT_OK
+    checks = check_plans(args.plans, max_chunks=args.max_chunks, known_regions=KNOWN_REGIONS)
+    if args.format == "json":
+        import json  # noqa: PLC0415
+
+        json.dump(verdicts_json(checks, strict=args.strict), sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    elif args.format == "github":
+        for command in github_commands(checks):
+            print(command)
+    else:
+        write_text(checks, sys.stdout, sys.stderr, strict=args.strict)
+    sys.stdout.flush()
+    return EXIT_OK if all(passed(c, strict=args.strict) for c in checks) else EXIT_USAGE
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:

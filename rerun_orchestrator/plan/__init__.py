@@ -8,6 +8,7 @@ this package sends anything or touches the network.
 
 from ._diagnostics import Diagnostic, PlanError, Severity
 from ._loader import DEFAULT_CHUNK_DAYS, check_plan, check_plan_text, load_plan
+from ._many import PlanCheck, check_plans
 from ._model import DEFAULT_MAX_CHUNKS, Chunk, Execution, Order, Rate, chunk_key
 from ._plan import JobSet, Plan, Target, Window
 from ._positions import job_positions, job_positions_of_file
@@ -25,6 +26,7 @@ __all__ = [
     "JobSet",
     "Order",
     "Plan",
+    "PlanCheck",
     "PlanError",
     "Rate",
     "Severity",
@@ -32,6 +34,7 @@ __all__ = [
     "Window",
     "check_plan",
     "check_plan_text",
+    "check_plans",
     "chunk_key",
     "format_duration",
     "job_positions",

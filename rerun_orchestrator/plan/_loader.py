@@ -28,10 +28,11 @@ from ._keys import (
     report_unknown_key,
     scan_credentials,
 )
-from ._limits import MAX_PLAN_BYTES, int_bounds_error
+from ._limits import int_bounds_error
 from ._model import Execution
 from ._overlaps import Rect
 from ._plan import Plan, Target, Window
+from ._source import read_plan_text
 from ._yaml import MappingNode, Node, Reporter, SequenceNode, compose, mapping_items
 
 _REQUIRED_TOP = ("version", "name", "timezone", "targets")
@@ -64,18 +65,28 @@ def check_plan_text(
     Raises:
         ValueError: `max_chunks` is outside ``INT_BOUNDS["max_chunks"]``.
     """
+    plan, diagnostics, _ = check_with_entries(text, path, max_chunks, known_regions)
+    return plan, diagnostics
+
+
+def check_with_entries(
+    text: str, path: str, max_chunks: int | None, known_regions: Collection[str] | None
+) -> tuple[Plan | None, list[Diagnostic], list[Rect]]:
+    """`check_plan_text`, and the plan's (job range x window) entries for checks across
+    plans (`check_plans`)."""
     if max_chunks is not None and (problem := int_bounds_error("max_chunks", max_chunks)):
         raise ValueError(problem)
     report = Reporter(path)
+    walk = _Walk(report, known_regions)
     try:
-        plan = _Walk(report, known_regions).plan(text, max_chunks)
+        plan = walk.plan(text, max_chunks)
     except RecursionError:
         # The composer bounds nesting and merges are bounded too; this is the last guard
         # (a small recursion limit set by a host): a deep document must not crash a command.
         report.at(1, 1, "YAML error: the document is nested too deeply to be a plan")
         plan = None
     diagnostics = ordered(dict.fromkeys(report.diagnostics))  # aliases can repeat a problem
-    return (None if report.failed else plan), diagnostics
+    return (None if report.failed else plan), diagnostics, walk.rects
 
 
 def check_plan(
@@ -89,25 +100,10 @@ def check_plan(
     The keywords are `check_plan_text`'s.
     """
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as stream:
-            # One byte more than the limit tells "too large" without reading a huge file.
-            data = stream.read(MAX_PLAN_BYTES + 1)
-    except OSError as exc:
-        return None, [_unreadable(name, exc.strerror or str(exc))]
-    if len(data) > MAX_PLAN_BYTES:
-        return None, [_unreadable(name, f"it is larger than {MAX_PLAN_BYTES:,} bytes; split it")]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [_unreadable(name, str(exc))]
-    # As a file opened in text mode reads it (universal newlines).
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = read_plan_text(name)
+    if isinstance(text, Diagnostic):
+        return None, [text]
     return check_plan_text(text, name, max_chunks=max_chunks, known_regions=known_regions)
-
-
-def _unreadable(path: str, reason: str) -> Diagnostic:
-    return Diagnostic(path, 1, 1, f"cannot read the plan: {reason}")
 
 
 def load_plan(path: str | os.PathLike[str], *, max_chunks: int | None = None) -> Plan:
