@@ -53,7 +53,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="dry run: show what would be sent")
     plan.add_argument("plan", metavar="PLAN")
-    plan.add_argument("--format", choices=("table", "jsonl"), default="table")
+    plan.add_argument(
+        "--format",
+        choices=("table", "jsonl", "json"),
+        default="table",
+        help="table: a summary; jsonl: one object per chunk; json: counts, per-target totals "
+        "and the ETA as one object",
+    )
     plan.add_argument("--max-chunks", type=_MAX_CHUNKS, help="refuse larger plans")
 
     commands.add_parser("schema", help="print the JSON Schema of the plan format")
@@ -228,6 +234,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.format == "jsonl":
         render_jsonl(plan, sys.stdout)
+    elif args.format == "json":
+        import json  # noqa: PLC0415
+
+        from .plan._render import plan_summary  # noqa: PLC0415
+
+        json.dump(plan_summary(plan), sys.stdout, indent=1, ensure_ascii=False)
+        sys.stdout.write("\n")
     else:
         render_table(plan, sys.stdout)
     sys.stdout.flush()  # a closed pipe surfaces here, inside main's BrokenPipeError handler

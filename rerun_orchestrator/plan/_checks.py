@@ -89,6 +89,25 @@ def warn_zone(
         )
 
 
+def warn_quota(report: Reporter, plan: Plan, rate_nodes: dict[str, Node], root: Node) -> None:
+    """A rate above the account's RerunJob quota cannot happen; say so where it is set."""
+    execution = plan.execution
+    if execution.pace[0] == execution.rate:
+        return
+    node = rate_nodes.get("rate") or rate_nodes.get("account_quota") or root
+    whose = (
+        "execution.account_quota"
+        if "account_quota" in rate_nodes
+        else "SchedulerX's documented quota per account, shared by every caller"
+    )
+    report.warning(
+        node,
+        f"rate {execution.rate} is above the account's RerunJob quota of "
+        f"{execution.account_quota} ({whose}): the run cannot go faster than the quota; "
+        "lower the rate, or set execution.account_quota if the quota was raised",
+    )
+
+
 def _span(first: int, last: int) -> str:
     return f"job {first}" if first == last else f"jobs {first}-{last}"
 

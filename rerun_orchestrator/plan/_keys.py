@@ -32,6 +32,7 @@ EXECUTION_KEYS = (
     "order",
     "per_job_concurrency",
     "max_chunks",
+    "account_quota",
 )
 # Top-level keys starting with this are ignored, so anchors (`x-defaults: &d {...}`) have a home.
 EXTENSION_PREFIX = "x-"

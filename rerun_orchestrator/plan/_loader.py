@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _fields as f
-from ._checks import check_size, report_overlaps, warn_zone
+from ._checks import check_size, report_overlaps, warn_quota, warn_zone
 from ._diagnostics import Diagnostic, PlanError, ordered
 from ._keys import (
     EXECUTION_KEYS,
@@ -130,6 +130,7 @@ class _Walk:
         self.known_regions = known_regions
         self.rects: list[Rect] = []
         self.region_nodes: list[Node | None] = []  # per target: where its region is set
+        self.rate_nodes: dict[str, Node] = {}  # rate, account_quota: where they are set
 
     def plan(self, text: str, max_chunks: int | None) -> Plan | None:
         report = self.report
@@ -169,6 +170,7 @@ class _Walk:
         )
         check_size(report, plan, top["targets"][0], max_chunks or execution.max_chunks)
         warn_zone(report, plan, self.region_nodes, root)
+        warn_quota(report, plan, self.rate_nodes, root)
         return plan
 
     def _keys(self, node: MappingNode, allowed: tuple[str, ...], scope: str) -> dict[str, Any]:
@@ -320,8 +322,9 @@ class _Walk:
         keys = self._keys(node, EXECUTION_KEYS, "execution")
         values: dict[str, Any] = {}
         for key, (_, value_node) in keys.items():
-            if key == "rate":
+            if key in ("rate", "account_quota"):
                 values[key] = f.read_rate(self.report, value_node)
+                self.rate_nodes[key] = value_node
             elif key == "order":
                 values[key] = f.read_choice(
                     self.report, value_node, "order", ("oldest_first", "newest_first")

@@ -57,6 +57,10 @@ class Execution:
     # Plans larger than this are refused before anything is sent: a typo in a window or a
     # range ("1-100000") should not turn into months of calls.
     max_chunks: int = DEFAULT_MAX_CHUNKS
+    # What the account may call RerunJob at: SchedulerX documents 100/min per account,
+    # shared by every caller; raised quotas (Quota Center) are said here. A rate above it
+    # cannot happen: `validate` warns and the ETA is counted at the quota.
+    account_quota: Rate = Rate(100, 60)
 
     def __post_init__(self) -> None:
         for name in ("concurrency", "max_attempts", "per_job_concurrency", "max_chunks"):
@@ -69,13 +73,21 @@ class Execution:
             )
             if problem is not None:
                 raise ValueError(f"execution {problem}")
-        problem = rate_bounds_error(str(self.rate), self.rate.per_second)
-        if problem is not None:
-            raise ValueError(f"execution {problem}")
+        for rate in (self.rate, self.account_quota):
+            problem = rate_bounds_error(str(rate), rate.per_second)
+            if problem is not None:
+                raise ValueError(f"execution {problem}")
         if self.order not in ("oldest_first", "newest_first"):
             raise ValueError(
                 f"execution order must be oldest_first or newest_first, not {self.order!r}"
             )
+
+    @property
+    def pace(self) -> tuple[Rate, str]:
+        """The rate a run can keep, and why: the plan's rate, or the quota below it."""
+        if self.rate.per_second > self.account_quota.per_second:
+            return self.account_quota, "the account's quota"
+        return self.rate, "the plan's rate"
 
 
 def chunk_key(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Any, TextIO
 
 from ._plan import JobRange, Plan, Target
 from ._rate import format_duration, run_seconds
@@ -65,12 +65,64 @@ def render_table(plan: Plan, stream: TextIO) -> None:
         stream.write("  ".join(cells).rstrip() + "\n")
     calls = plan.count_chunks()
     jobs = sum(t.job_count for t in plan.targets)
-    eta = format_duration(run_seconds(calls, execution.rate))
+    pace, bound = execution.pace
+    eta = format_duration(run_seconds(calls, pace))
     stream.write(
-        f"\n{calls:,} calls, about {eta} at {execution.rate}"
+        f"\n{calls:,} calls, about {eta} at {pace}, {bound}"
         f" ({jobs:,} jobs, {plan.count_job_days():,} job-days;"
         f" concurrency {execution.concurrency}, up to {execution.max_attempts} attempts per call)\n"
     )
+
+
+def plan_summary(plan: Plan) -> dict[str, Any]:
+    """`plan --format json`: counts, per-target totals and the ETA, as one JSON object.
+
+    The ETA is counted at the pace a run can keep (the plan's rate, or the account's quota
+    when the rate is above it); ``eta.bound`` says which, ``eta.seconds`` is a float.
+    """
+    execution = plan.execution
+    pace, bound = execution.pace
+    calls = plan.count_chunks()
+    seconds = run_seconds(calls, pace)
+    return {
+        "plan": plan.name,
+        "path": plan.path,
+        "timezone": plan.timezone,
+        "digest": plan.digest,
+        "calls": calls,
+        "jobs": sum(t.job_count for t in plan.targets),
+        "job_days": plan.count_job_days(),
+        "targets": [
+            {
+                "target": index,
+                "region": t.region,
+                "namespace": t.namespace,
+                "namespace_source": t.namespace_source,
+                "group_id": t.group_id,
+                "jobs": [[first, last] for first, last in collapse(t.jobs)],
+                "job_count": t.job_count,
+                "data_time": t.data_time,
+                "chunk_days": t.chunk_days,
+                "calls": t.count_chunks(),
+                "job_days": t.job_count * t.days_per_job,
+                "first_day": t.first_day.isoformat(),
+                "last_day": t.last_day.isoformat(),
+            }
+            for index, t in enumerate(plan.targets, 1)
+        ],
+        "execution": {
+            "rate": str(execution.rate),
+            "account_quota": str(execution.account_quota),
+            "concurrency": execution.concurrency,
+            "max_attempts": execution.max_attempts,
+        },
+        "eta": {
+            "seconds": seconds,
+            "text": format_duration(seconds),
+            "rate": str(pace),
+            "bound": "rate" if bound == "the plan's rate" else "quota",
+        },
+    }
 
 
 def _row(index: int, target: Target) -> tuple[str, ...]:

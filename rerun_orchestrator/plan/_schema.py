@@ -111,6 +111,13 @@ def plan_json_schema() -> dict[str, Any]:
             "max_chunks": _bounded(
                 "max_chunks", defaults.max_chunks, "Refuse the plan if it expands to more chunks."
             ),
+            "account_quota": {
+                "type": "string",
+                "pattern": RATE_PATTERN,
+                "default": str(defaults.account_quota),
+                "description": "The account's RerunJob quota (SchedulerX documents 100/min); "
+                "set it if yours was raised. A rate above it draws a warning.",
+            },
         },
         "additionalProperties": False,
     }

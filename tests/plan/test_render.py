@@ -101,8 +101,8 @@ def test_table_summarises_targets_and_the_run_time() -> None:
     assert row2[3:6] == ["other.group", "900", "1"]
     assert row2[-3:] == ["1", "2023-06-01", "2023-06-30"]
     assert lines[-1] == (
-        "79 calls, about 47 s at 100/min (14 jobs, 524 job-days; concurrency 4, up to 6 attempts"
-        " per call)"
+        "79 calls, about 47 s at 100/min, the plan's rate (14 jobs, 524 job-days;"
+        " concurrency 4, up to 6 attempts per call)"
     )
 
 
