@@ -74,10 +74,7 @@ class Simulator:
             raise
         self._runner = runner
         bound_host, bound_port = runner.addresses[0][:2]
-        shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host  # noqa: S104
-        if ":" in shown:
-            shown = f"[{shown}]"
-        self._url = f"http://{shown}:{bound_port}"
+        self._url = base_url(bound_host, bound_port)
         return self._url
 
     async def stop(self) -> None:
@@ -159,6 +156,18 @@ class Simulator:
         return f"Simulator({where}, jobs={len(self.config.jobs)} specs)"
 
 
+def base_url(bound_host: str, port: int) -> str:
+    """The URL that reaches a server bound to `bound_host` from this machine.
+
+    A wildcard address (``0.0.0.0``, ``::``) is no destination: the loopback address of
+    its family is, and it is also what `run --endpoint` accepts for plaintext HTTP.
+    """
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(  # noqa: S104
+        bound_host, bound_host
+    )
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+
+
 async def serve(
     host: str = "127.0.0.1",
     port: int = 0,
@@ -187,6 +196,8 @@ async def serve(
             url = await simulator.start(host, port)
             stack.push_async_callback(simulator.stop)
             print(url, file=out, flush=True)
+            if host in ("0.0.0.0", "::", ""):  # noqa: S104
+                print(f"listening on every interface; from this machine: {url}", file=err)
             keys = ", ".join(c.access_key_id for c in config.credentials)
             source = config_path or "the default config"
             print(f"simulator serving {source} (AccessKeys: {keys}); stop with Ctrl-C", file=err)
