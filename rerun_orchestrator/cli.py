@@ -290,7 +290,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve(args.host, args.port, args.config, stdout=sys.stdout))
     except SimulatorConfigError as exc:
-        print(f"rerun-orchestrator simulate: {exc}", file=sys.stderr)
+        if len(exc.problems) > 1:
+            print(f"rerun-orchestrator simulate: {len(exc.problems)} problems", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"rerun-orchestrator simulate: {problem}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:  # the address is taken or cannot be bound
         print(f"rerun-orchestrator simulate: cannot listen: {exc}", file=sys.stderr)

@@ -15,8 +15,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
 from .._quartz import QuartzCron, QuartzError
 from ._calendar import load_zone, parse_time_of_day
 from ._faults import FaultRule
@@ -52,7 +50,15 @@ DEFAULT_QUOTA: Mapping[str, str | QuotaSpec | None] = MappingProxyType(
 
 
 class SimulatorConfigError(ValueError):
-    """A simulator config is invalid; the message names the offending key."""
+    """A simulator config is invalid; the message names the offending key.
+
+    `problems` lists every problem found (one line each, the message joins them), so that
+    a config is fixed in one round.
+    """
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems or (message,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,19 +297,10 @@ class SimulatorConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> SimulatorConfig:
-        """Load a YAML config file; errors name the file."""
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise SimulatorConfigError(f"{path}: cannot read config: {exc}") from None
-        except RecursionError:  # PyYAML recurses once per nesting level
-            raise SimulatorConfigError(f"{path}: cannot read config: nested too deeply") from None
-        if data is None:
-            data = {}
-        try:
-            return cls.from_mapping(data)
-        except SimulatorConfigError as exc:
-            raise SimulatorConfigError(f"{path}: {exc}") from None
+        """Load a YAML config file; every problem as ``PATH:LINE:COL: message``."""
+        from ._loading import config_from_yaml  # noqa: PLC0415 the loader imports this module
+
+        return config_from_yaml(cls, path)
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

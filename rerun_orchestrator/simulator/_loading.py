@@ -7,11 +7,15 @@ sexagesimal times) into them.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+
+import yaml
 
 from ._config import (
     DEFAULT_BUSINESS_CODES,
@@ -50,12 +54,16 @@ _SCALARS: Mapping[str, tuple[type, ...]] = MappingProxyType(
 
 
 def config_from_mapping(cls: type[SimulatorConfig], data: Mapping[str, Any]) -> SimulatorConfig:
+    """The config `data` describes; every problem of every section at once, each line
+    starting with where it is (``jobs[2].job_ids[0]: ...``)."""
     if not isinstance(data, Mapping):
         raise SimulatorConfigError("the config must be a mapping")
-    unknown = sorted(set(data) - _TOP_KEYS)
-    if unknown:
-        raise SimulatorConfigError(f"unknown key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
-    kwargs: dict[str, Any] = {k: v for k, v in data.items() if v is not None}
+    problems: list[str] = []
+    for key in sorted(set(data) - _TOP_KEYS, key=str):
+        close = difflib.get_close_matches(str(key), sorted(_TOP_KEYS), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"allowed: {sorted(_TOP_KEYS)}"
+        problems.append(f"{key}: unknown key; {hint}")
+    kwargs: dict[str, Any] = {k: v for k, v in data.items() if v is not None and k in _TOP_KEYS}
     if "history_limit" in data and data["history_limit"] is None:
         kwargs["history_limit"] = None  # null: keep every instance
     for key, types in _SCALARS.items():
@@ -63,40 +71,127 @@ def config_from_mapping(cls: type[SimulatorConfig], data: Mapping[str, Any]) -> 
         if value is None:
             continue
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            raise SimulatorConfigError(f"{key}: expected {types[-1].__name__}, got {value!r}")
-    if "credentials" in data:
-        items = _list(data, "credentials")
-        kwargs["credentials"] = tuple(
-            _credential(item, f"credentials[{i}]") for i, item in enumerate(items)
-        )
-    if "jobs" in data:
-        jobs = _list(data, "jobs")
-        kwargs["jobs"] = tuple(_job(item, f"jobs[{i}]") for i, item in enumerate(jobs))
-    if "faults" in data:
-        rules = []
-        for i, item in enumerate(_list(data, "faults")):
+            problems.append(f"{key}: expected {types[-1].__name__}, got {value!r}")
+    for key, read in _SECTIONS.items():
+        if key in data:
             try:
-                rules.append(FaultRule.from_mapping(item))
-            except ValueError as exc:
-                raise SimulatorConfigError(f"faults[{i}]: {exc}") from None
-        kwargs["faults"] = tuple(rules)
-    if "quota" in data:
-        quota = data["quota"]
-        if not isinstance(quota, Mapping):
-            raise SimulatorConfigError("quota must map API names to rates")
-        # Listed APIs replace the defaults one by one; the rest keep theirs.
-        kwargs["quota"] = {**DEFAULT_QUOTA, **{str(k): v for k, v in quota.items()}}
-    if "default_quota" in data:
-        kwargs["default_quota"] = data["default_quota"]
-    if "business_error_codes" in data:
-        codes = data["business_error_codes"]
-        if not isinstance(codes, Mapping):
-            raise SimulatorConfigError("business_error_codes must map reasons to integers")
-        kwargs["business_error_codes"] = {**DEFAULT_BUSINESS_CODES, **codes}
+                kwargs[key] = read(data, key)
+            except SimulatorConfigError as exc:
+                problems += exc.problems
+    if problems:
+        raise _all(problems)
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise SimulatorConfigError(str(exc)) from None
+
+
+def _all(problems: list[str]) -> SimulatorConfigError:
+    return SimulatorConfigError("\n".join(problems), tuple(problems))
+
+
+def _each(data: Mapping[str, Any], key: str, read: Callable[[Any, str], Any]) -> tuple[Any, ...]:
+    """`read` of every item of the list at `key`; the problems of all of them at once."""
+    problems: list[str] = []
+    values = []
+    try:
+        items = _list(data, key)
+    except SimulatorConfigError as exc:
+        raise _all([str(exc)]) from None
+    for i, item in enumerate(items):
+        try:
+            values.append(read(item, f"{key}[{i}]"))
+        except SimulatorConfigError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise _all(problems)
+    return tuple(values)
+
+
+def _fault(item: Any, where: str) -> FaultRule:
+    try:
+        return FaultRule.from_mapping(item)
+    except ValueError as exc:
+        raise SimulatorConfigError(f"{where}: {exc}") from None
+
+
+def _one(read: Callable[[Any], Any]) -> Callable[[Mapping[str, Any], str], Any]:
+    def section(data: Mapping[str, Any], key: str) -> Any:
+        try:
+            return read(data[key])
+        except SimulatorConfigError as exc:
+            raise _all([str(exc)]) from None
+
+    return section
+
+
+def _quota(quota: Any) -> dict[str, Any]:
+    if not isinstance(quota, Mapping):
+        raise SimulatorConfigError("quota: must map API names to rates")
+    # Listed APIs replace the defaults one by one; the rest keep theirs.
+    return {**DEFAULT_QUOTA, **{str(k): v for k, v in quota.items()}}
+
+
+def _business_codes(codes: Any) -> dict[str, Any]:
+    if not isinstance(codes, Mapping):
+        raise SimulatorConfigError("business_error_codes: must map reasons to integers")
+    return {**DEFAULT_BUSINESS_CODES, **codes}
+
+
+_SECTIONS: Mapping[str, Callable[[Mapping[str, Any], str], Any]] = MappingProxyType(
+    {
+        "credentials": lambda data, key: _each(data, key, _credential),
+        "jobs": lambda data, key: _each(data, key, _job),
+        "faults": lambda data, key: _each(data, key, _fault),
+        "quota": _one(_quota),
+        "default_quota": lambda data, key: data[key],
+        "business_error_codes": _one(_business_codes),
+    }
+)
+
+
+def config_from_yaml(cls: type[SimulatorConfig], path: str | Path) -> SimulatorConfig:
+    """Load a YAML config file; every problem as ``PATH:LINE:COL: where: message``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)  # the same document, with marks
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SimulatorConfigError(f"{path}: cannot read config: {exc}") from None
+    except RecursionError:  # PyYAML recurses once per nesting level
+        raise SimulatorConfigError(f"{path}: cannot read config: nested too deeply") from None
+    try:
+        return cls.from_mapping({} if data is None else data)
+    except SimulatorConfigError as exc:
+        lines = tuple(f"{path}:{_position(root, problem)}: {problem}" for problem in exc.problems)
+        raise SimulatorConfigError("\n".join(lines), lines) from None
+
+
+_WHERE = re.compile(r"^[A-Za-z_][\w.\[\]]*(?=: )")
+_STEP = re.compile(r"[^.\[\]]+|\[\d+\]")
+
+
+def _position(root: yaml.Node | None, problem: str) -> str:
+    """``LINE:COL`` of the node a problem names (``jobs[2].job_ids[0]: ...``), or of the
+    nearest node on its path that exists; 1:1 when it names none."""
+    node, where = root, _WHERE.match(problem)
+    for step in _STEP.findall(where.group(0)) if where and node is not None else ():
+        if step.startswith("[") and isinstance(node, yaml.SequenceNode):
+            index = int(step[1:-1])
+            if index >= len(node.value):
+                break
+            node = node.value[index]
+        elif isinstance(node, yaml.MappingNode):
+            found = [pair for pair in node.value if getattr(pair[0], "value", None) == step]
+            if not found:
+                break
+            # An unknown key is pointed at itself, anything else at its value.
+            node = found[0][0] if ": unknown key" in problem else found[0][1]
+        else:
+            break
+    if node is None:
+        return "1:1"
+    return f"{node.start_mark.line + 1}:{node.start_mark.column + 1}"
 
 
 def _list(data: Mapping[str, Any], key: str) -> list[Any]:

@@ -94,7 +94,7 @@ def test_extensions_load() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"bogus": 1}, r"unknown key\(s\) \['bogus'\]"),
+        ({"bogus": 1}, "bogus: unknown key; allowed: "),
         ({"server_timezone": "Mars/Base"}, "server_timezone"),
         ({"credentials": []}, "at least one"),
         ({"credentials": [{"access_key_id": "a"}]}, r"credentials\[0\]"),
@@ -151,7 +151,7 @@ def test_invalid_configs_name_the_problem(data: dict[str, object], message: str)
 def test_yaml_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(textwrap.dedent("jobs: [{region: r}]\n"))
-    with pytest.raises(SimulatorConfigError, match=r"bad\.yaml: jobs\[0\]"):
+    with pytest.raises(SimulatorConfigError, match=r"bad\.yaml:1:8: jobs\[0\]"):
         SimulatorConfig.from_yaml(path)
     with pytest.raises(SimulatorConfigError, match=r"missing\.yaml"):
         SimulatorConfig.from_yaml(tmp_path / "missing.yaml")
@@ -264,3 +264,40 @@ def test_public_names_match_all() -> None:
     exported = {n for n in dir(simulator_pkg) if not n.startswith(("_", "@"))}
     assert set(simulator_pkg.__all__) == exported
     assert simulator_pkg.__doc__
+
+
+def test_every_problem_of_a_yaml_config_is_reported_at_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "many.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            server_timezone: Asia/Shanghai
+            colour: blue
+            credentials:
+              - {access_key_id: a, access_key_secret: s}
+              - {access_key_id: b}
+            jobs:
+              - {region: r, namespace: n, group: g, job_ids: [1, "x"]}
+              - {region: r, namespace: n, group: g, job_ids: [2], max_concurrency: many}
+            faults:
+              - {kind: explode}
+            failure_rate: high
+            """
+        )
+    )
+    with pytest.raises(SimulatorConfigError) as caught:
+        SimulatorConfig.from_yaml(path)
+    lines = [line.replace(str(path), "many.yaml") for line in caught.value.problems]
+    assert [line.split(": ")[0] for line in lines] == [
+        "many.yaml:2:1",  # colour
+        "many.yaml:11:15",  # failure_rate
+        "many.yaml:5:5",  # credentials[1]
+        "many.yaml:7:54",  # jobs[0].job_ids[1]
+        "many.yaml:8:72",  # jobs[1].max_concurrency
+        "many.yaml:10:5",  # faults[0]
+    ]
+    assert lines[0].startswith("many.yaml:2:1: colour: unknown key; allowed: [")
+    assert lines[3] == (
+        "many.yaml:7:54: jobs[0].job_ids[1]: a job id is an integer or an 'A-B' range, got 'x'"
+    )
+    assert str(caught.value) == "\n".join(caught.value.problems)
