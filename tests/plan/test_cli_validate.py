@@ -4,11 +4,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rerun_orchestrator import __version__
 from rerun_orchestrator.cli import main
@@ -185,3 +189,35 @@ def test_version_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"rerun-orchestrator {__version__}\n"
+
+
+_WORDS = ["--format", "--strict", "--max-chunks", "--version", "-h", "text", "json", "github",
+          "jsonl", "table", "0", "-1", "1", "inf", "nan", "1e400", "99999999999", "", "--",
+          "-", "--bogus", "PLAN", "MISSING"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(["validate", "plan", "schema"]),
+    st.lists(st.one_of(st.sampled_from(_WORDS), st.text(max_size=6)), max_size=5),
+)
+def test_any_command_line_ends_in_0_or_2_without_a_traceback(
+    command: str, words: list[str]
+) -> None:
+    root = Path(__file__).parents[2] / "plans"
+    plan, missing = str(root / "demo.yaml"), str(root / "missing.yaml")
+    argv = [command, *(plan if w == "PLAN" else missing if w == "MISSING" else w for w in words)]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exit_:  # --help and --version, as argparse does them
+            code = -1 if exit_.code == 0 else 99
+    if code == -1:
+        return
+    assert code in (0, 2), (argv, err.getvalue())
+    assert "Traceback" not in err.getvalue()
+    if "(see rerun-orchestrator" in err.getvalue():  # refused while parsing: one line
+        assert code == 2
+        assert err.getvalue().count("\n") == 1, err.getvalue()
+        assert out.getvalue() == ""
