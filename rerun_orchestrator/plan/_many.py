@@ -52,9 +52,13 @@ def check_plans(
     seen: set[str] = set()
     for path in paths:
         name = os.fspath(path)
-        if os.path.realpath(name) in seen:  # a file given twice is checked once
+        try:
+            real = os.path.realpath(name)
+        except ValueError:  # no file has this name ("embedded null byte"); reading says so
+            real = name
+        if real in seen:  # a file given twice is checked once
             continue
-        seen.add(os.path.realpath(name))
+        seen.add(real)
         index = len(checks)
         text = read_plan_text(name)
         if isinstance(text, Diagnostic):

@@ -18,6 +18,8 @@ def read_plan_text(name: str) -> str | Diagnostic:
             data = stream.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
         return _unreadable(name, exc.strerror or str(exc))
+    except ValueError as exc:  # a path no file can have ("embedded null byte")
+        return _unreadable(name, str(exc))
     if len(data) > MAX_PLAN_BYTES:
         return _unreadable(name, f"it is larger than {MAX_PLAN_BYTES:,} bytes; split it")
     try:

@@ -221,3 +221,9 @@ def test_any_command_line_ends_in_0_or_2_without_a_traceback(
         assert code == 2
         assert err.getvalue().count("\n") == 1, err.getvalue()
         assert out.getvalue() == ""
+
+
+def test_a_path_no_file_can_have_is_a_diagnostic(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "a\x00b.yaml"]) == 2  # found by the test above
+    assert capsys.readouterr().err == "a\x00b.yaml:1:1: cannot read the plan: embedded null byte\n"
+    assert main(["plan", "a\x00b.yaml"]) == 2
