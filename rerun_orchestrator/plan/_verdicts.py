@@ -26,7 +26,9 @@ def write_text(checks: Iterable[PlanCheck], out: TextIO, err: TextIO, *, strict:
         for diagnostic in check.diagnostics:
             err.write(f"{diagnostic}\n")
         if check.plan is not None and passed(check, strict=strict):
-            out.write(f"{check.path}: ok: plan {check.plan.name}, {_calls(check):,} calls\n")
+            calls = _calls(check)
+            noun = "call" if calls == 1 else "calls"
+            out.write(f"{check.path}: ok: plan {check.plan.name}, {calls:,} {noun}\n")
 
 
 def verdicts_json(checks: Iterable[PlanCheck], *, strict: bool) -> dict[str, Any]:

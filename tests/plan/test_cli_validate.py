@@ -152,7 +152,7 @@ def test_strict_fails_on_warnings_in_every_format(
     Path(zone).write_text(Path(zone).read_text().replace("Asia/Shanghai", "Europe/London"))
     assert main(["validate", zone]) == 0
     out, err = capsys.readouterr()
-    assert out == f"{zone}: ok: plan z, 1 calls\n"
+    assert out == f"{zone}: ok: plan z, 1 call\n"
     assert err.startswith(f"{zone}:4:9: warning: region cn-hangzhou cuts days")
     assert main(["validate", "--strict", zone]) == 2
     out, err = capsys.readouterr()
