@@ -28,7 +28,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a refusal is one line naming the command (no usage dump, no exit)."""
 
     def error(self, message: str) -> NoReturn:
-        raise _UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        # Arguments are quoted in the message; a newline or a control in one stays visible
+        # and the refusal stays one line.
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        raise _UsageError(f"{self.prog}: {shown} (see {self.prog} --help)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
