@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -197,7 +198,13 @@ async def serve(
             stack.push_async_callback(simulator.stop)
             print(url, file=out, flush=True)
             if host in ("0.0.0.0", "::", ""):  # noqa: S104
-                print(f"listening on every interface; from this machine: {url}", file=err)
+                port_part = url.rpartition(":")[2]
+                print(
+                    f"listening on every interface: {url} from this machine, "
+                    f"http://{socket.gethostname()}:{port_part} from others (run sends "
+                    "plaintext only to loopback: reach it through a tunnel or port mapping)",
+                    file=err,
+                )
             keys = ", ".join(c.access_key_id for c in config.credentials)
             source = config_path or "the default config"
             print(f"simulator serving {source} (AccessKeys: {keys}); stop with Ctrl-C", file=err)
