@@ -52,6 +52,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "workflow commands (annotations) on stdout",
     )
     validate.add_argument("--strict", action="store_true", help="warnings fail too (exit 2)")
+    validate.add_argument(
+        "--alone",
+        action="store_true",
+        help="check each plan alone, not the days two of them plan (plans that share a journal)",
+    )
     validate.add_argument("--max-chunks", type=_MAX_CHUNKS, help="refuse larger plans")
 
     plan = commands.add_parser("plan", help="dry run: show what would be sent")
@@ -211,7 +216,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         write_text,
     )
 
-    checks = check_plans(args.plans, max_chunks=args.max_chunks, known_regions=KNOWN_REGIONS)
+    checks = check_plans(
+        args.plans, max_chunks=args.max_chunks, known_regions=KNOWN_REGIONS, across=not args.alone
+    )
     if args.format == "json":
         import json  # noqa: PLC0415
 

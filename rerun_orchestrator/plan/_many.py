@@ -40,12 +40,14 @@ def check_plans(
     *,
     max_chunks: int | None = None,
     known_regions: Collection[str] | None = None,
+    across: bool = True,
 ) -> list[PlanCheck]:
-    """Check each file as `check_plan` does, then the days planned by two of them.
+    """Check each file as `check_plan` does, then (with `across`) the days planned by two.
 
     A day two plans cover is an error in both, each naming the other's position; a plan
     with such an error has no `plan`. Plans invalid on their own take no part; a file
-    given twice is checked once.
+    given twice is checked once. ``across=False`` is for plans meant to share a journal,
+    which then sends each day once whichever plan reaches it first.
     """
     checks: list[PlanCheck] = []
     entries: list[Rect] = []
@@ -66,7 +68,7 @@ def check_plans(
             continue
         plan, diagnostics, rects = check_with_entries(text, name, max_chunks, known_regions)
         checks.append(PlanCheck(name, plan, diagnostics))
-        if plan is not None:
+        if plan is not None and across:
             # The first index says which file: pairs within one plan cannot occur (it has
             # no overlap of its own), so every pair found is across two files.
             entries += [replace(r, order=(index, r.order[0], r.order[1])) for r in rects]

@@ -59,6 +59,8 @@ def test_a_day_planned_by_two_plans_is_an_error_at_both_positions(
         f"{b}:9:12: job 5 on 2024-01-10..2024-01-15 in cn-hangzhou/ns/g is also planned by {a}:9:15 (plan a): each plan would rerun those days",
     ]
     # each alone is fine, and so is the same file given twice
+    assert main(["validate", "--alone", a, b]) == 0  # plans that share a journal
+    assert capsys.readouterr().out.count(": ok: ") == 2
     assert main(["validate", a]) == 0
     assert main(["validate", b, b]) == 0
     assert capsys.readouterr().out.count(": ok: ") == 2
