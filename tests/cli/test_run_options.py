@@ -73,6 +73,7 @@ class Runner:
     def __call__(self, *options: str) -> tuple[int, str, Path]:
         journal = self.tmp / f"j{next(self.numbers)}.sqlite"
         argv = ["run", str(self.plan), "--endpoint", self.sim.url, "--journal", str(journal)]
+        argv += ["--lookback", "0"]  # a fresh journal sends its days again: one call each
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             code = main([*argv, "--no-progress", *options])
