@@ -2,20 +2,19 @@
 
 argparse calls these while it reads the arguments, so a bad value ends the command with
 one line and exit 2 before any file is opened or any request is sent. The numeric bounds
-are the plan's own (`plan._limits`): an override can never be what a plan may not be.
+are the plan's own (`_limits`): an override can never be what a plan may not be.
 Each type returns what the command expects (rates stay text, which `run` parses again).
+Only `_limits` is imported up front: every command parses its arguments, and `status` or
+`--version` should not pay for the plan package.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import math
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
-from .plan import parse_rate
-from .plan._limits import INT_BOUNDS, MAX_TIMEOUT_SECONDS, int_bounds_error
+from ._limits import INT_BOUNDS, MAX_TIMEOUT_SECONDS, int_bounds_error
 
 
 def count(what: str) -> Callable[[str], int]:
@@ -58,6 +57,8 @@ def seconds(*, minimum: float, maximum: float = MAX_TIMEOUT_SECONDS) -> Callable
 
 def rate(text: str) -> str:
     """A rate (``100/min``, ``1.5/s``) within the plan's bounds; returned as written."""
+    from .plan import parse_rate  # noqa: PLC0415 - only for the commands that take a rate
+
     try:
         parse_rate(text)
     except ValueError as exc:
@@ -82,6 +83,8 @@ def endpoint(text: str) -> str:
     Only the scheme is settled here; `run` checks the rest of the URL (plaintext only to
     loopback, no path or user info) with the client's own rules.
     """
+    from urllib.parse import urlsplit  # noqa: PLC0415 - only for the commands that take it
+
     value = text.strip()
     if "://" in value:
         return value
@@ -101,6 +104,8 @@ def endpoint(text: str) -> str:
 
 def _is_loopback(host: str) -> bool:
     # As schedulerx.is_loopback_host says it, without importing the HTTP stack to parse argv.
+    import ipaddress  # noqa: PLC0415
+
     if host.lower() == "localhost":
         return True
     try:

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 from functools import cache
 
-from ._limits import INT_BOUNDS, int_bounds_error
+from .._limits import INT_BOUNDS, int_bounds_error
 from ._model import Rate
 from ._rate import parse_rate
 from ._yaml import Node, Reporter, ScalarNode, construct, describe

@@ -15,6 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from .._limits import int_bounds_error
 from . import _fields as f
 from ._checks import check_size, report_overlaps, warn_quota, warn_zone
 from ._diagnostics import Diagnostic, PlanError, ordered
@@ -28,7 +29,6 @@ from ._keys import (
     report_unknown_key,
     scan_credentials,
 )
-from ._limits import int_bounds_error
 from ._model import Execution
 from ._overlaps import Rect
 from ._plan import Plan, Target, Window

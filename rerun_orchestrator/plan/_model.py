@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from ._limits import int_bounds_error, rate_bounds_error
+from .._limits import int_bounds_error, rate_bounds_error
 
 Order = Literal["oldest_first", "newest_first"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ._limits import rate_bounds_error
+from .._limits import rate_bounds_error
 from ._model import Rate
 
 _UNITS = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._limits import INT_BOUNDS
+from .._limits import INT_BOUNDS
 from ._loader import DEFAULT_CHUNK_DAYS
 from ._model import Execution
 from ._rate import RATE_PATTERN

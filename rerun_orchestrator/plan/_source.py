@@ -6,8 +6,8 @@ reports them all; nothing here raises for a bad file.
 
 from __future__ import annotations
 
+from .._limits import MAX_PLAN_BYTES
 from ._diagnostics import Diagnostic
-from ._limits import MAX_PLAN_BYTES
 
 
 def read_plan_text(name: str) -> str | Diagnostic:

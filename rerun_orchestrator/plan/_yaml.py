@@ -15,8 +15,8 @@ import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from .._limits import MAX_EXPANDED_NODES, MAX_MERGE_DEPTH, MAX_NESTING, MAX_PLAN_BYTES
 from ._diagnostics import Diagnostic, Severity
-from ._limits import MAX_EXPANDED_NODES, MAX_MERGE_DEPTH, MAX_NESTING, MAX_PLAN_BYTES
 
 __all__ = [
     "MappingNode",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from rerun_orchestrator._limits import INT_BOUNDS, MAX_PLAN_BYTES
 from rerun_orchestrator.plan import Execution, Rate, _yaml, check_plan, check_plan_text, parse_rate
-from rerun_orchestrator.plan._limits import INT_BOUNDS, MAX_PLAN_BYTES
 
 HEAD = """\
 version: 1

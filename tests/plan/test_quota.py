@@ -52,7 +52,7 @@ def test_a_quota_set_below_the_default_rate_is_named() -> None:
     plan, said = check("  account_quota: 60/min\n")
     assert plan is not None
     assert said == [
-        "q.yaml:12:18: warning: rate 90/min is above the account's RerunJob quota of 60/min (execution.account_quota): the run cannot go faster than the quota; lower the rate, or set execution.account_quota if the quota was raised"
+        "q.yaml:12:18: warning: rate 100/min is above the account's RerunJob quota of 60/min (execution.account_quota): the run cannot go faster than the quota; lower the rate, or set execution.account_quota if the quota was raised"
     ]
 
 
