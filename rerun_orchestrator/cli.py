@@ -175,7 +175,7 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_check(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
     check = commands.add_parser(
         "check", help="ask SchedulerX about every job of the plans (nothing is rerun)"
     )
