@@ -14,9 +14,9 @@ the loop (`_chunk.py`); the tables decide.
                             second one fails it: the clock or the keys need a human)
     AMBIGUOUS   RECONCILE   unknown until GetJobInstanceList settles it (table below);
                             never resent blindly: RerunJob is not idempotent
-    PERMANENT   FAIL        failed with the server's code and message; but if the code is in
-                            RUN_FATAL_CODES, HALT: pending (the gateway refused before
-                            SchedulerX saw it), and the run stops sending (exit 1)
+    PERMANENT   FAIL        failed with the server's code and message; but if the table's
+                            scope is "run", HALT: pending (the gateway refused who is
+                            asking before SchedulerX saw it), and the run stops sending
 
     reconciliation  action      chunk
     --------------  ----------  -------------------------------------------------------
@@ -35,7 +35,7 @@ from types import MappingProxyType
 from typing import Final, Literal
 
 from ..journal._model import ReconcileOutcome
-from ..schedulerx._wire import AttemptResult, Verdict
+from ..schedulerx._wire import AttemptResult, Scope, Verdict
 
 
 class Action(enum.Enum):
@@ -65,36 +65,14 @@ ON_RECONCILIATION: Final = MappingProxyType(
     }
 )
 
-# Refusals of *who is asking*, not of what is asked: every other chunk of the run would get
-# the same answer, so sending them would only spend the account's shared quota on refusals.
-# (Per-resource refusals, such as a RAM policy or an unknown job, stay per chunk.) The
-# clock-skew code is here because it only reaches FAIL after a re-signed resend failed too.
-RUN_FATAL_CODES: Final = frozenset(
-    {
-        "SignatureDoesNotMatch",
-        "IncompleteSignature",
-        "InvalidAccessKeyId.NotFound",
-        "InvalidAccessKeyId.Inactive",
-        "InvalidSignatureMethod",
-        "InvalidTimeStamp.Format",
-        "InvalidTimeStamp.Expired",
-        "Forbidden.RiskControl",
-        "Forbidden.UserVerification",
-        "InvalidProtocol.NeedSsl",
-        "InvalidProduct.NotFound",
-        "InvalidApi.NotFound",
-        "InvalidAction.NotFound",
-        "UnsupportedHTTPMethod",
-    }
-)
-
 
 def halts_the_run(result: AttemptResult) -> bool:
-    """A refusal that every chunk of this run would get (see `RUN_FATAL_CODES`)."""
-    code = result.code
-    return isinstance(code, str) and (
-        code in RUN_FATAL_CODES or code.startswith("InvalidSecurityToken")
-    )
+    """A refusal that every chunk of this run would get: the classification table's
+    run-scoped rows (`schedulerx._classify.CODE_TABLE`), refusals of who is asking, not of
+    what is asked. Sending the other chunks would only spend the account's shared quota on
+    refusals. A run-scoped RESIGN row (clock skew, an expired token) reaches FAIL, and so
+    this, only after a re-signed resend was refused too."""
+    return result.scope is Scope.RUN
 
 
 AttemptOutcome = Literal["succeeded", "retrying", "failed", "unknown"]

@@ -21,9 +21,13 @@ _EXPORTS: dict[str, str] = {
     "AliyunCredentialsProvider": "._aliyun",
     "aliyun_credentials_available": "._aliyun",
     "default_credentials_provider": "._aliyun",
+    "BUSINESS_CODES": "._classify",
+    "BUSINESS_MESSAGES": "._classify",
     "CODE_TABLE": "._classify",
     "STATUS_TABLE": "._classify",
     "Classification": "._classify",
+    "ErrorRule": "._classify",
+    "classified": "._classify",
     "classify": "._classify",
     "SchedulerXClient": "._client",
     "CliConfigCredentialsProvider": "._credential_sources",
@@ -32,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "ChainCredentialsProvider": "._credentials",
     "Credentials": "._credentials",
     "CredentialsProvider": "._credentials",
+    "InvalidatableCredentials": "._credentials",
     "RefreshingCredentialsProvider": "._credentials",
     "StaticCredentialsProvider": "._credentials",
     "ENDPOINT_MAP": "._endpoints",
@@ -64,12 +69,15 @@ _EXPORTS: dict[str, str] = {
     "JobInfo": "._wire",
     "JobInstance": "._wire",
     "RerunJobParams": "._wire",
+    "Scope": "._wire",
     "TriggerType": "._wire",
     "Verdict": "._wire",
 }
 
 __all__ = [
     "API_VERSION",
+    "BUSINESS_CODES",
+    "BUSINESS_MESSAGES",
     "CODE_TABLE",
     "ENDPOINT_MAP",
     "PRODUCT",
@@ -90,12 +98,14 @@ __all__ = [
     "Endpoint",
     "EndpointError",
     "EnvironmentCredentialsProvider",
+    "ErrorRule",
     "HttpRequest",
     "HttpResponse",
     "IniFileCredentialsProvider",
     "InstanceListPage",
     "InstanceListQuery",
     "InstanceStatus",
+    "InvalidatableCredentials",
     "JobInfo",
     "JobInstance",
     "RefreshingCredentialsProvider",
@@ -104,6 +114,7 @@ __all__ = [
     "ResponseLostError",
     "SchedulerXClient",
     "SchedulerXError",
+    "Scope",
     "StaticCredentialsProvider",
     "Timeouts",
     "Transport",
@@ -113,6 +124,7 @@ __all__ = [
     "aliyun_credentials_available",
     "build_request",
     "check_endpoint_override",
+    "classified",
     "classify",
     "default_credentials_provider",
     "format_timestamp",
@@ -142,7 +154,16 @@ if _TYPE_CHECKING:
         aliyun_credentials_available,
         default_credentials_provider,
     )
-    from ._classify import CODE_TABLE, STATUS_TABLE, Classification, classify
+    from ._classify import (
+        BUSINESS_CODES,
+        BUSINESS_MESSAGES,
+        CODE_TABLE,
+        STATUS_TABLE,
+        Classification,
+        ErrorRule,
+        classified,
+        classify,
+    )
     from ._client import SchedulerXClient
     from ._credential_sources import (
         CliConfigCredentialsProvider,
@@ -153,6 +174,7 @@ if _TYPE_CHECKING:
         ChainCredentialsProvider,
         Credentials,
         CredentialsProvider,
+        InvalidatableCredentials,
         RefreshingCredentialsProvider,
         StaticCredentialsProvider,
     )
@@ -187,6 +209,7 @@ if _TYPE_CHECKING:
         JobInfo,
         JobInstance,
         RerunJobParams,
+        Scope,
         TriggerType,
         Verdict,
     )

@@ -116,6 +116,17 @@ class AliyunCredentialsProvider:
             float(expiration) if expiration else None,
         )
 
+    def invalidate(self) -> None:
+        """Build the library's provider again on the next call, so that it fetches new
+        credentials instead of serving the refused ones from its own cache. A provider
+        object passed in ready-made cannot be rebuilt and is asked again as it is."""
+        if self._source is None or (
+            callable(self._source)
+            and not hasattr(self._source, "get_credentials_async")
+            and not hasattr(self._source, "get_credential_async")
+        ):
+            self._built = None
+
     def __repr__(self) -> str:
         return f"AliyunCredentialsProvider(name={self._name!r})"
 

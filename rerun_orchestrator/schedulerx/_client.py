@@ -19,7 +19,7 @@ from typing import Literal, Self
 from .._clock import Clock, SystemClock
 from ._aiohttp import AiohttpTransport
 from ._classify import classify
-from ._credentials import CredentialsProvider
+from ._credentials import CredentialsProvider, InvalidatableCredentials
 from ._endpoints import Endpoint, check_endpoint_override, resolve_endpoint
 from ._errors import ApiCallError
 from ._requests import SignatureVersion, build_request, format_timestamp
@@ -165,21 +165,19 @@ class SchedulerXClient:
         try:
             http = await self._transport.send(request)
         except (RequestNotSentError, ResponseLostError) as exc:
-            verdict, reason = classify(exc, idempotent=idempotent)
+            lost = classify(exc, idempotent=idempotent)
             elapsed_ms = (clock.now() - started) * 1000.0
             sent = not isinstance(exc, RequestNotSentError)
-            return AttemptResult(verdict, reason, None, elapsed_ms, wrote_request=sent)
+            return lost.result(None, elapsed_ms, wrote_request=sent)
         elapsed_ms = (clock.now() - started) * 1000.0
         response = parse_response(http)
         if credentials.security_token:
             response = _redact(response, credentials.security_token)
-        verdict, reason = classify(response, idempotent=idempotent)
-        if isinstance(response.code, str) and response.code.startswith("InvalidSecurityToken"):
-            # The next attempt (a re-sign) must not reuse a token the server has refused.
-            invalidate = getattr(self._credentials, "invalidate", None)
-            if callable(invalidate):
-                invalidate()
-        return AttemptResult(verdict, reason, response, elapsed_ms)
+        row = classify(response, idempotent=idempotent)
+        if row.refresh_credentials and isinstance(self._credentials, InvalidatableCredentials):
+            # The next attempt (a re-sign) must not reuse credentials the server has refused.
+            self._credentials.invalidate()
+        return row.result(response, elapsed_ms)
 
     async def rerun_job(self, params: RerunJobParams) -> AttemptResult:
         """Send RerunJob once, freshly signed, and say what happened.

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import anyio
 
-from ._credentials import Credentials, CredentialsProvider
+from ._credentials import Credentials, CredentialsProvider, forward_invalidate
 from ._errors import CredentialsError, CredentialsNotFoundError
 
 ENV_ACCESS_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
@@ -61,11 +61,21 @@ class EnvironmentCredentialsProvider:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
+        # The variables as last read, and what they made: reused until one of them changes,
+        # so the hot path (once per attempt) does three lookups and builds nothing.
+        self._seen: tuple[str | None, str | None, str | None] | None = None
+        self._cached: Credentials | None = None
 
     async def get_credentials(self) -> Credentials:
-        key_id = self._environ.get(ENV_ACCESS_KEY_ID, "").strip()
-        secret = self._environ.get(ENV_ACCESS_KEY_SECRET, "").strip()
-        token = self._environ.get(ENV_SECURITY_TOKEN, "").strip() or None
+        environ = self._environ
+        seen = (
+            environ.get(ENV_ACCESS_KEY_ID),
+            environ.get(ENV_ACCESS_KEY_SECRET),
+            environ.get(ENV_SECURITY_TOKEN),
+        )
+        if seen == self._seen and self._cached is not None:
+            return self._cached
+        key_id, secret, token = ((value or "").strip() for value in seen)
         if not key_id and not secret:
             raise CredentialsNotFoundError(
                 f"environment: {ENV_ACCESS_KEY_ID} and {ENV_ACCESS_KEY_SECRET} are not set"
@@ -73,7 +83,13 @@ class EnvironmentCredentialsProvider:
         if not key_id or not secret:
             missing = ENV_ACCESS_KEY_ID if not key_id else ENV_ACCESS_KEY_SECRET
             raise CredentialsError(f"environment: {missing} is not set (its pair is)")
-        return Credentials(key_id, secret, token)
+        self._cached = Credentials(key_id, secret, token or None)
+        self._seen = seen
+        return self._cached
+
+    def invalidate(self) -> None:
+        """Build the credentials afresh from the variables on the next call."""
+        self._seen = self._cached = None
 
     def __repr__(self) -> str:
         return "EnvironmentCredentialsProvider()"
@@ -94,6 +110,13 @@ class _FileSource:
 
     async def _load(self) -> CredentialsProvider | Credentials:
         raise NotImplementedError
+
+    def invalidate(self) -> None:
+        """Read the file again on the next call (its token may have been rotated), and
+        forward to the provider its profile delegated to."""
+        resolved, self._resolved = self._resolved, None
+        if resolved is not None and not isinstance(resolved, Credentials):
+            forward_invalidate(resolved)
 
     async def _read(self, where: str, *, absent: type[CredentialsError]) -> str:
         """The file's text; `absent` is raised when there is no such file."""

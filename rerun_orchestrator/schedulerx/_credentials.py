@@ -8,7 +8,7 @@ aliyun CLI config, the INI credentials file; `AliyunCredentialsProvider` adapts 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import anyio
 
@@ -41,6 +41,26 @@ class CredentialsProvider(Protocol):
     async def get_credentials(self) -> Credentials:
         """Current credentials, refreshed before they expire. Raises `CredentialsError`."""
         ...
+
+
+@runtime_checkable
+class InvalidatableCredentials(Protocol):
+    """A provider that can forget what it holds (optional; the client uses it if present).
+
+    The client calls `invalidate` when the server refuses the credentials in a way fresh
+    ones may fix (an expired or refused security token), before it re-signs. Providers
+    that cache, and chains that wrap them, implement it; others need not.
+    """
+
+    def invalidate(self) -> None:
+        """Drop cached credentials: the next `get_credentials` fetches them afresh."""
+        ...
+
+
+def forward_invalidate(provider: object) -> None:
+    """`provider.invalidate()` if it has the optional protocol; nothing otherwise."""
+    if isinstance(provider, InvalidatableCredentials):
+        provider.invalidate()
 
 
 class StaticCredentialsProvider:
@@ -85,6 +105,12 @@ class ChainCredentialsProvider:
             _log.debug("schedulerx.credentials.resolved", source=repr(provider))
             return credentials
         raise CredentialsNotFoundError("no credentials found; " + "; ".join(missing))
+
+    def invalidate(self) -> None:
+        """Forward to the source that won (the chain keeps it: the same source is asked
+        again, for fresh credentials, not the next source in line)."""
+        if self._winner is not None:
+            forward_invalidate(self._winner)
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(p) for p in self._providers)
@@ -159,6 +185,7 @@ class RefreshingCredentialsProvider:
         """Forget the cached credentials: the server said the token is no longer good, so
         the next `get_credentials` fetches new ones whatever their `expires_at` says."""
         self._cached = None
+        forward_invalidate(self._provider)
 
     def __repr__(self) -> str:
         return f"RefreshingCredentialsProvider({self._provider!r})"

@@ -267,6 +267,14 @@ class Verdict(enum.Enum):
     PERMANENT = "permanent"  # refused for good: fail the chunk with the server's code
 
 
+class Scope(enum.Enum):
+    """Whom an answer concerns: which other chunks would get the same one."""
+
+    CHUNK = "chunk"  # this chunk only (an unknown job, a bad date)
+    LOCATION = "location"  # every chunk of its region/namespace/group (an unknown group)
+    RUN = "run"  # every chunk of the run: who is asking was refused (a wrong key or token)
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptResult:
     """One HTTP attempt, classified. Failures are results, not exceptions.
@@ -280,6 +288,9 @@ class AttemptResult:
     response: ApiResponse | None = None
     elapsed_ms: float = 0.0
     wrote_request: bool = True  # False only when the request certainly never left
+    # The classification row's other facts (see `schedulerx._classify`).
+    throttle: bool = False  # a quota answer: the rate limiter must slow down
+    scope: Scope = Scope.CHUNK  # which other chunks would get the same answer
 
     @property
     def request_id(self) -> str | None:
@@ -303,4 +314,5 @@ class AttemptResult:
 
     @property
     def throttled(self) -> bool:
-        return isinstance(self.code, str) and "Throttling" in self.code
+        """A quota answer, gateway (``Throttling.User``) or business (``REQUEST_TOO_FAST``)."""
+        return self.throttle

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,8 +10,16 @@ import pytest
 
 from rerun_orchestrator.cli import main
 from rerun_orchestrator.journal import ChunkStatus, SqliteJournal
-from rerun_orchestrator.run._policy import RUN_FATAL_CODES, halts_the_run
-from rerun_orchestrator.schedulerx import ApiResponse, AttemptResult, Verdict
+from rerun_orchestrator.run._policy import halts_the_run
+from rerun_orchestrator.schedulerx import (
+    CODE_TABLE,
+    AttemptResult,
+    HttpResponse,
+    Scope,
+    Verdict,
+    classified,
+    parse_response,
+)
 from rerun_orchestrator.simulator import CredentialSpec, JobSpec, SimulatorConfig, SimulatorThread
 
 KEY = "halt-key"
@@ -71,16 +80,65 @@ def test_a_wrong_secret_stops_the_run_and_leaves_every_chunk_sendable(
     assert len(sim.calls()) == 60
 
 
-def _refused(code: str | int) -> AttemptResult:
-    response = ApiResponse(http_status=400, request_id="R", code=code, success=None, message="m")
-    return AttemptResult(Verdict.PERMANENT, "refused", response)
+def _refused(code: str | int, status: int = 400) -> AttemptResult:
+    body = {"RequestId": "R", "Code": code, "Message": "m"}
+    if isinstance(code, int):
+        body["Success"] = False
+    http = HttpResponse(status, {"content-type": "application/json"}, json.dumps(body).encode())
+    return classified(parse_response(http))
 
 
-@pytest.mark.parametrize("code", [*sorted(RUN_FATAL_CODES), "InvalidSecurityToken.Malformed"])
+RUN_SCOPED = [rule.pattern.rstrip("*") for rule in CODE_TABLE if rule.scope is Scope.RUN]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        *RUN_SCOPED,
+        "InvalidSecurityToken.Malformed",
+        "InvalidSecurityToken.MismatchWithAccessKey",
+        "MissingSecurityToken",
+        "InvalidAccessKeyId.Inactive",
+    ],
+)
 def test_credential_and_account_refusals_halt(code: str) -> None:
-    assert halts_the_run(_refused(code))
+    result = _refused(code)
+    assert result.verdict in (Verdict.PERMANENT, Verdict.RESIGN)
+    assert halts_the_run(result)
 
 
 @pytest.mark.parametrize("code", ["Forbidden.RAM", "InvalidParameter", "MissingJobId", 500, -1])
-def test_refusals_of_one_chunk_do_not_halt(code: str | int) -> None:
-    assert not halts_the_run(_refused(code))
+def test_refusals_of_one_chunk_or_location_do_not_halt(code: str | int) -> None:
+    status = 200 if isinstance(code, int) else 400
+    assert not halts_the_run(_refused(code, status))
+
+
+def test_a_missing_security_token_stops_the_run_as_a_wrong_one_does(
+    start_simulator: Callable[[SimulatorConfig], SimulatorThread],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 12: an STS key sent without its token was refused chunk by chunk (24 of 24)."""
+    config = SimulatorConfig(
+        credentials=(CredentialSpec("sts-key", "sts-secret", security_token="the-token"),),
+        jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 6),)),),
+        quota={"RerunJob": None, "GetJobInstanceList": None},
+    )
+    sim = start_simulator(config)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "sts-key")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sts-secret")
+    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    journal = tmp_path / "j.sqlite"
+    args = ["run", str(plan), "--endpoint", sim.url, "--journal", str(journal), "--no-progress"]
+
+    assert main(args) == 1
+
+    assert "stopped early" in capsys.readouterr().out
+    assert 1 <= sim.simulator.counters()["RerunJob"]["requests"] <= 2
+    with SqliteJournal.open_readonly(journal) as j:
+        records = list(j.records())
+    assert {r.status for r in records} == {ChunkStatus.PENDING}
+    assert any("MissingSecurityToken" in (r.reason or "") for r in records)

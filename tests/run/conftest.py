@@ -6,6 +6,7 @@ as fixtures that return their classes or factories.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,16 +21,22 @@ import yaml
 from rerun_orchestrator._clock import FakeClock
 from rerun_orchestrator.journal import ChunkRecord, ReconcileOutcome, Reconciliation
 from rerun_orchestrator.plan import Plan, load_plan
-from rerun_orchestrator.schedulerx import ApiResponse, AttemptResult, RerunJobParams, Verdict
+from rerun_orchestrator.schedulerx import (
+    ApiResponse,
+    AttemptResult,
+    RerunJobParams,
+    Verdict,
+    classified,
+)
+
+
+def _answer(response: ApiResponse, elapsed_ms: float) -> AttemptResult:
+    """A scripted answer, classified by the real table (so doubles carry its facts)."""
+    return dataclasses.replace(classified(response), elapsed_ms=elapsed_ms)
 
 
 def ok(n: int = 0) -> AttemptResult:
-    return AttemptResult(
-        Verdict.SUCCEEDED,
-        "accepted",
-        ApiResponse(200, f"REQ-OK-{n}", 200, True, None),
-        elapsed_ms=12.0,
-    )
+    return _answer(ApiResponse(200, f"REQ-OK-{n}", 200, True, None), 12.0)
 
 
 def throttled(retry_after_ms: int | None = None) -> AttemptResult:
@@ -41,17 +48,20 @@ def throttled(retry_after_ms: int | None = None) -> AttemptResult:
         "Request was denied due to user flow control.",
         retry_after_ms=retry_after_ms,
     )
-    return AttemptResult(Verdict.RETRY, "throttled by the API quota", response, elapsed_ms=5.0)
+    return _answer(response, 5.0)
+
+
+def too_fast() -> AttemptResult:
+    """SchedulerX's business-level throttle: HTTP 200, Success=false, REQUEST_TOO_FAST."""
+    return _answer(ApiResponse(200, "REQ-FAST", 41090004, False, "request too fast"), 5.0)
 
 
 def unavailable() -> AttemptResult:
-    response = ApiResponse(503, "REQ-503", "ServiceUnavailable", None, "try later")
-    return AttemptResult(Verdict.RETRY, "service unavailable", response, elapsed_ms=5.0)
+    return _answer(ApiResponse(503, "REQ-503", "ServiceUnavailable", None, "try later"), 5.0)
 
 
 def internal_error() -> AttemptResult:
-    response = ApiResponse(500, "REQ-500", "InternalError", None, "boom")
-    return AttemptResult(Verdict.AMBIGUOUS, "server error, may have applied", response, 9.0)
+    return _answer(ApiResponse(500, "REQ-500", "InternalError", None, "boom"), 9.0)
 
 
 def lost() -> AttemptResult:
@@ -61,13 +71,16 @@ def lost() -> AttemptResult:
 
 
 def refused() -> AttemptResult:
-    response = ApiResponse(200, "REQ-BIZ", 500, False, "jobId=7 is not existed")
-    return AttemptResult(Verdict.PERMANENT, "rejected by SchedulerX", response, elapsed_ms=4.0)
+    return _answer(ApiResponse(200, "REQ-BIZ", 500, False, "jobId=7 is not existed"), 4.0)
+
+
+def group_unknown() -> AttemptResult:
+    message = "groupid not exist groupId: g1 namespace: ns-1"
+    return _answer(ApiResponse(200, "REQ-GRP", 500, False, message), 4.0)
 
 
 def skewed() -> AttemptResult:
-    response = ApiResponse(400, "REQ-TS", "InvalidTimeStamp.Expired", None, "expired")
-    return AttemptResult(Verdict.RESIGN, "request date outside the window", response, 3.0)
+    return _answer(ApiResponse(400, "REQ-TS", "InvalidTimeStamp.Expired", None, "expired"), 3.0)
 
 
 Script = Callable[[RerunJobParams, int], AttemptResult]
@@ -128,6 +141,8 @@ class ScriptedReconciler:
 class Doubles:
     ok = staticmethod(ok)
     throttled = staticmethod(throttled)
+    too_fast = staticmethod(too_fast)
+    group_unknown = staticmethod(group_unknown)
     unavailable = staticmethod(unavailable)
     internal_error = staticmethod(internal_error)
     lost = staticmethod(lost)

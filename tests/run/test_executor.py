@@ -489,3 +489,24 @@ async def test_per_job_concurrency_lanes(write_plan, doubles) -> None:
     assert client.job_peak == 2
     starts = [p.start_date for _, p in client.calls]
     assert starts == sorted(starts)  # lanes still start the job's chunks in date order
+
+
+@pytest.mark.asyncio
+async def test_a_business_level_too_fast_answer_slows_the_limiter_down(write_plan, doubles) -> None:
+    """Issue 9's bug: HTTP 200 with Code 41090004 was retried but counted as a success,
+    so the adaptive limiter could raise its rate exactly when it should drop."""
+    plan = write_plan(jobs=[1], days=14, execution={"rate": "10/s"})
+    clock = FakeClock()
+
+    def script(params: Any, n: int) -> Any:
+        return doubles.too_fast() if n == 1 else doubles.ok(n)
+
+    client = doubles.Client(clock, script)
+    journal = MemoryJournal(clock=clock)
+    with capture_logs() as logs:
+        result = await run_plan(plan, client=client, journal=journal, clock=clock)
+    assert result.exit_code == 0
+    assert result.throttled == 2
+    throttles = [e for e in logs if e["event"] == "rerun.throttle"]
+    assert [e["code"] for e in throttles] == [41090004, 41090004]
+    assert throttles[0]["rate"] < throttles[0]["rate_before"] == 10.0

@@ -12,11 +12,15 @@ from rerun_orchestrator.schedulerx import (
     ApiResponse,
     HttpResponse,
     RequestNotSentError,
+    CODE_TABLE,
     ResponseLostError,
+    Scope,
     Verdict,
+    classified,
     classify,
     parse_response,
 )
+from rerun_orchestrator.schedulerx._classify import is_explicit_refusal, match_code
 
 R, S, A, P, OK = (
     Verdict.RETRY,
@@ -88,9 +92,11 @@ def test_gateway_codes(status: int, code: str, verdict: Verdict) -> None:
         (504, A),
         (599, A),
         (101, A),
-        (301, P),
-        (400, P),
-        (404, P),
+        # Not SchedulerX's answer: a redirect or a proxy's page may follow a forwarded call.
+        (301, A),
+        (302, A),
+        (400, A),
+        (404, A),
     ],
 )
 def test_statuses_without_a_code(status: int, verdict: Verdict) -> None:
@@ -118,6 +124,105 @@ def test_statuses_without_a_code(status: int, verdict: Verdict) -> None:
 )
 def test_business_results(body: dict[str, object], verdict: Verdict) -> None:
     assert classify(parse_response(http(200, body))).verdict is verdict
+
+
+# -- one row carries every fact: verdict, throttle, scope, refresh ------------------------
+
+G, L, RUN = Scope.CHUNK, Scope.LOCATION, Scope.RUN
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "verdict", "throttle", "scope", "refresh"),
+    [
+        (400, {"Code": "Throttling.User"}, R, True, G, False),
+        (429, {"Code": "Rejected.Throttling"}, R, True, G, False),
+        (429, b"<html>slow down</html>", R, True, G, False),
+        (503, {"Code": "ServiceUnavailable"}, R, False, G, False),
+        # The bug of issue 9: business-level "too fast" is a throttle, not a success.
+        (200, {"Code": 41090004, "Success": False, "Message": "x"}, R, True, G, False),
+        (200, {"Code": 500, "Success": False, "Message": "Request too fast"}, R, True, G, False),
+        (
+            200,
+            {"Code": 500, "Success": False, "Message": "jobId=1 is not existed"},
+            P,
+            False,
+            G,
+            False,
+        ),
+        (
+            200,
+            {"Code": 500, "Success": False, "Message": "groupid not exist groupId: g"},
+            P,
+            False,
+            L,
+            False,
+        ),
+        (
+            200,
+            {"Code": 500, "Success": False, "Message": "namespace can not find namespace: n"},
+            P,
+            False,
+            L,
+            False,
+        ),
+        (200, {"Code": 41090002, "Success": False, "Message": "NO_PERMISSION"}, P, False, L, False),
+        (400, {"Code": "InvalidRegionId"}, P, False, L, False),
+        (403, {"Code": "Forbidden.RAM"}, P, False, L, False),
+        (403, {"Code": "NoPermission"}, P, False, L, False),
+        (400, {"Code": "InvalidParameter"}, P, False, G, False),
+        (400, {"Code": "MissingJobId"}, P, False, G, False),
+        (400, {"Code": "MissingSecurityToken"}, P, False, RUN, True),
+        (400, {"Code": "InvalidSecurityToken.MismatchWithAccessKey"}, P, False, RUN, True),
+        (400, {"Code": "InvalidSecurityToken.Expired"}, S, False, RUN, True),
+        (400, {"Code": "SignatureDoesNotMatch"}, P, False, RUN, False),
+        (404, {"Code": "InvalidAccessKeyId.NotFound"}, P, False, RUN, False),
+        (400, {"Code": "MissingAccessKeyId"}, P, False, RUN, False),
+        (400, {"Code": "InvalidTimeStamp.Expired"}, S, False, RUN, False),
+        (301, b"", A, False, L, False),
+        (500, {"Code": "InternalError"}, A, False, G, False),
+    ],
+)
+def test_each_row_carries_every_fact(
+    status: int, body: object, verdict: Verdict, throttle: bool, scope: Scope, refresh: bool
+) -> None:
+    content_type = "text/html" if isinstance(body, bytes) else "application/json"
+    row = classify(parse_response(http(status, body, content_type)))
+    assert (row.verdict, row.throttle, row.scope, row.refresh_credentials) == (
+        verdict,
+        throttle,
+        scope,
+        refresh,
+    ), row.reason
+
+
+def test_the_attempt_result_carries_the_row() -> None:
+    body = {"RequestId": "R", "Code": 41090004, "Success": False, "Message": "REQUEST_TOO_FAST"}
+    result = classified(parse_response(http(200, body)))
+    assert (result.verdict, result.throttled, result.scope) == (R, True, G)
+    not_a_throttle = classified(parse_response(http(503, {"Code": "ServiceUnavailable"})))
+    assert not not_a_throttle.throttled
+
+
+def test_every_code_row_is_reachable() -> None:
+    """First match wins: no row may be shadowed by an earlier wildcard."""
+    for rule in CODE_TABLE:
+        code = rule.pattern.rstrip("*") + ("X" if rule.pattern.endswith("*") else "")
+        assert match_code(code) is rule, rule.pattern
+
+
+@pytest.mark.parametrize(
+    ("code", "explicit"),
+    [
+        (500, True),
+        ("InvalidParameter", True),
+        ("Throttling.User", True),
+        (None, False),
+        ("InternalError", False),
+        ("SomethingNew", False),
+    ],
+)
+def test_explicit_refusals(code: str | int | None, explicit: bool) -> None:
+    assert is_explicit_refusal(code) is explicit
 
 
 def test_success_false_reason_carries_the_message() -> None:

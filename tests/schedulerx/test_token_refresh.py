@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 
 from rerun_orchestrator.schedulerx import (
+    ChainCredentialsProvider,
     Credentials,
+    EnvironmentCredentialsProvider,
+    InvalidatableCredentials,
     RefreshingCredentialsProvider,
     RerunJobParams,
     SchedulerXClient,
+    Scope,
     Verdict,
 )
 from rerun_orchestrator.simulator import CredentialSpec, JobSpec, Simulator, SimulatorConfig
@@ -56,3 +60,72 @@ async def test_a_refused_token_is_refetched_for_the_next_attempt() -> None:
     assert first.code.startswith("InvalidSecurityToken")
     assert second.verdict is Verdict.SUCCEEDED
     assert broker.calls == 2  # without invalidation the cached stale token would be reused
+
+
+class _CountingSource:
+    """A cached credentials source that implements the optional invalidation protocol."""
+
+    def __init__(self) -> None:
+        self.broker = _Rotating()
+        self.cached: Credentials | None = None
+        self.invalidated = 0
+
+    async def get_credentials(self) -> Credentials:
+        if self.cached is None:
+            self.cached = await self.broker.get_credentials()
+        return self.cached
+
+    def invalidate(self) -> None:
+        self.invalidated += 1
+        self.cached = None
+
+
+@pytest.mark.asyncio
+async def test_the_chain_forwards_invalidation_to_the_source_that_won() -> None:
+    """Without wrapping by the embedder: the chain is what the CLI hands the client."""
+    config = SimulatorConfig(
+        credentials=(CredentialSpec("sts-key", "sts-secret", security_token="current-token"),),
+        jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 1),)),),
+        quota={"RerunJob": None},
+    )
+    source = _CountingSource()
+    empty = EnvironmentCredentialsProvider({})
+    chain = ChainCredentialsProvider(empty, source)
+    assert isinstance(chain, InvalidatableCredentials)
+    async with Simulator(config) as sim, SchedulerXClient(chain, endpoint=sim.url) as client:
+        first = await client.rerun_job(PARAMS)
+        second = await client.rerun_job(PARAMS)
+    assert first.code == "InvalidSecurityToken.MismatchWithAccessKey"
+    assert second.verdict is Verdict.SUCCEEDED
+    assert (source.invalidated, source.broker.calls) == (1, 2)
+
+
+@pytest.mark.asyncio
+async def test_a_missing_token_refreshes_the_credentials_too() -> None:
+    config = SimulatorConfig(
+        credentials=(CredentialSpec("sts-key", "sts-secret", security_token="current-token"),),
+        jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 1),)),),
+        quota={"RerunJob": None},
+    )
+    source = _CountingSource()
+    source.broker.tokens = ["", "current-token"]  # a broker that forgot the token once
+    async with Simulator(config) as sim, SchedulerXClient(source, endpoint=sim.url) as client:
+        first = await client.rerun_job(PARAMS)
+        second = await client.rerun_job(PARAMS)
+    assert (first.code, first.scope) == ("MissingSecurityToken", Scope.RUN)
+    assert second.verdict is Verdict.SUCCEEDED
+    assert source.invalidated == 1
+
+
+@pytest.mark.asyncio
+async def test_environment_credentials_are_built_once_until_a_variable_changes() -> None:
+    environ = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "id", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "s1"}
+    provider = EnvironmentCredentialsProvider(environ)
+    first = await provider.get_credentials()
+    assert await provider.get_credentials() is first  # nothing rebuilt on the hot path
+    environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = "s2"
+    rotated = await provider.get_credentials()
+    assert rotated is not first
+    assert rotated.access_key_secret == "s2"
+    provider.invalidate()
+    assert await provider.get_credentials() is not rotated
