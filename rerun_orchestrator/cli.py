@@ -126,6 +126,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "after it was sent is checked with GetJobInstanceList, never resent blindly",
     )
     run.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="stop (exit 1, chunks pending) once no chunk has settled for this long "
+        "(default 1800: 30 min); transient trouble never fails a chunk",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="console: also log every successful attempt"
     )
     run.add_argument(

@@ -69,8 +69,8 @@ class RetryBudget:
         floor: retries allowed regardless (so that a run of three chunks may retry).
 
     Call `first_attempt()` for every chunk's first send in this run and `try_spend()` before
-    every retry; when it returns False the chunk fails fast instead of adding load to a
-    service that is already failing.
+    every retry; when it returns False the run slows down (`RetryGate`: a cooldown, then a
+    probe) instead of adding load to a service that is already failing.
     """
 
     def __init__(self, ratio: float = BUDGET_RATIO, floor: int = BUDGET_FLOOR) -> None:
@@ -103,6 +103,10 @@ class RetryBudget:
             return False
         self.retries += 1
         return True
+
+    def refill(self) -> None:
+        """The service recovered (a probe succeeded): allow `floor` retries again."""
+        self.retries = min(self.retries, max(0, math.floor(self.allowed) - self.floor))
 
     def __repr__(self) -> str:
         return (

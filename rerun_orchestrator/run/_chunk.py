@@ -10,9 +10,13 @@ The order of writes is what makes a crash harmless (each step names its failpoin
 
 tenacity runs the attempt loop with our wait (full jitter from the injected `Random`) and
 our sleep (the injected clock, cut short by a stop); `_policy` decides what each verdict
-means. A retry is granted only within `max_attempts` (per chunk, in this run) and the
-run's `RetryBudget`; an ambiguous answer is never resent before the `Reconciler` has shown
-that the call did not apply.
+means. Transient trouble never fails a chunk ("nothing skipped"): `max_attempts` bounds one
+round of attempts, after which the chunk stays pending, pauses and goes again; a spent
+retry budget pauses retries behind the `RetryGate` until a probe shows the service
+working. Only a refusal of the chunk fails it; a refusal of its whole location stops that
+location (`LocationBreaker`); a refusal of who is asking halts the run. The `StallWatch`
+ends a run in which no chunk has settled for the stall limit. An ambiguous answer is never
+resent before the `Reconciler` has shown that the call did not apply.
 """
 
 from __future__ import annotations
@@ -28,15 +32,32 @@ from .._failpoints import failpoint
 from ..journal._model import ChunkRecord, ChunkStatus, ReconcileOutcome, Reconciliation
 from ..journal._store import Journal
 from ..plan._model import Chunk
+from ..schedulerx._classify import is_explicit_refusal
 from ..schedulerx._errors import CredentialsError, SchedulerXError
-from ..schedulerx._wire import AttemptResult, RerunJobParams, Verdict
+from ..schedulerx._wire import AttemptResult, RerunJobParams, Scope, Verdict
 from ._backoff import Backoff, RetryBudget
+from ._breaker import LocationBreaker
 from ._concurrency import ConcurrencyLimiter
-from ._events import AttemptFinished, ChunkFinished, ChunkReconciled, EventSink, Throttled
+from ._events import (
+    AttemptFinished,
+    ChunkFinished,
+    ChunkReconciled,
+    EventSink,
+    LocationStopped,
+    RetryGateOpened,
+    Throttled,
+)
+from ._gate import RetryGate, Turn
 from ._limiter import Pacer
 from ._policy import ON_RECONCILIATION, ON_VERDICT, Action, attempt_outcome, halts_the_run
 from ._result import RunStats
+from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
+
+# The pause of a chunk between two rounds of `max_attempts` transient answers: equal
+# jitter over a ceiling that doubles per round, from ROUND_PAUSE_BASE to ROUND_PAUSE_CAP.
+ROUND_PAUSE_BASE = 20.0
+ROUND_PAUSE_CAP = 300.0
 
 
 class RerunClient(Protocol):
@@ -57,8 +78,11 @@ class ChunkReconciler(Protocol):
 class _ChunkState:
     chunk: Chunk
     status: ChunkStatus  # as the journal holds it now
-    attempts: int = 0  # in this run
+    attempts: int = 0  # in this round of this run
+    rounds: int = 0  # rounds of `max_attempts` transient answers so far
     resigned: bool = False
+    gated: bool = False  # the next retry waits for the retry gate
+    probe: bool = False  # the attempt on the wire is the gate's probe
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +90,7 @@ class _Step:
     action: Action
     retry: bool = False
     final: ChunkStatus | None = None
+    requeue: bool = False  # transient trouble outlasted this round: pending, pause, again
 
 
 @dataclass(slots=True)
@@ -86,13 +111,22 @@ class ChunkRunner:
     stats: RunStats
     max_attempts: int
     retry_failed: bool = False
+    gate: RetryGate | None = None  # default: one over `budget`
+    locations: LocationBreaker = field(default_factory=LocationBreaker)
+    stall: StallWatch | None = None  # default: the documented stall limit
+    round_pause: Backoff = field(default_factory=lambda: Backoff(ROUND_PAUSE_BASE, ROUND_PAUSE_CAP))
     _sendable: frozenset[ChunkStatus] = field(init=False)
+    _gate: RetryGate = field(init=False)
+    _stall: StallWatch = field(init=False)
+    _last_trouble: str | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         sendable = {ChunkStatus.PENDING}
         if self.retry_failed:
             sendable.add(ChunkStatus.FAILED)
         self._sendable = frozenset(sendable)
+        self._gate = self.gate or RetryGate(self.budget, self.clock)
+        self._stall = self.stall or StallWatch(self.clock)
 
     def needs_work(self, record: ChunkRecord) -> bool:
         """Whether this run has anything to do for a chunk in this state."""
@@ -110,18 +144,43 @@ class ChunkRunner:
         """Take one chunk as far as this run can. Raises `StoppedError` on a graceful stop
         (the journal then holds a state the next run resumes from)."""
         state = _ChunkState(record.chunk, record.status)
-        if record.status in (ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN):
-            # An earlier run may have sent it: find out before anything else.
+        if self.locations.hold_back(record.chunk):
+            return  # its location refuses every chunk: not sent, stays as it is
+        if self._doubtful(record):
+            # An earlier attempt may have applied: find out before anything else.
             settled = await self._reconcile(state, record)
             if settled is not ReconcileOutcome.ABSENT:
                 return
         elif record.status not in self._sendable:
             return
-        # Most chunks succeed at once: the first attempt runs bare, and tenacity takes over
-        # (with that attempt's wait) only when a retry has been granted.
+        step = await self._round(state)
+        while step.requeue:  # transient trouble outlasted a round: pause, then another
+            state.rounds += 1
+            state.attempts = 0
+            pause = self.round_pause.ceiling(state.rounds)
+            await self._sleep(pause / 2 + self.rng.random() * pause / 2)
+            if self.locations.hold_back(record.chunk):
+                return
+            step = await self._round(state)
+
+    def _doubtful(self, record: ChunkRecord) -> bool:
+        if record.status in (ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN):
+            return True
+        # --retry-failed: a failure that could have followed an applied call (an answer
+        # that was not the server's refusal) is reconciled before it is resent.
+        return (
+            record.status is ChunkStatus.FAILED
+            and self.retry_failed
+            and record.attempt_started_at is not None
+            and not is_explicit_refusal(record.code)
+        )
+
+    async def _round(self, state: _ChunkState) -> _Step:
+        """Up to `max_attempts` attempts. Most chunks succeed at once: the first attempt runs
+        bare, and tenacity takes over (with that attempt's wait) only for a retry."""
         first = await self._step(state)
         if not first.retry:
-            return
+            return first
         await self._sleep(self._delay(first, state.attempts))
         retrying = AsyncRetrying(
             sleep=self._sleep,
@@ -129,12 +188,15 @@ class ChunkRunner:
             retry=retry_if_result(lambda step: bool(step.retry)),
             reraise=True,
         )
-        await retrying(self._step, state)
+        step: _Step = await retrying(self._step, state)
+        return step
 
     # -- one attempt -------------------------------------------------------------------
 
     async def _step(self, state: _ChunkState) -> _Step:
         chunk = state.chunk
+        if state.gated:
+            await self._await_gate(state)
         if not self.slots.try_acquire():
             with self.stop.waiting():
                 await self.slots.acquire()
@@ -158,7 +220,21 @@ class ChunkRunner:
             self.slots.release()
         self.stats.attempts += 1
         self._feedback(chunk, result, sent_at)
+        healthy = result.verdict in (Verdict.SUCCEEDED, Verdict.PERMANENT)
+        self._gate.answered(healthy=healthy, probe=state.probe)
+        state.probe = False
         return await self._settle(state, record, result)
+
+    async def _await_gate(self, state: _ChunkState) -> None:
+        """Wait for the retry gate: the budget again, or this retry's turn to probe."""
+        while True:
+            self._check_stall()
+            with self.stop.waiting():
+                turn = await self._gate.turn()
+            if turn is not Turn.WAIT:
+                state.probe = turn is Turn.PROBE
+                state.gated = False
+                return
 
     async def _send(self, chunk: Chunk) -> AttemptResult:
         params = RerunJobParams(
@@ -205,6 +281,8 @@ class ChunkRunner:
             done = self._record(state, ChunkStatus.FAILED, result, reason=result.reason)
             self._log_attempt(done, result, action, granted=False)
             self._finished(done)
+            if result.scope is Scope.LOCATION:
+                self._location_refused(state.chunk, result)
             return _Step(action, final=ChunkStatus.FAILED)
         if action is Action.RECONCILE:
             doubt = self._record(state, ChunkStatus.UNKNOWN, result, reason=result.reason)
@@ -213,19 +291,63 @@ class ChunkRunner:
             if settled is not ReconcileOutcome.ABSENT:
                 return _Step(action)
             action = Action.BACKOFF  # proven not applied: a retry like any other
-        refusal = self._grant(state, action)
-        if refusal is None:
-            if action is Action.RESIGN:
-                state.resigned = True
-            if result.verdict is not Verdict.AMBIGUOUS:
-                pending = self._record(state, ChunkStatus.PENDING, result, reason=result.reason)
-                self._log_attempt(pending, result, action, granted=True)
-            return _Step(action, retry=True)
-        done = self._record(state, ChunkStatus.FAILED, result, reason=f"{refusal}; {result.reason}")
+        return self._retry(state, result, action)
+
+    def _retry(self, state: _ChunkState, result: AttemptResult, action: Action) -> _Step:
+        """Transient trouble: the chunk stays pending and goes again, now or later."""
+        self._last_trouble = result.reason
+        if state.attempts >= self.max_attempts:
+            reason = (
+                f"{result.reason}; still failing after {state.attempts} attempts "
+                "(max_attempts): sent again in this run when the service allows"
+            )
+            step = _Step(action, requeue=True, final=ChunkStatus.PENDING)
+        elif action is Action.RESIGN:
+            state.resigned = True  # once per chunk (see _settle); not a load-adding retry
+            reason, step = result.reason, _Step(action, retry=True)
+        elif self._gate.try_pass():
+            reason, step = result.reason, _Step(action, retry=True)
+        else:
+            if self._gate.openings and not state.gated:
+                self._gate_opened(result)
+            state.gated = True
+            reason = (
+                f"{result.reason}; retry budget of this run spent ({self.budget.retries} "
+                f"retries for {self.budget.first_attempts} first attempts): retries paused "
+                "until the service recovers"
+            )
+            step = _Step(action, retry=True)
         if result.verdict is not Verdict.AMBIGUOUS:
-            self._log_attempt(done, result, action, granted=False)
-        self._finished(done)
-        return _Step(action, final=ChunkStatus.FAILED)
+            pending = self._record(state, ChunkStatus.PENDING, result, reason=reason)
+            self._log_attempt(pending, result, action, granted=True)
+        return step
+
+    def _gate_opened(self, result: AttemptResult) -> None:
+        if self._gate.openings == 1 and self._gate.is_open:
+            self.events.emit(RetryGateOpened(result.reason, self._gate.openings))
+
+    def _location_refused(self, chunk: Chunk, result: AttemptResult) -> None:
+        stopped = self.locations.refused(chunk, result)
+        if stopped is not None:
+            self.events.emit(
+                LocationStopped(
+                    chunk.region,
+                    chunk.namespace,
+                    chunk.group_id,
+                    result.code,
+                    stopped.reason,
+                    stopped.refused,
+                )
+            )
+
+    def _check_stall(self) -> None:
+        """Halt the run (and raise `StoppedError`) once no chunk has settled for too long."""
+        if not self._stall.expired():
+            return
+        if self.stats.halted is None:
+            self.stats.halted = self._stall.reason(self._last_trouble)
+        self.stop.set()
+        raise StoppedError
 
     def _halt(self, state: _ChunkState, result: AttemptResult) -> _Step:
         """Stop the run: the server refused our credentials or account, not this chunk."""
@@ -239,19 +361,6 @@ class ChunkRunner:
             self.stats.halted = reason
         self.stop.set()
         return _Step(Action.FAIL, final=ChunkStatus.PENDING)
-
-    def _grant(self, state: _ChunkState, action: Action) -> str | None:
-        """None if a retry is allowed, else why not."""
-        if state.attempts >= self.max_attempts:
-            return f"gave up after {state.attempts} attempts in this run (max_attempts)"
-        if action is Action.RESIGN:
-            return None  # once per chunk (see _settle); not a load-adding retry
-        if not self.budget.try_spend():
-            return (
-                f"retry budget of this run spent ({self.budget.retries} retries for "
-                f"{self.budget.first_attempts} first attempts)"
-            )
-        return None
 
     def _record(
         self, state: _ChunkState, status: ChunkStatus, result: AttemptResult, *, reason: str | None
@@ -291,6 +400,9 @@ class ChunkRunner:
         )
 
     def _finished(self, record: ChunkRecord) -> None:
+        self._stall.progressed()
+        if record.status is ChunkStatus.SUCCEEDED:
+            self.locations.succeeded(record.chunk)
         self.events.emit(
             ChunkFinished(
                 chunk=record.key,
@@ -369,6 +481,7 @@ class ChunkRunner:
         return self.backoff.delay(attempts, self.rng)
 
     async def _sleep(self, seconds: float) -> None:
+        self._check_stall()
         self.events.backoff(seconds)
         await self.stop.sleep(self.clock.sleep, seconds)
 

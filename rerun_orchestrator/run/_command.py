@@ -66,6 +66,7 @@ from ._ledger_options import (
 from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._progress import LiveProgress, write_summary
 from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
+from ._stall import DEFAULT_STALL_TIMEOUT
 
 if TYPE_CHECKING:
     from ..journal import Journal
@@ -97,6 +98,7 @@ class _Options:
     lookback_seconds: float = DEFAULT_LOOKBACK_SECONDS
     rerun_succeeded: bool = False
     preflight: bool = True
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT
 
 
 def default_log_path(journal: Path) -> Path:
@@ -207,6 +209,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         raise _UsageError(f"bad option: {exc}") from None
     if args.timeout is not None and not args.timeout > 0:
         raise _UsageError("--timeout must be a positive number of seconds")
+    if not 0 < args.stall_timeout < float("inf"):
+        raise _UsageError("--stall-timeout must be a positive, finite number of seconds")
     if args.settle_seconds < 0:
         raise _UsageError("--settle-seconds must be >= 0")
     try:
@@ -237,6 +241,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         lookback_seconds=lookback,
         rerun_succeeded=args.rerun_succeeded,
         preflight=not getattr(args, "no_preflight", False),
+        stall_timeout=args.stall_timeout,
     )
     return plan, options
 
@@ -315,6 +320,7 @@ async def _execute(
                         stats=stats,
                         guard=guard,
                         generation=generation,
+                        stall_timeout=options.stall_timeout,
                     )
             tg.cancel_scope.cancel()
         if guard is not None and guard.found_days:

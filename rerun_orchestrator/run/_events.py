@@ -14,6 +14,8 @@ Events and their log names:
     rerun.chunk.succeeded   ChunkFinished    a chunk settled (status in the name)
     rerun.chunk.failed
     rerun.chunk.unknown
+    rerun.location.stopped  LocationStopped  a location-wide refusal: nothing more sent there
+    rerun.retry.paused      RetryGateOpened  the retry budget is spent: retries pause, probe
     rerun.stop.requested    StopRequested    dispatching stops; calls in flight finish
     rerun.run.finished      RunFinished      counts and exit code
 
@@ -163,6 +165,32 @@ class StopRequested(RunEvent):
     level: ClassVar[str] = "warning"
 
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LocationStopped(RunEvent):
+    """A refusal every chunk of one location would get: nothing more is sent there."""
+
+    name: ClassVar[str] = "rerun.location.stopped"
+    level: ClassVar[str] = "warning"
+
+    region: str
+    namespace: str
+    group_id: str
+    code: str | int | None
+    reason: str
+    refused: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetryGateOpened(RunEvent):
+    """The retry budget is spent: retries wait for a cooldown, then one probes."""
+
+    name: ClassVar[str] = "rerun.retry.paused"
+    level: ClassVar[str] = "warning"
+
+    reason: str
+    openings: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from ._limiter import Pacer
 from ._options import LegacyOptions, RunPolicy, RunWiring, merge_options
 from ._registry import Account, default_accounts
 from ._result import RunResult, RunStats, StatusCounts
+from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
 
 RERUN_JOB = "RerunJob"
@@ -150,6 +151,7 @@ async def _run(
         stats=live,
         max_attempts=execution.max_attempts,
         retry_failed=retry_failed,
+        stall=StallWatch(clock, policy.stall_timeout),
     )
     before = live.counts()
     events.emit(
@@ -198,6 +200,7 @@ async def _run(
         stopped=signal.is_set and live.halted is None,
         elapsed_seconds=clock.now() - started,
         halted=live.halted,
+        notes=runner.locations.notes(),
     )
     events.emit(RunFinished(result))
     return result

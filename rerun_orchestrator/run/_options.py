@@ -32,6 +32,7 @@ from ._jobs import DayGuard
 from ._limiter import Pacer
 from ._registry import Account, AccountRegistry
 from ._result import RunStats
+from ._stall import DEFAULT_STALL_TIMEOUT
 
 
 def new_run_id() -> str:
@@ -51,6 +52,8 @@ class RunPolicy:
             full jitter 1 s .. 20 s).
         run_id: names the run in events and logs; None (the default): a new random id
             for each run, so that one policy serves many runs.
+        stall_timeout: stop (exit 1, chunks pending) once no chunk has settled for this
+            many seconds; transient trouble never fails a chunk, this bounds the run.
     """
 
     retry_failed: bool = False
@@ -58,6 +61,7 @@ class RunPolicy:
     budget: RetryBudget | None = None
     backoff: Backoff | None = None
     run_id: str | None = None
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,6 +120,7 @@ class LegacyOptions(TypedDict, total=False):
     stats: RunStats | None
     guard: DayGuard | None
     generation: int
+    stall_timeout: float
 
 
 _POLICY_FIELDS = frozenset(f.name for f in dataclasses.fields(RunPolicy))

@@ -144,13 +144,20 @@ def _problem_cells(record: ChunkRecord) -> tuple[str, str, str, str, str]:
 
 
 def _verdict(result: RunResult) -> str:
+    notes = "".join(f"{note}\n" for note in result.notes)
+    return notes + _conclusion(result)
+
+
+def _conclusion(result: RunResult) -> str:
     if result.halted:
         return f"stopped early: {result.halted}"
     if result.stopped:
         return "stopped: run the same command again to resume"
     if result.complete:
         return "every chunk of the plan has succeeded"
-    return (
-        "not every chunk succeeded: run again to resume pending and unknown chunks, "
-        "with --retry-failed to resend failed ones"
-    )
+    if result.counts.failed:
+        return (
+            "not every chunk succeeded: run again to resume pending and unknown chunks; "
+            "failed ones were refused by the server: fix the cause, then --retry-failed"
+        )
+    return "not every chunk succeeded yet: the same command resumes the pending and unknown chunks"

@@ -80,6 +80,7 @@ class RunResult:
     halted: str | None = None  # the run stopped itself: why (exit 1, chunks left pending)
     days: StatusCounts | None = None  # the plan's (job, day) pairs by state
     covered_by: dict[str, int] = field(default_factory=dict)  # covered days per plan
+    notes: tuple[str, ...] = ()  # what else the user must know (a location stopped, ...)
 
     @property
     def complete(self) -> bool:
@@ -107,6 +108,7 @@ class RunResult:
             "reconciled": self.reconciled,
             "stopped": self.stopped,
             "halted": self.halted,
+            "notes": list(self.notes),
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "exit_code": self.exit_code,
             "days": None if self.days is None else dataclasses.asdict(self.days),

@@ -163,44 +163,92 @@ async def test_permanent_refusal_fails_that_chunk_only(write_plan, doubles) -> N
 
 
 @pytest.mark.asyncio
-async def test_max_attempts_then_failed_with_the_last_code(write_plan, doubles) -> None:
+async def test_max_attempts_bounds_a_round_not_patience(write_plan, doubles) -> None:
+    """Issue 11: a chunk that keeps getting 503 is never failed; after max_attempts it
+    pauses (pending, with the reason) and goes again, until the stall limit ends the run."""
     plan = write_plan(jobs=[1], days=7, execution={"max_attempts": 3})
     clock = FakeClock()
     client = doubles.Client(clock, lambda p, n: doubles.unavailable())
     journal = MemoryJournal(clock=clock)
     with capture_logs() as logs:
-        result = await run_plan(plan, client=client, journal=journal, clock=clock)
-    assert len(client.calls) == 3
+        result = await run_plan(
+            plan,
+            client=client,
+            journal=journal,
+            clock=clock,
+            stall_timeout=600.0,
+            budget=RetryBudget(floor=1000),  # this test is about max_attempts alone
+        )
+    assert len(client.calls) > 3  # more than one round
     (record,) = journal.records()
-    assert record.status is ChunkStatus.FAILED
+    assert record.status is ChunkStatus.PENDING
     assert record.code == "ServiceUnavailable"
     assert record.reason is not None
-    assert "gave up after 3 attempts" in record.reason
-    outcomes = [e["outcome"] for e in logs if e["event"] == "rerun.attempt"]
-    assert outcomes == ["retrying", "retrying", "failed"]
+    assert "ServiceUnavailable" in record.reason
+    # attempts 1-3 within a second or so (backoff 1 s, 2 s), then the round's pause (>= 10 s)
+    times = [t for t, _ in client.calls]
+    assert times[2] - times[0] < 3.0 <= 10.0 <= times[3] - times[2]
+    outcomes = {e["outcome"] for e in logs if e["event"] == "rerun.attempt"}
+    assert outcomes == {"retrying"}
     assert result.exit_code == 1
+    assert result.halted is not None
+    assert "no chunk settled for 600 s" in result.halted
+    assert "the same command resumes" in result.halted
+    assert 600.0 <= clock.now() < 600.0 + 300.0  # ended by the stall limit, not later
 
 
 @pytest.mark.asyncio
-async def test_retry_budget_stops_a_retry_storm(write_plan, doubles) -> None:
+async def test_a_service_that_recovers_gets_every_chunk_in_the_same_run(
+    write_plan, doubles
+) -> None:
+    """503 for the first ten minutes, then healthy: nothing failed, nothing left pending."""
+    plan = write_plan(jobs=[1, 2, 3, 4], days=7, execution={"max_attempts": 3})
+    clock = FakeClock()
+
+    def script(params: Any, n: int) -> Any:
+        return doubles.unavailable() if clock.now() < 600.0 else doubles.ok(n)
+
+    client = doubles.Client(clock, script)
+    journal = MemoryJournal(clock=clock)
+    result = await run_plan(plan, client=client, journal=journal, clock=clock)
+    assert result.exit_code == 0
+    assert result.counts.succeeded == result.counts.total == 4
+    assert set(client.per_chunk.values()) != {1}
+
+
+@pytest.mark.asyncio
+async def test_a_spent_retry_budget_pauses_and_probes_instead_of_failing(
+    write_plan, doubles
+) -> None:
     jobs = list(range(1, 41))
     plan = write_plan(jobs=jobs, days=7, execution={"max_attempts": 6, "concurrency": 8})
     clock = FakeClock()
-    client = doubles.Client(clock, lambda p, n: doubles.unavailable(), latency=0.01)
+    down_until = 900.0
+
+    def script(params: Any, n: int) -> Any:
+        return doubles.unavailable() if clock.now() < down_until else doubles.ok(n)
+
+    client = doubles.Client(clock, script, latency=0.01)
     budget = RetryBudget(ratio=0.1, floor=5)
-    result = await run_plan(
-        plan,
-        client=client,
-        journal=MemoryJournal(clock=clock),
-        clock=clock,
-        budget=budget,
-        limiter=RateLimiter(1000.0, clock=clock),
-    )
-    # without a budget: 40 chunks x 6 attempts = 240 calls
-    assert len(client.calls) <= 40 + 5 + 0.1 * 40
-    assert result.retries == budget.retries <= budget.allowed
+    with capture_logs() as logs:
+        result = await run_plan(
+            plan,
+            client=client,
+            journal=MemoryJournal(clock=clock),
+            clock=clock,
+            budget=budget,
+            limiter=RateLimiter(1000.0, clock=clock),
+        )
+    # While the service was down, retries were paused: the first attempts, the budget
+    # and about one probe per cooldown (2 s doubling to 120 s), not 40 x 6 per round.
+    during = [t for t, _ in client.calls if t < down_until]
+    assert len(during) <= 40 + 5 + 0.1 * 40 + 20
     assert budget.refused > 0
-    assert result.counts.failed == 40
+    assert "rerun.retry.paused" in [e["event"] for e in logs]
+    # ... and when it recovered, a probe found out and every chunk went through.
+    assert result.counts.failed == 0
+    assert result.counts.succeeded == 40
+    assert result.exit_code == 0
 
 
 @pytest.mark.asyncio
@@ -510,3 +558,41 @@ async def test_a_business_level_too_fast_answer_slows_the_limiter_down(write_pla
     throttles = [e for e in logs if e["event"] == "rerun.throttle"]
     assert [e["code"] for e in throttles] == [41090004, 41090004]
     assert throttles[0]["rate"] < throttles[0]["rate_before"] == 10.0
+
+
+@pytest.mark.asyncio
+async def test_a_refusal_of_a_whole_location_stops_that_location_only(write_plan, doubles) -> None:
+    """A misspelled group: a few chunks refused, the rest kept pending, others go on."""
+    window = [{"start": "2024-01-01", "end": "2024-01-28"}]
+    plan = write_plan(
+        targets=[
+            {"group": "g-typo", "jobs": ["1-10"], "windows": window},
+            {"jobs": [20, 21], "windows": window},
+        ],
+        execution={"concurrency": 1},
+    )
+    clock = FakeClock()
+
+    def script(params: Any, n: int) -> Any:
+        return doubles.group_unknown() if params.group_id == "g-typo" else doubles.ok(n)
+
+    client = doubles.Client(clock, script)
+    journal = MemoryJournal(clock=clock)
+    with capture_logs() as logs:
+        result = await run_plan(plan, client=client, journal=journal, clock=clock)
+    sent_to_typo = [p for _, p in client.calls if p.group_id == "g-typo"]
+    assert len(sent_to_typo) == 3  # of 40 chunks
+    by_group: dict[str, set[ChunkStatus]] = defaultdict(set)
+    for record in journal.records():
+        by_group[record.chunk.group_id].add(record.status)
+    assert by_group == {
+        "g-typo": {ChunkStatus.FAILED, ChunkStatus.PENDING},
+        "g1": {ChunkStatus.SUCCEEDED},
+    }
+    assert (result.counts.failed, result.counts.pending, result.counts.succeeded) == (3, 37, 8)
+    assert result.exit_code == 1
+    (note,) = result.notes
+    assert "group g-typo" in note
+    assert "37 more chunk(s) not sent" in note
+    stopped = [e for e in logs if e["event"] == "rerun.location.stopped"]
+    assert [(e["group_id"], e["refused"]) for e in stopped] == [("g-typo", 3)]

@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rerun_orchestrator.schedulerx import (
+    CODE_TABLE,
     ApiResponse,
     HttpResponse,
     RequestNotSentError,
-    CODE_TABLE,
     ResponseLostError,
     Scope,
     Verdict,
