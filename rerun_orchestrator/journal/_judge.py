@@ -12,6 +12,12 @@ The verdict is all or nothing on purpose: every day found means applied; no day 
 (after the server has had time to create them) means safe to resend; anything else, or
 evidence we cannot read, is undecidable and left to a human, because resending would
 duplicate the days found and not resending would skip the others.
+
+Never resend on doubt: ABSENT needs positive evidence, a well-formed answer (the client
+refuses a page without ``JobInstanceDetails`` or with rows lacking their trigger type or
+times) in which nothing could be ours. A row on the chunk's days, scheduled since the
+attempt began, whose trigger type is not a rerun's is exactly such a doubt (a server that
+labels reruns differently): UNDECIDABLE, never ABSENT.
 """
 
 from __future__ import annotations
@@ -70,9 +76,9 @@ def judge_instances(
     earliest = attempt_started_at - skew - _STRING_PRECISION
     wanted = {chunk.first_day + timedelta(days=i) for i in range(_span(chunk))}
     found: dict[date, set[int]] = {}
-    unreadable = 0
+    unreadable = suspect = 0
     for instance in instances:
-        if instance.trigger_type not in trigger_types or instance.job_id != chunk.job_id:
+        if instance.job_id != chunk.job_id:
             continue
         try:
             day = data_day(instance.data_time)
@@ -86,8 +92,12 @@ def judge_instances(
         except ValueError:
             unreadable += 1
             continue
-        if scheduled >= earliest:
+        if scheduled < earliest:
+            continue  # there before the attempt: the day's scheduled history, not ours
+        if instance.trigger_type in trigger_types:
             found.setdefault(day, set()).add(instance.instance_id)
+        else:
+            suspect += 1
 
     ids = tuple(sorted({i for day_ids in found.values() for i in day_ids}))
     since = datetime.fromtimestamp(earliest, zone).strftime(_SERVER_FORMAT)
@@ -100,10 +110,17 @@ def judge_instances(
             f"scheduled since {since}{note}",
             ids,
         )
-    if not found and not unreadable:
+    if not found and not unreadable and not suspect:
         return Reconciliation(
             ReconcileOutcome.ABSENT,
             f"no rerun instance for {_days(sorted(wanted))} scheduled since {since}",
+        )
+    if not found and suspect:
+        return Reconciliation(
+            ReconcileOutcome.UNDECIDABLE,
+            f"{suspect} instance(s) on this chunk's days, scheduled since {since}, carry a "
+            f"trigger type other than a rerun's ({sorted(trigger_types)}): they may be this "
+            "rerun; check them in the console",
         )
     if not found:
         return Reconciliation(

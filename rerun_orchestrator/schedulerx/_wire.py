@@ -104,6 +104,9 @@ class TriggerType(enum.IntEnum):
     SYSTEM_RETRY = 5
 
 
+_REQUIRED_ROW_FIELDS = ("InstanceId", "JobId", "TriggerType", "DataTime", "ScheduleTime")
+
+
 @dataclass(frozen=True, slots=True)
 class JobInstance:
     """One row of GetJobInstanceList. Times are the server's ``yyyy-MM-dd HH:mm:ss`` strings."""
@@ -119,13 +122,18 @@ class JobInstance:
 
     @classmethod
     def from_json(cls, item: Mapping[str, Any]) -> JobInstance:
+        """Parse one row strictly: a row without its id, job, trigger type, data time or
+        schedule time is evidence nobody can judge. Raises KeyError/TypeError/ValueError."""
+        for name in _REQUIRED_ROW_FIELDS:
+            if item.get(name) in (None, ""):
+                raise KeyError(name)
         return cls(
             instance_id=int(item["InstanceId"]),
             job_id=int(item["JobId"]),
             status=int(item.get("Status", 0)),
-            trigger_type=int(item.get("TriggerType", 0)),
-            data_time=str(item.get("DataTime", "")),
-            schedule_time=str(item.get("ScheduleTime", "")),
+            trigger_type=int(item["TriggerType"]),
+            data_time=str(item["DataTime"]),
+            schedule_time=str(item["ScheduleTime"]),
             start_time=item.get("StartTime"),
             end_time=item.get("EndTime"),
         )
@@ -156,8 +164,12 @@ class InstanceListPage:
     def from_data(
         cls, data: Mapping[str, Any], *, page_num: int, page_size: int
     ) -> InstanceListPage:
-        """Parse the response's ``Data``. Raises KeyError/TypeError/ValueError if malformed."""
-        items = data.get("JobInstanceDetails") or []
+        """Parse the response's ``Data`` strictly. Raises KeyError/TypeError/ValueError if
+        malformed: a page without ``JobInstanceDetails`` (missing, null, spelled otherwise)
+        says nothing about the instances, and must never read as "there are none"."""
+        items = data["JobInstanceDetails"]
+        if not isinstance(items, list):
+            raise TypeError(f"JobInstanceDetails is {type(items).__name__}, not a list")
         total = data.get("Total")
         return cls(
             instances=tuple(JobInstance.from_json(item) for item in items),

@@ -80,15 +80,24 @@ def test_some_days_only_is_undecidable_and_names_the_missing(chunk) -> None:
 @pytest.mark.parametrize(
     "noise",
     [
-        pytest.param({"trigger": 1}, id="scheduled run"),
-        pytest.param({"trigger": 4}, id="manual rerun"),
         pytest.param({"job": 2}, id="another job"),
         pytest.param({"scheduled": STARTED - 302}, id="scheduled before the attempt"),
+        pytest.param({"scheduled": STARTED - 302, "trigger": 1}, id="the day's scheduled run"),
     ],
 )
 def test_instances_that_are_not_this_rerun_do_not_count(chunk, noise) -> None:
     verdict = judge_instances([inst(1, D0, **noise)], chunk(1, D0), STARTED, timezone=TZ, skew=300)
     assert verdict.outcome is ReconcileOutcome.ABSENT
+
+
+@pytest.mark.parametrize("trigger", [1, 3, 4, 5, 0, 77])
+def test_another_trigger_type_on_our_days_since_the_attempt_is_a_doubt(chunk, trigger) -> None:
+    """Issue 11: a server that labels reruns otherwise must not read as 'no rerun'."""
+    verdict = judge_instances(
+        [inst(1, D0, trigger=trigger)], chunk(1, D0), STARTED, timezone=TZ, skew=300
+    )
+    assert verdict.outcome is ReconcileOutcome.UNDECIDABLE
+    assert "trigger type other than a rerun's" in verdict.reason
 
 
 def test_a_day_outside_the_chunk_does_not_count(chunk) -> None:
@@ -152,9 +161,11 @@ def test_judgement_properties(days, present, noise, extra) -> None:
         for i, (offset, trigger, old) in enumerate(noise)
     ]
     verdict = judge_instances(others + ours, c, STARTED, timezone=TZ, skew=300)
+    # another trigger type on the chunk's days since the attempt: maybe ours, labelled otherwise
+    doubt = any(0 <= offset < days and not old for offset, _, old in noise)
     if len(present) == days:
         assert verdict.outcome is ReconcileOutcome.FOUND
-    elif not present:
+    elif not present and not doubt:
         assert verdict.outcome is ReconcileOutcome.ABSENT
     else:
         assert verdict.outcome is ReconcileOutcome.UNDECIDABLE

@@ -596,3 +596,28 @@ async def test_a_refusal_of_a_whole_location_stops_that_location_only(write_plan
     assert "37 more chunk(s) not sent" in note
     stopped = [e for e in logs if e["event"] == "rerun.location.stopped"]
     assert [(e["group_id"], e["refused"]) for e in stopped] == [("g-typo", 3)]
+
+
+@pytest.mark.asyncio
+async def test_retry_failed_reconciles_a_failure_that_may_have_followed_an_applied_call(
+    write_plan, doubles
+) -> None:
+    """A proxy's HTML 403 (no API code) may follow a forwarded, applied call: --retry-failed
+    checks first. A business refusal (an integer code) proves nothing applied: resent."""
+    plan = write_plan(jobs=[1, 2], days=7)
+    clock = FakeClock()
+    journal = MemoryJournal(clock=clock)
+    journal.sync(plan.chunks())
+    keys = {c.job_id: c.key for c in plan.chunks()}
+    await journal.mark_in_flight(keys[1], clock.wall())
+    journal.record_outcome(keys[1], ChunkStatus.FAILED, code=None, reason="HTTP 403 with HTML")
+    await journal.mark_in_flight(keys[2], clock.wall())
+    journal.record_outcome(keys[2], ChunkStatus.FAILED, code=500, message="jobId=2 is not existed")
+    client = doubles.Client(clock)
+    reconciler = doubles.Reconciler(clock, lambda record: ReconcileOutcome.FOUND)
+    result = await run_plan(
+        plan, client=client, journal=journal, clock=clock, reconciler=reconciler, retry_failed=True
+    )
+    assert [r.chunk.job_id for _, r in reconciler.asked] == [1]
+    assert [p.job_id for _, p in client.calls] == [2]  # job 1 was found applied: not resent
+    assert result.exit_code == 0
