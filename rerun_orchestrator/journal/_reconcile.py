@@ -13,8 +13,8 @@ A thin async shell around `judge_instances`. What it does, and why:
 4. It reads every page, because the order is undocumented too, and de-duplicates by id
    (rows shift between pages when instances are created meanwhile).
 5. Each call first awaits `acquire`, so reconciliation spends GetJobInstanceList's own
-   quota at its own pace; throttled or failed calls are retried a few times, then the
-   answer is UNDECIDABLE with the reason, never a guess.
+   quota at its own pace; throttled or failed calls (and malformed pages) are retried
+   patiently, then the answer is UNDECIDABLE with the reason, never a guess.
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ class Reconciler:
         clock_skew_seconds: how far behind ours the server's clock may be.
         page_size: instances per page asked for.
         max_pages: pages read per window before giving up as UNDECIDABLE.
-        max_query_attempts: tries per page when a call is throttled or fails.
+        max_query_attempts: tries per page when a call is throttled or fails (with
+            backoff from 1 s doubling to 30 s: the default is patient for about 3 min,
+            because an unanswered query leaves the chunk unknown until a later run).
         trigger_types: the TriggerType values a rerun's instances carry.
     """
 
@@ -77,7 +79,7 @@ class Reconciler:
         clock_skew_seconds: float = 300.0,
         page_size: int = 100,
         max_pages: int = 100,
-        max_query_attempts: int = 4,
+        max_query_attempts: int = 10,
         trigger_types: Collection[int] = RERUN_TRIGGER_TYPES,
     ) -> None:
         if settle_seconds < 0 or clock_skew_seconds < 0:

@@ -105,6 +105,10 @@ class SimProcess:
     def calls(self) -> list[dict[str, Any]]:
         return self._get("/_simulator/calls")
 
+    def faults(self) -> list[dict[str, Any]]:
+        """Each fault rule with how often it fired."""
+        return self._get("/_simulator/faults")
+
     def set_faults(self, rules: list[dict[str, Any]]) -> None:
         request = urllib.request.Request(
             self.url + "/_simulator/faults",
