@@ -142,3 +142,37 @@ def test_a_missing_security_token_stops_the_run_as_a_wrong_one_does(
         records = list(j.records())
     assert {r.status for r in records} == {ChunkStatus.PENDING}
     assert any("MissingSecurityToken" in (r.reason or "") for r in records)
+
+
+def test_a_misspelled_group_sends_a_handful_of_calls_and_the_other_groups_go_on(
+    sim: SimulatorThread, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """Issue 11: a misspelled group sent every chunk (274,100 refused calls for large.yaml)."""
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "the-right-secret")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        PLAN.replace("group: g1\n", "group: g1-typo\n").replace(
+            "targets:\n",
+            "targets:\n  - {group: g1, jobs: [1], windows: [{start: 2024-02-01, end: 2024-02-05}]}\n",
+        )
+    )
+    journal = tmp_path / "j.sqlite"
+    args = ["run", str(plan), "--endpoint", sim.url, "--journal", str(journal), "--no-progress"]
+
+    assert main(args) == 1
+
+    out = capsys.readouterr().out
+    typo = [c for c in sim.calls() if c["group_id"] == "g1-typo"]
+    assert typo == []  # refused, so not accepted ...
+    requests = sim.simulator.counters()["RerunJob"]["requests"]
+    assert requests <= 5 + 3 + 2  # ... and only a handful sent: 5 good, 3 refused, 2 in flight
+    assert {c["group_id"] for c in sim.calls()} == {"g1"}
+    with SqliteJournal.open_readonly(journal) as j:
+        typo_records = [r for r in j.records() if r.chunk.group_id == "g1-typo"]
+    failed = sum(r.status is ChunkStatus.FAILED for r in typo_records)
+    pending = sum(r.status is ChunkStatus.PENDING for r in typo_records)
+    assert (failed + pending, len(typo_records)) == (60, 60)
+    assert 3 <= failed <= 4  # the third refusal stops it; one more may have been in flight
+    assert f"group g1-typo: stopped after {failed} chunks were refused" in out
+    assert f"{pending} more chunk(s) not sent" in out
