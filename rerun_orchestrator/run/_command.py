@@ -5,18 +5,20 @@ simulator for ``--simulate``), opens the journal, installs the signal handlers a
 `run_plan`; then writes the report and the summary. Everything that can be refused is
 refused before anything is sent (exit 2).
 
-Graceful stop: the first SIGINT/SIGTERM stops dispatching; calls in flight get
-`STOP_GRACE_SECONDS` to finish and be recorded, then the run is cancelled. A second
-signal cancels at once. Either way the journal stays consistent (a call cut off is "in
-flight" and the next run reconciles it) and the exit code is 130.
+Graceful stop: the signal handlers are installed before any work (`StopRequests`), so a
+stop during start-up is obeyed too, with exit 130 and nothing sent. The first
+SIGINT/SIGTERM stops dispatching and says how to force a stop; calls in flight get
+`STOP_GRACE_SECONDS` to finish and be recorded, then the run is cancelled. A second signal
+cancels at once. Either way the journal stays consistent (a call cut off is "in flight"
+and the next run reconciles it) and the exit code is 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import secrets
-import signal
 import sys
 from contextlib import AsyncExitStack, nullcontext
 from dataclasses import dataclass
@@ -64,9 +66,11 @@ from ._ledger_options import (
     rerun_generation,
 )
 from ._limiter import Pacer, RateLimiter, shared_limiters
+from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
 from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
 from ._stall import DEFAULT_STALL_TIMEOUT
+from ._stop import StoppedError, StopRequests
 
 if TYPE_CHECKING:
     from ..journal import Journal
@@ -113,19 +117,26 @@ def main(args: argparse.Namespace) -> int:
     same process (a test, a service calling `cli.main`) keeps its own.
     """
     saved = structlog.get_config()
+    requests = StopRequests(announce=args.log_format != "json")
+    with contextlib.suppress(ValueError):  # not the main thread: the host handles signals
+        requests.install()  # before any work: a stop during start-up is obeyed too
     try:
-        return _main(args)
+        return _main(args, requests)
     finally:
+        requests.restore()
         close_log_file()
         structlog.configure(**saved)
 
 
-def _main(args: argparse.Namespace) -> int:
+def _main(args: argparse.Namespace, requests: StopRequests) -> int:
     configure(args.log_format, verbose=args.verbose)
     try:
         plan, options = _prepare(args)
-    except _UsageError as exc:
+        check_outputs(report=args.report, log_file=args.log_file)
+    except (_UsageError, OutputPathError) as exc:
         return _refuse(str(exc), args.log_format)
+    if requests.requested:
+        return _stopped_before_start(args.log_format)
     path = Path(args.journal) if args.journal else default_journal_path(plan)
     try:
         journal = SqliteJournal.open(
@@ -150,19 +161,21 @@ def _main(args: argparse.Namespace) -> int:
             return _refuse(
                 f"cannot open log file {log_file}: {exc.strerror or exc}", args.log_format
             )
+        if requests.requested:
+            return _stopped_before_start(args.log_format)
         try:
             notes: list[str] = []
-            result = anyio.run(_execute, plan, journal, options, notes)
+            result = anyio.run(_execute, plan, journal, options, notes, requests)
         except (_UsageError, PreflightFailedError) as exc:  # nothing was sent
             return _refuse(str(exc), args.log_format)
-        except KeyboardInterrupt:  # before the signal handlers were in place
+        except KeyboardInterrupt:  # no handlers of our own (not the main thread)
             result = None
         except JournalError as exc:  # the journal went away under the run, or cannot write
             _log.error("rerun.run.journal_lost", journal=str(path), error=str(exc))
             print(f"rerun-orchestrator run: {exc}", file=sys.stderr)
             return EXIT_INCOMPLETE
         if result is None:  # stopped hard: nothing to summarise but the journal
-            result = _interrupted(plan, journal)
+            result = _interrupted(plan, journal, RunStats(), 0.0)
         if args.report:
             _write_report(Path(args.report), journal, plan)
         write_summary(
@@ -247,8 +260,29 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
 
 
 async def _execute(
-    plan: Plan, journal: Journal, options: _Options, notes: list[str]
-) -> RunResult | None:
+    plan: Plan, journal: Journal, options: _Options, notes: list[str], requests: StopRequests
+) -> RunResult:
+    clock = SystemClock()
+    started = clock.now()
+    stop = anyio.Event()
+    run_scope = anyio.CancelScope()
+
+    def graceful() -> None:
+        name = requests.last.name if requests.last else "signal"
+        _log.warning(
+            "rerun.stop.signal",
+            signal=name,
+            grace_seconds=STOP_GRACE_SECONDS,
+            hint="press Ctrl-C again (or send the signal again) to stop at once",
+        )
+        stop.set()
+        run_scope.deadline = anyio.current_time() + STOP_GRACE_SECONDS
+
+    def forced() -> None:
+        _log.warning("rerun.stop.forced", signal=requests.last.name if requests.last else None)
+        run_scope.cancel()
+
+    requests.attach(graceful, forced)
     async with AsyncExitStack() as stack:
         endpoint: str | None
         if options.simulate:
@@ -296,33 +330,31 @@ async def _execute(
                 reconciler, journal, plan.name, plan.timezone, options.lookback_seconds
             )
         generation = rerun_generation(plan, journal) if options.rerun_succeeded else 0
-        stop = anyio.Event()
         stats = RunStats()
-        run_scope = anyio.CancelScope()
         result: RunResult | None = None
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_watch_signals, stop, run_scope)
-            with run_scope:
-                progress = (
-                    LiveProgress(stats, pacer, SystemClock(), Console(file=sys.stderr))
-                    if options.progress
-                    else nullcontext()
+        with run_scope:
+            progress = (
+                LiveProgress(stats, pacer, clock, Console(file=sys.stderr))
+                if options.progress
+                else nullcontext()
+            )
+            with progress, contextlib.suppress(StoppedError):  # stopped during start-up
+                result = await run_plan(
+                    plan,
+                    client=client,
+                    journal=journal,
+                    reconciler=reconciler,
+                    limiter=pacer,
+                    retry_failed=options.retry_failed,
+                    stop=stop,
+                    stats=stats,
+                    guard=guard,
+                    generation=generation,
+                    stall_timeout=options.stall_timeout,
+                    stop_requested=lambda: requests.requested,
                 )
-                with progress:
-                    result = await run_plan(
-                        plan,
-                        client=client,
-                        journal=journal,
-                        reconciler=reconciler,
-                        limiter=pacer,
-                        retry_failed=options.retry_failed,
-                        stop=stop,
-                        stats=stats,
-                        guard=guard,
-                        generation=generation,
-                        stall_timeout=options.stall_timeout,
-                    )
-            tg.cancel_scope.cancel()
+        if result is None:  # cut short: what this run really did, and the journal's counts
+            result = _interrupted(plan, journal, stats, clock.now() - started)
         if guard is not None and guard.found_days:
             notes.append(
                 f"{guard.found_days} days were already rerun on the server (since "
@@ -360,24 +392,18 @@ async def _start_simulator(
     return StaticCredentialsProvider(credentials), credentials, url
 
 
-async def _watch_signals(stop: anyio.Event, run_scope: anyio.CancelScope) -> None:
-    """First SIGINT/SIGTERM: graceful stop, bounded; second: cancel at once."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            if stop.is_set():
-                _log.warning("rerun.stop.forced", signal=signal.Signals(signum).name)
-                run_scope.cancel()
-                return
-            _log.warning(
-                "rerun.stop.signal",
-                signal=signal.Signals(signum).name,
-                grace_seconds=STOP_GRACE_SECONDS,
-            )
-            stop.set()
-            run_scope.deadline = anyio.current_time() + STOP_GRACE_SECONDS
+def _stopped_before_start(log_format: str) -> int:
+    message = "stopped before anything was sent: run the same command again to start"
+    if log_format == "json":
+        _log.warning("rerun.run.stopped", reason=message)
+    else:
+        print(f"rerun-orchestrator run: {message}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
-def _interrupted(plan: Plan, journal: Journal) -> RunResult:
+def _interrupted(plan: Plan, journal: Journal, stats: RunStats, elapsed: float) -> RunResult:
+    """A run cut short (a forced stop, a stop during start-up): the plan as the journal
+    holds it, and what this run really did before it was cut (calls sent, seconds)."""
     journal.flush()
     counts = plan_counts(journal, plan)
     return RunResult(
@@ -385,12 +411,13 @@ def _interrupted(plan: Plan, journal: Journal) -> RunResult:
         counts=chunk_counts(counts),
         days=day_counts(counts),
         covered_by=dict(counts.days_by_plan),
-        attempts=0,
-        retries=0,
-        throttled=0,
-        reconciled=0,
+        attempts=stats.attempts,
+        retries=stats.retries,
+        throttled=stats.throttled,
+        reconciled=stats.reconciled,
         stopped=True,
-        elapsed_seconds=0.0,
+        elapsed_seconds=elapsed,
+        halted=stats.halted,
     )
 
 

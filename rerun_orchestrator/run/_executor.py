@@ -131,7 +131,7 @@ async def _run(
     retry_failed, generation = policy.retry_failed, policy.generation
     started = clock.now()
     events = EventSink(wiring.on_event, run_id=policy.run_id or "", plan=plan.name, metrics=metrics)
-    signal = StopSignal(wiring.stop)
+    signal = StopSignal(wiring.stop, requested=wiring.stop_requested)
     live = wiring.stats if wiring.stats is not None else RunStats()
 
     # The plan's own cut as a first guess, corrected job by job as each is read.

@@ -84,6 +84,8 @@ class RunWiring:
         on_event: called with every `RunEvent` (they are also logged).
         stats: a `RunStats` to keep up to date (a progress display reads it).
         stop: set it to stop gracefully: nothing new is sent, calls in flight finish.
+        stop_requested: also polled as a stop (a signal handler's own flag, seen even
+            while a blocking step holds the event loop).
     """
 
     client: RerunClient
@@ -99,6 +101,7 @@ class RunWiring:
     on_event: Callable[[RunEvent], None] | None = None
     stats: RunStats | None = None
     stop: anyio.Event | None = None
+    stop_requested: Callable[[], bool] | None = None
 
 
 class LegacyOptions(TypedDict, total=False):
@@ -121,6 +124,7 @@ class LegacyOptions(TypedDict, total=False):
     guard: DayGuard | None
     generation: int
     stall_timeout: float
+    stop_requested: Callable[[], bool] | None
 
 
 _POLICY_FIELDS = frozenset(f.name for f in dataclasses.fields(RunPolicy))

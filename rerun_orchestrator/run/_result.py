@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..journal._model import ChunkRecord, ChunkStatus
+
+if TYPE_CHECKING:
+    pass
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1

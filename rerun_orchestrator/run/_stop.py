@@ -11,10 +11,17 @@ chunks it catches in flight are reconciled by the next run.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from types import TracebackType
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from types import FrameType, TracebackType
+from typing import Any, TypeVar
 
 import anyio
+
+T = TypeVar("T")
 
 
 class StoppedError(Exception):
@@ -24,13 +31,25 @@ class StoppedError(Exception):
 class StopSignal:
     """Wraps the caller's `anyio.Event` (or a new one) and the waits it must cut short."""
 
-    def __init__(self, event: anyio.Event | None = None) -> None:
+    def __init__(
+        self, event: anyio.Event | None = None, *, requested: Callable[[], bool] | None = None
+    ) -> None:
         self.event = event or anyio.Event()
+        self._requested = requested
         self._scopes: set[anyio.CancelScope] = set()
 
     @property
     def is_set(self) -> bool:
-        return self.event.is_set()
+        return self.event.is_set() or (self._requested is not None and self._requested())
+
+    def guard(self, items: Iterable[T]) -> Iterator[T]:
+        """`items`, ended by `StoppedError` as soon as a stop is requested: for work that
+        blocks the event loop (syncing a large plan into the journal), where a signal is
+        seen through `requested` (set by the handler itself) long before the loop runs."""
+        for item in items:
+            if self.is_set:
+                raise StoppedError
+            yield item
 
     def set(self) -> None:
         self.event.set()
@@ -82,3 +101,60 @@ class _Waiting:
         if self._scope.cancelled_caught:
             raise StoppedError
         return bool(swallowed)
+
+
+class StopRequests:
+    """SIGINT/SIGTERM handlers for a command, installed before it does any work.
+
+    The first signal asks for a graceful stop and says how to force one; the second forces
+    it. Until the event loop runs (`attach`), a signal is only counted, so start-up work
+    checks `requested` (and a blocking sync sees it through `StopSignal.guard`); once the
+    loop runs, the callbacks given to `attach` are scheduled on it, thread-safely.
+    """
+
+    HINT = (
+        b"stopping: calls in flight finish and are recorded; press Ctrl-C again to stop at once\n"
+    )
+
+    def __init__(self, *, announce: bool = True) -> None:
+        self._announce = announce  # write HINT on stderr (not when stderr carries JSON lines)
+        self.count = 0
+        self.last: signal.Signals | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_first: Callable[[], None] | None = None
+        self._on_second: Callable[[], None] | None = None
+        self._saved: dict[int, Any] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.count > 0
+
+    def install(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._saved[signum] = signal.signal(signum, self._handle)
+
+    def restore(self) -> None:
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+        self._saved.clear()
+        self._loop = None
+
+    def attach(self, on_first: Callable[[], None], on_second: Callable[[], None]) -> None:
+        """From inside the running loop: what the first and the second signal do."""
+        self._loop = asyncio.get_running_loop()
+        self._on_first, self._on_second = on_first, on_second
+        if self.count:
+            self._loop.call_soon_threadsafe(on_first)
+        if self.count > 1:
+            self._loop.call_soon_threadsafe(on_second)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        self.last = signal.Signals(signum)
+        if self.count == 1 and self._announce:
+            # os.write: the only output that is safe inside a signal handler
+            with contextlib.suppress(OSError):
+                os.write(2, self.HINT)
+        callback = self._on_first if self.count == 1 else self._on_second
+        if self._loop is not None and callback is not None:
+            self._loop.call_soon_threadsafe(callback)

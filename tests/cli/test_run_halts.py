@@ -154,7 +154,8 @@ def test_a_misspelled_group_sends_a_handful_of_calls_and_the_other_groups_go_on(
     plan.write_text(
         PLAN.replace("group: g1\n", "group: g1-typo\n").replace(
             "targets:\n",
-            "targets:\n  - {group: g1, jobs: [1], windows: [{start: 2024-02-01, end: 2024-02-05}]}\n",
+            "targets:\n"
+            "  - {group: g1, jobs: [1], windows: [{start: 2024-02-01, end: 2024-02-05}]}\n",
         )
     )
     journal = tmp_path / "j.sqlite"

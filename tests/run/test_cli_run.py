@@ -280,9 +280,14 @@ def test_second_sigint_stops_at_once_and_the_cut_call_is_reconciled(
     time.sleep(1.0)
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err[-2000:]
     assert time.monotonic() - started < 10  # did not wait for the slow answer
+    # the summary counts what this run really did before it was cut (not "0 calls, 0 s")
+    this_run = next(line for line in out.splitlines() if line.startswith("this run:"))
+    calls = int(this_run.removeprefix("this run: ").split(" calls")[0])
+    assert calls >= 1, this_run
+    assert this_run.split(", ")[-1] != "0 s", this_run
     held = SqliteJournal.open_readonly(journal)
     try:
         states = Counter(r.status for r in held.records())

@@ -1,0 +1,127 @@
+"""A stop always obeys, and a run refuses before sending what it could only fail after.
+
+Issue 11: Ctrl-C in the first seconds of a large run (while the journal syncs) was ignored
+and the run went on sending; SIGTERM at that moment exited 143; an unwritable --report was
+found after every call had been sent. The signals here are raised inside the sync itself,
+deterministically: the journal's `sync` is wrapped to signal this very process after a few
+chunks, as a user's Ctrl-C would land.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rerun_orchestrator.cli import main
+from rerun_orchestrator.journal import SqliteJournal
+from rerun_orchestrator.simulator import CredentialSpec, JobSpec, SimulatorConfig, SimulatorThread
+
+KEY, SECRET = "stop-key", "stop-secret"
+PLAN = """\
+version: 1
+name: stops
+timezone: Asia/Shanghai
+region: cn-hangzhou
+namespace: ns-1
+group: g1
+data_time: "10:00:00"
+chunk_days: 1
+targets:
+  - jobs: ["1-10"]
+    windows: [{start: 2024-01-01, end: 2024-01-31}]
+execution: {rate: 1000/s, concurrency: 8}
+"""
+
+
+@pytest.fixture
+def sim(start_simulator: Callable[[SimulatorConfig], SimulatorThread]) -> SimulatorThread:
+    config = SimulatorConfig(
+        credentials=(CredentialSpec(KEY, SECRET),),
+        jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 20),)),),
+        quota={"RerunJob": None, "GetJobInstanceList": None},
+    )
+    return start_simulator(config)
+
+
+@pytest.fixture
+def args(tmp_path: Path, sim: SimulatorThread, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN)
+    journal = tmp_path / "j.sqlite"
+    return ["run", str(plan), "--endpoint", sim.url, "--journal", str(journal), "--no-progress"]
+
+
+def _signal_during_sync(monkeypatch: pytest.MonkeyPatch, signum: int) -> None:
+    real_sync = SqliteJournal.sync
+
+    def sync(self: SqliteJournal, chunks: Iterable[Any]) -> Any:
+        def signalled() -> Iterable[Any]:
+            for n, chunk in enumerate(chunks):
+                if n == 100:
+                    os.kill(os.getpid(), signum)  # the handler runs at once, in this thread
+                yield chunk
+
+        return real_sync(self, signalled())
+
+    monkeypatch.setattr(SqliteJournal, "sync", sync)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_journal_syncs_stops_with_130_and_nothing_sent(
+    args: list[str],
+    sim: SimulatorThread,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    signum: int,
+) -> None:
+    _signal_during_sync(monkeypatch, signum)
+    assert main(args) == 130  # SIGTERM too: not 143
+    assert sim.simulator.counters().get("RerunJob", {}).get("requests", 0) == 0
+    captured = capfd.readouterr()
+    assert "press Ctrl-C again to stop at once" in captured.err
+    assert "run the same command again to resume" in captured.out
+    # the interrupted sync was rolled back: the next run syncs and sends everything, once
+    monkeypatch.undo()
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    assert main(args) == 0
+    assert len(sim.calls()) == 10 * 31
+
+
+def test_the_signal_handlers_are_restored_after_the_command(args: list[str]) -> None:
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    main([*args, "--max-chunks", "1"])  # refused: too many chunks
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+@pytest.mark.parametrize("where", ["missing-dir-parent-is-a-file", "read-only-dir", "a-directory"])
+def test_an_unwritable_report_is_refused_before_anything_is_sent(
+    args: list[str],
+    sim: SimulatorThread,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    if where == "missing-dir-parent-is-a-file":
+        (tmp_path / "file").write_text("x")
+        report = tmp_path / "file" / "sub" / "report.json"
+    elif where == "read-only-dir":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only directories")
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        report = locked / "report.json"
+    else:
+        report = tmp_path
+    assert main([*args, "--report", str(report)]) == 2
+    assert "--report" in capsys.readouterr().err
+    assert sim.simulator.counters().get("RerunJob", {}).get("requests", 0) == 0
+    assert not (tmp_path / "j.sqlite").exists()  # refused before even the journal was opened
