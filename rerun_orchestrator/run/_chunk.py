@@ -214,11 +214,15 @@ class ChunkRunner:
             record = await self.journal.mark_in_flight(chunk.key, self.clock.wall())
             failpoint("after_mark_in_flight")
             self._moved(state, ChunkStatus.IN_FLIGHT)
-            result = await self._send(chunk)
+            self.stats.attempts += 1  # counted when sent: a call cut off by a stop counts too
+            self.stats.on_wire += 1
+            try:
+                result = await self._send(chunk)
+            finally:
+                self.stats.on_wire -= 1
             failpoint("after_response")
         finally:
             self.slots.release()
-        self.stats.attempts += 1
         self._feedback(chunk, result, sent_at)
         healthy = result.verdict in (Verdict.SUCCEEDED, Verdict.PERMANENT)
         self._gate.answered(healthy=healthy, probe=state.probe)
@@ -438,7 +442,10 @@ class ChunkRunner:
                         ReconcileOutcome.UNDECIDABLE,
                         f"reconciliation failed ({type(exc).__name__}: {exc})",
                     )
-        self.stats.reconciled += 1
+        if verdict.outcome is ReconcileOutcome.UNDECIDABLE:
+            self.stats.undecided += 1
+        else:
+            self.stats.reconciled += 1  # only settled ones: "3 reconciled" means 3 settled
         chunk = record.chunk
         self.events.emit(
             ChunkReconciled(

@@ -415,6 +415,7 @@ def _interrupted(plan: Plan, journal: Journal, stats: RunStats, elapsed: float) 
         retries=stats.retries,
         throttled=stats.throttled,
         reconciled=stats.reconciled,
+        undecided=stats.undecided,
         stopped=True,
         elapsed_seconds=elapsed,
         halted=stats.halted,

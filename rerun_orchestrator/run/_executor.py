@@ -197,6 +197,7 @@ async def _run(
         retries=live.retries,
         throttled=live.throttled,
         reconciled=live.reconciled,
+        undecided=live.undecided,
         stopped=signal.is_set and live.halted is None,
         elapsed_seconds=clock.now() - started,
         halted=live.halted,

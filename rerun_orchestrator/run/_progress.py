@@ -1,6 +1,7 @@
 """What a person watching a run sees: a live line on the terminal, a summary at the end.
 
-The live display (rich) shows chunks done, failed and unknown, the rate actually sent
+The live display (rich) shows chunks done, failed, in flight (on the wire now), pending and
+unknown, each counted once, and a start-up phase while the journal syncs; the rate actually sent
 against the limiter's permitted rate and the ceiling, and an ETA from the recent rate. It
 is only for terminals: the CLI turns it off when stderr is not a TTY or with
 ``--no-progress``. The summary is a table on a terminal and plain lines otherwise, so a log
@@ -20,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .._clock import Clock
-from ..journal._model import ChunkRecord
+from ..journal._model import ChunkRecord, ChunkStatus
 from ..plan._rate import format_duration
 from ._limiter import Pacer
 from ._result import RunResult, RunStats
@@ -58,21 +59,32 @@ class LiveProgress:
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
     def render(self) -> Text:
-        counts = self._stats.counts()
+        stats = self._stats
+        if stats.syncing is not None:
+            return Text(f"starting: syncing the plan into the journal ({stats.syncing:,} chunks)")
+        by = stats.by_status
+        total = sum(by.values())
+        if total == 0:
+            return Text("starting…")
+        on_wire = stats.on_wire
+        done = by[ChunkStatus.SUCCEEDED] + by[ChunkStatus.FAILED]
+        # an in-flight record not on the wire now is a doubt left by an earlier run
+        unknown = by[ChunkStatus.UNKNOWN] + max(0, by[ChunkStatus.IN_FLIGHT] - on_wire)
+        pending = by[ChunkStatus.PENDING]
         rate = self.sent_rate()
-        done = counts.succeeded + counts.failed + counts.unknown
-        share = done / counts.total if counts.total else 1.0
-        eta = format_duration(counts.pending / rate) if rate > 0 and counts.pending else "-"
+        eta = format_duration(pending / rate) if rate > 0 and pending else "-"
         text = Text()
-        text.append(f"{done}/{counts.total} done ({share:.1%})", style="bold")
-        text.append(f"  succeeded {counts.succeeded}", style="green")
-        text.append(f"  failed {counts.failed}", style="red" if counts.failed else "")
-        text.append(f"  unknown {counts.unknown}", style="yellow" if counts.unknown else "")
+        text.append(f"{done}/{total} done ({done / total:.1%})", style="bold")
+        text.append(f"  succeeded {by[ChunkStatus.SUCCEEDED]}", style="green")
+        failed = by[ChunkStatus.FAILED]
+        text.append(f"  failed {failed}", style="red" if failed else "")
+        text.append(f"  in flight {on_wire}  pending {pending}")
+        text.append(f"  unknown {unknown}", style="yellow" if unknown else "")
         text.append(
             f"  rate {rate * 60:.1f}/min (limit {self._pacer.rate * 60:.1f}"
             f" of {self._pacer.ceiling * 60:.1f}/min)"
         )
-        text.append(f"  throttled {self._stats.throttled}  ETA {eta}")
+        text.append(f"  throttled {stats.throttled}  ETA {eta}")
         return text
 
     def __enter__(self) -> LiveProgress:
@@ -105,7 +117,9 @@ def write_summary(
     ]
     this_run = (
         f"this run: {result.attempts} calls, {result.retries} retries, "
-        f"{result.throttled} throttled, {result.reconciled} reconciled, "
+        f"{result.throttled} throttled, {result.reconciled} reconciled"
+        + (f" ({result.undecided} checked, still unknown)" if result.undecided else "")
+        + ", "
         f"{format_duration(result.elapsed_seconds)}"
     )
     verdict = _verdict(result)

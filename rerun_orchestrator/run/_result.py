@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..journal._model import ChunkRecord, ChunkStatus
 
 if TYPE_CHECKING:
     pass
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
@@ -41,11 +43,22 @@ class RunStats:
     (started from the journal, then moved as this run writes) and what this run sent."""
 
     by_status: dict[ChunkStatus, int] = field(default_factory=lambda: dict.fromkeys(ChunkStatus, 0))
-    attempts: int = 0
+    attempts: int = 0  # sent (a call cut off by a stop included)
     retries: int = 0
     throttled: int = 0
-    reconciled: int = 0
+    reconciled: int = 0  # doubtful chunks settled by reconciliation (found or absent)
+    undecided: int = 0  # doubtful chunks reconciliation could not settle (still unknown)
+    on_wire: int = 0  # calls sent and not yet answered, now
+    syncing: int | None = None  # chunks synced into the journal so far, during start-up
     halted: str | None = None  # why the run stopped itself (a refusal every chunk would get)
+
+    def counting(self, chunks: Iterable[T]) -> Iterator[T]:
+        """`chunks`, counted into `syncing` as the journal takes them (start-up progress)."""
+        self.syncing = 0
+        for chunk in chunks:
+            self.syncing += 1
+            yield chunk
+        self.syncing = None
 
     def moved(self, old: ChunkStatus, new: ChunkStatus) -> None:
         self.by_status[old] -= 1
@@ -77,13 +90,14 @@ class RunResult:
     attempts: int  # HTTP attempts sent by this run
     retries: int  # of which resends of a chunk already tried in this run
     throttled: int
-    reconciled: int  # doubtful chunks checked with GetJobInstanceList
+    reconciled: int  # doubtful chunks settled by GetJobInstanceList (found or absent)
     stopped: bool
     elapsed_seconds: float
     halted: str | None = None  # the run stopped itself: why (exit 1, chunks left pending)
     days: StatusCounts | None = None  # the plan's (job, day) pairs by state
     covered_by: dict[str, int] = field(default_factory=dict)  # covered days per plan
     notes: tuple[str, ...] = ()  # what else the user must know (a location stopped, ...)
+    undecided: int = 0  # doubtful chunks GetJobInstanceList could not settle
 
     @property
     def complete(self) -> bool:
@@ -109,6 +123,7 @@ class RunResult:
             "retries": self.retries,
             "throttled": self.throttled,
             "reconciled": self.reconciled,
+            "undecided": self.undecided,
             "stopped": self.stopped,
             "halted": self.halted,
             "notes": list(self.notes),

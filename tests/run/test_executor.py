@@ -621,3 +621,20 @@ async def test_retry_failed_reconciles_a_failure_that_may_have_followed_an_appli
     assert [r.chunk.job_id for _, r in reconciler.asked] == [1]
     assert [p.job_id for _, p in client.calls] == [2]  # job 1 was found applied: not resent
     assert result.exit_code == 0
+
+
+@pytest.mark.asyncio
+async def test_reconciled_counts_only_the_chunks_it_settled(write_plan, doubles) -> None:
+    """Issue 11: "3 reconciled" was printed when all three stayed unknown."""
+    plan = write_plan(jobs=[1, 2, 3], days=7)
+    clock = FakeClock()
+    client = doubles.Client(clock, lambda p, n: doubles.internal_error())
+    reconciler = doubles.Reconciler(
+        clock,
+        lambda r: ReconcileOutcome.FOUND if r.chunk.job_id == 1 else ReconcileOutcome.UNDECIDABLE,
+    )
+    result = await run_plan(
+        plan, client=client, journal=MemoryJournal(clock=clock), clock=clock, reconciler=reconciler
+    )
+    assert (result.reconciled, result.undecided) == (1, 2)
+    assert (result.counts.succeeded, result.counts.unknown) == (1, 2)

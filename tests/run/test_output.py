@@ -92,11 +92,43 @@ def test_live_line_shows_progress_rate_and_eta() -> None:
     clock.advance(10.0)
     stats.attempts = 15
     text = progress.render().plain
-    assert "10/100 done (10.0%)" in text
+    assert "9/100 done (9.0%)" in text  # succeeded and failed; unknown is not done
     assert "failed 1" in text
     assert "unknown 1" in text
     assert "rate 90.0/min (limit 120.0 of 120.0/min)" in text
     assert "ETA 1 min" in text  # 90 pending at 1.5 calls/s
+
+
+def test_live_line_counts_calls_on_the_wire_apart_from_doubts() -> None:
+    """Issue 11: in-flight calls read as "unknown", flickering 0..concurrency."""
+    clock = FakeClock()
+    stats = RunStats()
+    stats.by_status[ChunkStatus.PENDING] = 10
+    stats.by_status[ChunkStatus.IN_FLIGHT] = 5  # 4 on the wire now, 1 left by a crash
+    stats.on_wire = 4
+    progress = LiveProgress(
+        stats, RateLimiter(2.0, clock=clock), clock, Console(file=io.StringIO())
+    )
+    text = progress.render().plain
+    assert "in flight 4  pending 10  unknown 1" in text
+    assert "0/15 done" in text
+
+
+def test_live_line_during_start_up_shows_the_sync_not_a_full_bar() -> None:
+    """Issue 11: "0/0 done (100.0%)" while a large journal synced."""
+    clock = FakeClock()
+    stats = RunStats()
+    progress = LiveProgress(
+        stats, RateLimiter(2.0, clock=clock), clock, Console(file=io.StringIO())
+    )
+    assert progress.render().plain == "starting…"
+    synced = stats.counting(iter(range(274_100)))
+    for _ in range(1000):
+        next(synced)
+    assert progress.render().plain == "starting: syncing the plan into the journal (1,000 chunks)"
+    for _ in synced:
+        pass
+    assert stats.syncing is None
 
 
 def result(**counts: int) -> RunResult:
