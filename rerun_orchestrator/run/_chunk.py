@@ -38,18 +38,11 @@ from ..schedulerx._wire import AttemptResult, RerunJobParams, Scope, Verdict
 from ._backoff import Backoff, RetryBudget
 from ._breaker import LocationBreaker
 from ._concurrency import ConcurrencyLimiter
-from ._events import (
-    AttemptFinished,
-    ChunkFinished,
-    ChunkReconciled,
-    EventSink,
-    LocationStopped,
-    RetryGateOpened,
-    Throttled,
-)
+from ._events import EventSink, Throttled
 from ._gate import RetryGate, Turn
 from ._limiter import Pacer
-from ._policy import ON_RECONCILIATION, ON_VERDICT, Action, attempt_outcome, halts_the_run
+from ._policy import ON_RECONCILIATION, ON_VERDICT, Action, halts_the_run
+from ._report_events import ChunkReporter
 from ._result import RunStats
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
@@ -118,6 +111,7 @@ class ChunkRunner:
     _sendable: frozenset[ChunkStatus] = field(init=False)
     _gate: RetryGate = field(init=False)
     _stall: StallWatch = field(init=False)
+    _report: ChunkReporter = field(init=False)
     _last_trouble: str | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -127,6 +121,7 @@ class ChunkRunner:
         self._sendable = frozenset(sendable)
         self._gate = self.gate or RetryGate(self.budget, self.clock)
         self._stall = self.stall or StallWatch(self.clock)
+        self._report = ChunkReporter(self.events, self.stats, self._stall, self.locations)
 
     def needs_work(self, record: ChunkRecord) -> bool:
         """Whether this run has anything to do for a chunk in this state."""
@@ -276,21 +271,21 @@ class ChunkRunner:
             action = Action.FAIL  # re-signing did not help: clock skew or keys need a human
         if action is Action.SUCCEED:
             done = self._record(state, ChunkStatus.SUCCEEDED, result, reason=None)
-            self._log_attempt(done, result, action, granted=False)
-            self._finished(done)
+            self._report.attempt(done, result, action, granted=False)
+            self._report.finished(done)
             return _Step(action, final=ChunkStatus.SUCCEEDED)
         if action is Action.FAIL and halts_the_run(result):
             return self._halt(state, result)
         if action is Action.FAIL:
             done = self._record(state, ChunkStatus.FAILED, result, reason=result.reason)
-            self._log_attempt(done, result, action, granted=False)
-            self._finished(done)
+            self._report.attempt(done, result, action, granted=False)
+            self._report.finished(done)
             if result.scope is Scope.LOCATION:
-                self._location_refused(state.chunk, result)
+                self._report.location_refused(state.chunk, result)
             return _Step(action, final=ChunkStatus.FAILED)
         if action is Action.RECONCILE:
             doubt = self._record(state, ChunkStatus.UNKNOWN, result, reason=result.reason)
-            self._log_attempt(doubt, result, action, granted=False)
+            self._report.attempt(doubt, result, action, granted=False)
             settled = await self._reconcile(state, doubt)
             if settled is not ReconcileOutcome.ABSENT:
                 return _Step(action)
@@ -312,8 +307,8 @@ class ChunkRunner:
         elif self._gate.try_pass():
             reason, step = result.reason, _Step(action, retry=True)
         else:
-            if self._gate.openings and not state.gated:
-                self._gate_opened(result)
+            if self._gate.openings == 1 and not state.gated:
+                self._report.retries_paused(result, self._gate.openings)
             state.gated = True
             reason = (
                 f"{result.reason}; retry budget of this run spent ({self.budget.retries} "
@@ -323,26 +318,8 @@ class ChunkRunner:
             step = _Step(action, retry=True)
         if result.verdict is not Verdict.AMBIGUOUS:
             pending = self._record(state, ChunkStatus.PENDING, result, reason=reason)
-            self._log_attempt(pending, result, action, granted=True)
+            self._report.attempt(pending, result, action, granted=True)
         return step
-
-    def _gate_opened(self, result: AttemptResult) -> None:
-        if self._gate.openings == 1 and self._gate.is_open:
-            self.events.emit(RetryGateOpened(result.reason, self._gate.openings))
-
-    def _location_refused(self, chunk: Chunk, result: AttemptResult) -> None:
-        stopped = self.locations.refused(chunk, result)
-        if stopped is not None:
-            self.events.emit(
-                LocationStopped(
-                    chunk.region,
-                    chunk.namespace,
-                    chunk.group_id,
-                    result.code,
-                    stopped.reason,
-                    stopped.refused,
-                )
-            )
 
     def _check_stall(self) -> None:
         """Halt the run (and raise `StoppedError`) once no chunk has settled for too long."""
@@ -360,7 +337,7 @@ class ChunkRunner:
             f"{result.message or result.reason}); nothing was applied: fix it and run again"
         )
         pending = self._record(state, ChunkStatus.PENDING, result, reason=reason)
-        self._log_attempt(pending, result, Action.FAIL, granted=False)
+        self._report.attempt(pending, result, Action.FAIL, granted=False)
         if self.stats.halted is None:
             self.stats.halted = reason
         self.stop.set()
@@ -386,41 +363,6 @@ class ChunkRunner:
         self.stats.moved(state.status, status)
         state.status = status
 
-    def _log_attempt(
-        self, record: ChunkRecord, result: AttemptResult, action: Action, *, granted: bool
-    ) -> None:
-        self.events.emit(
-            AttemptFinished(
-                chunk=record.key,
-                job_id=record.chunk.job_id,
-                attempt=record.attempts,
-                request_id=result.request_id,
-                http_status=result.http_status,
-                code=None if result.verdict is Verdict.SUCCEEDED else result.code,
-                outcome=attempt_outcome(action, retry_granted=granted),
-                elapsed_ms=result.elapsed_ms,
-                reason=result.reason,
-            )
-        )
-
-    def _finished(self, record: ChunkRecord) -> None:
-        self._stall.progressed()
-        if record.status is ChunkStatus.SUCCEEDED:
-            self.locations.succeeded(record.chunk)
-        self.events.emit(
-            ChunkFinished(
-                chunk=record.key,
-                job_id=record.chunk.job_id,
-                status=str(record.status),
-                attempts=record.attempts,
-                request_id=record.request_id,
-                code=record.code,
-                message=record.message,
-                reason=record.reason,
-                instance_ids=record.instance_ids,
-            )
-        )
-
     # -- reconciliation ----------------------------------------------------------------
 
     async def _reconcile(self, state: _ChunkState, record: ChunkRecord) -> ReconcileOutcome:
@@ -442,16 +384,7 @@ class ChunkRunner:
                         ReconcileOutcome.UNDECIDABLE,
                         f"reconciliation failed ({type(exc).__name__}: {exc})",
                     )
-        if verdict.outcome is ReconcileOutcome.UNDECIDABLE:
-            self.stats.undecided += 1
-        else:
-            self.stats.reconciled += 1  # only settled ones: "3 reconciled" means 3 settled
-        chunk = record.chunk
-        self.events.emit(
-            ChunkReconciled(
-                chunk.key, chunk.job_id, verdict.outcome.value, verdict.reason, verdict.instance_ids
-            )
-        )
+        self._report.reconciled(record.chunk, verdict)
         action = ON_RECONCILIATION[verdict.outcome]
         status = {
             Action.SUCCEED: ChunkStatus.SUCCEEDED,
@@ -469,7 +402,7 @@ class ChunkRunner:
         )
         self._moved(state, status)
         if status is not ChunkStatus.PENDING:
-            self._finished(settled)
+            self._report.finished(settled)
         return verdict.outcome
 
     # -- tenacity hooks ----------------------------------------------------------------
