@@ -15,6 +15,10 @@ rerun-orchestrator installed these fixtures are available without an import:
   ready credentials provider for the simulator's first key, a reconciler that does not
   wait (``settle_seconds=0``) and an account registry of its own. See `RerunHarness`.
 
+The executor's doubles travel here too: `ScriptedClient` (RerunJob answers from a script),
+`ScriptedReconciler` and `Answers` (attempts classified by the real error table), for
+`run_plan` on a `FakeClock` without any HTTP.
+
 pytest imports this module at startup for every run, so it stays cheap: only fixture
 definitions live here and the simulator is imported inside them.
 """
@@ -31,6 +35,7 @@ import pytest
 from ._clock import Clock, FakeClock
 
 if TYPE_CHECKING:
+    from ._doubles import Answers, ScriptedClient, ScriptedReconciler
     from .journal import Reconciler
     from .plan import Plan, Rate
     from .run import AccountRegistry, RunWiring
@@ -43,7 +48,27 @@ try:
 except ImportError:  # pragma: no cover - the async fixture then simply does not exist
     pytest_asyncio = None  # type: ignore[assignment]
 
-__all__ = ["FakeClock", "RerunHarness", "SimulatorHandle", "simulator_config_for"]
+__all__ = [
+    "Answers",
+    "FakeClock",
+    "RerunHarness",
+    "ScriptedClient",
+    "ScriptedReconciler",
+    "SimulatorHandle",
+    "simulator_config_for",
+]
+
+_DOUBLES = frozenset({"Answers", "ScriptedClient", "ScriptedReconciler"})
+
+
+def __getattr__(name: str) -> Any:
+    """The executor's doubles, imported on first use (pytest imports this module at every
+    start-up, and they pull in the client's modules)."""
+    if name in _DOUBLES:
+        from . import _doubles  # noqa: PLC0415 - kept off pytest's start-up
+
+        return getattr(_doubles, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
