@@ -638,3 +638,68 @@ async def test_reconciled_counts_only_the_chunks_it_settled(write_plan, doubles)
     )
     assert (result.reconciled, result.undecided) == (1, 2)
     assert (result.counts.succeeded, result.counts.unknown) == (1, 2)
+
+
+@pytest.mark.asyncio
+async def test_a_throttled_then_accepted_chunk_logs_exactly_these_events(
+    write_plan, doubles
+) -> None:
+    """Whole events, not chosen keys (as stamina's test_structlog.py): a key added, renamed
+    or leaking (a secret, an object repr) shows up here."""
+    plan = write_plan(jobs=[1], days=7, execution={"rate": "10/s"})
+    (chunk,) = plan.chunks()
+    clock = FakeClock()
+    client = doubles.Client(clock, lambda p, n: doubles.throttled() if n == 1 else doubles.ok(n))
+    with capture_logs() as logs:
+        await run_plan(plan, client=client, journal=MemoryJournal(clock=clock), clock=clock)
+    chunk_events = [
+        e for e in logs if e["event"].startswith(("rerun.attempt", "rerun.chunk", "rerun.throttle"))
+    ]
+    cut = chunk_events[0].pop("rate")  # how far the adaptive limiter cuts is its business
+    assert 0 < cut < 10.0
+    attempt = {"chunk": chunk.key, "job_id": 1, "log_level": "info"}
+    assert chunk_events == [
+        {
+            "event": "rerun.throttle",
+            "log_level": "warning",
+            "chunk": chunk.key,
+            "code": "Throttling.User",
+            "retry_after_ms": None,
+            "rate_before": 10.0,
+        },
+        {
+            **attempt,
+            "event": "rerun.attempt",
+            "attempt": 1,
+            "request_id": "REQ-THR",
+            "http_status": 400,
+            "code": "Throttling.User",
+            "outcome": "retrying",
+            "elapsed_ms": 5.0,
+            "reason": "throttled by the API quota (Throttling.User, HTTP 400)",
+        },
+        {
+            **attempt,
+            "event": "rerun.attempt",
+            "attempt": 2,
+            "request_id": "REQ-OK-2",
+            "http_status": 200,
+            "code": None,
+            "outcome": "succeeded",
+            "elapsed_ms": 12.0,
+            "reason": "accepted",
+        },
+        {
+            "event": "rerun.chunk.succeeded",
+            "log_level": "info",
+            "chunk": chunk.key,
+            "job_id": 1,
+            "status": "succeeded",
+            "attempts": 2,
+            "request_id": "REQ-OK-2",
+            "code": None,
+            "message": None,
+            "reason": None,
+            "instance_ids": (),
+        },
+    ]
