@@ -113,3 +113,51 @@ async def test_a_well_formed_empty_page_is_absent(
     record = ChunkRecord(chunk, ChunkStatus.UNKNOWN, attempts=1, attempt_started_at=clock.wall())
     reconciler = Reconciler(make_client(), clock=clock, timezone="Asia/Shanghai", settle_seconds=0)
     assert (await reconciler.reconcile(record)).outcome is ReconcileOutcome.ABSENT
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("shape", ["no JobInstanceDetails", "a row without TriggerType"])
+async def test_a_run_against_odd_read_answers_reruns_no_day_twice(
+    server: Any, clock: Any, tmp_path: Any, shape: str
+) -> None:
+    """The whole executor: every RerunJob answers 500 (it may have applied), every
+    GetJobInstanceList answers in an odd shape: each chunk is sent once and ends unknown."""
+    from rerun_orchestrator.journal import MemoryJournal  # noqa: PLC0415
+    from rerun_orchestrator.plan import load_plan  # noqa: PLC0415
+    from rerun_orchestrator.run import RateLimiter, run_plan  # noqa: PLC0415
+
+    async def reply(request: web.Request, received: Any) -> web.StreamResponse:
+        if received.action == "RerunJob":
+            return server.error(500, "InternalError")
+        return await _reply_with(SHAPES[shape])(request, received)
+
+    server.reply = reply
+    path = tmp_path / "odd.yaml"
+    path.write_text(
+        "version: 1\nname: odd\ntimezone: Asia/Shanghai\nregion: cn-hangzhou\n"
+        "namespace: ns\ngroup: g\ndata_time: '10:00:00'\nchunk_days: 2\n"
+        "targets: [{jobs: [5, 6], windows: [{start: 2024-01-01, end: 2024-01-06}]}]\n"
+    )
+    plan = load_plan(path)
+    async with SchedulerXClient(
+        StaticCredentialsProvider(Credentials("testid", "testsecret")),
+        endpoint=server.url,
+        clock=clock,
+        timeouts=Timeouts(connect=1.0, read=2.0, total=5.0),
+    ) as client:
+        journal = MemoryJournal(clock=clock)
+        reconciler = Reconciler(client, clock=clock, timezone="Asia/Shanghai", settle_seconds=0)
+        result = await run_plan(
+            plan,
+            client=client,
+            journal=journal,
+            reconciler=reconciler,
+            clock=clock,
+            limiter=RateLimiter(1000.0, clock=clock),
+        )
+    sent = [r for r in server.received if r.action == "RerunJob"]
+    chunks = [(r.form["JobId"], r.form["StartDate"]) for r in sent]
+    assert sorted(chunks) == sorted(set(chunks))  # no chunk sent twice
+    assert len(chunks) == 6
+    assert (result.counts.unknown, result.exit_code) == (6, 1)
+    assert all("could not be answered" in (r.reason or "") for r in journal.records())
