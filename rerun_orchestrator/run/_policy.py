@@ -7,21 +7,23 @@ the loop (`_chunk.py`); the tables decide.
     verdict     action      what happens to the chunk
     ----------  ----------  ---------------------------------------------------------------
     SUCCEEDED   SUCCEED     succeeded
-    RETRY       BACKOFF     pending, resent after full-jitter backoff if attempts and the
-                            run's retry budget allow (a throttle also cuts the rate and
-                            honours x-acs-retry-after), else failed with the last code
+    RETRY       BACKOFF     pending, resent after full-jitter backoff (a throttle also cuts
+                            the rate and honours x-acs-retry-after); never failed: after
+                            max_attempts in a round it pauses and starts another round,
+                            with the retry budget spent it waits for the retry gate
     RESIGN      RESIGN      pending, resent at once, freshly signed; once per chunk (a
                             second one fails it: the clock or the keys need a human)
     AMBIGUOUS   RECONCILE   unknown until GetJobInstanceList settles it (table below);
                             never resent blindly: RerunJob is not idempotent
-    PERMANENT   FAIL        failed with the server's code and message; but if the table's
-                            scope is "run", HALT: pending (the gateway refused who is
-                            asking before SchedulerX saw it), and the run stops sending
+    PERMANENT   FAIL        failed with the server's code and message; the table's scope
+                            "location" also counts for the location breaker; scope "run"
+                            HALTs: pending (the gateway refused who is asking before
+                            SchedulerX saw it), and the run stops sending
 
     reconciliation  action      chunk
     --------------  ----------  -------------------------------------------------------
     FOUND           SUCCEED     succeeded, with the instance ids found
-    ABSENT          BACKOFF     pending, resent like a RETRY (same attempt and budget bounds)
+    ABSENT          BACKOFF     pending, resent like a RETRY
     UNDECIDABLE     GIVE_UP     unknown, with why; a later run checks again
 
 The `outcome` field of the ``rerun.attempt`` log line follows from the action (and, for a
