@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -119,6 +120,7 @@ class StopRequests:
     def __init__(self, *, announce: bool = True) -> None:
         self._announce = announce  # write HINT on stderr (not when stderr carries JSON lines)
         self.count = 0
+        self._numbers = itertools.count(1)
         self.last: signal.Signals | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_first: Callable[[], None] | None = None
@@ -149,12 +151,15 @@ class StopRequests:
             self._loop.call_soon_threadsafe(on_second)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
+        # next() on a C iterator is atomic: a second signal landing inside this handler
+        # (re-entered at a bytecode boundary) still gets its own number
+        n = next(self._numbers)
+        self.count = max(self.count, n)
         self.last = signal.Signals(signum)
-        if self.count == 1 and self._announce:
+        if n == 1 and self._announce:
             # os.write: the only output that is safe inside a signal handler
             with contextlib.suppress(OSError):
                 os.write(2, self.HINT)
-        callback = self._on_first if self.count == 1 else self._on_second
+        callback = self._on_first if n == 1 else self._on_second
         if self._loop is not None and callback is not None:
             self._loop.call_soon_threadsafe(callback)
