@@ -60,11 +60,6 @@ class StopSignal:
         for scope in list(self._scopes):
             scope.cancel()
 
-    async def watch(self) -> None:
-        """Run in the run's task group: when the event fires, cut every wait short."""
-        await self.event.wait()
-        self.cancel_waits()
-
     def waiting(self) -> _Waiting:
         """``with stop.waiting():`` runs a wait that a stop may cut short; raises
         `StoppedError` if it did."""
