@@ -125,3 +125,26 @@ def test_an_unwritable_report_is_refused_before_anything_is_sent(
     assert "--report" in capsys.readouterr().err
     assert sim.simulator.counters().get("RerunJob", {}).get("requests", 0) == 0
     assert not (tmp_path / "j.sqlite").exists()  # refused before even the journal was opened
+
+
+def test_the_stall_limit_ends_a_run_the_service_never_lets_through(
+    args: list[str], sim: SimulatorThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """503 for everything: no chunk fails; after --stall-timeout the run stops, exit 1, all
+    pending; once the service is back the same command, with no flag, finishes."""
+    sim.set_faults([{"kind": "unavailable", "actions": ["RerunJob"]}])
+    assert main([*args, "--stall-timeout", "1.5"]) == 1
+    out = capsys.readouterr().out
+    assert "no chunk settled for 1.5 s (--stall-timeout)" in out
+    assert "the same command resumes" in out
+    with SqliteJournal.open_readonly(Path(args[args.index("--journal") + 1])) as journal:
+        assert {r.status.value for r in journal.records()} == {"pending"}
+    sim.set_faults([])
+    assert main(args) == 0
+    assert len(sim.calls()) == 10 * 31
+
+
+def test_a_bad_stall_timeout_is_refused(args: list[str], sim: SimulatorThread) -> None:
+    for bad in ("0", "-5", "nan", "inf"):
+        assert main([*args, "--stall-timeout", bad]) == 2
+    assert sim.simulator.counters().get("RerunJob", {}).get("requests", 0) == 0
