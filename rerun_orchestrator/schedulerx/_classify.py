@@ -225,17 +225,20 @@ def match_code(code: str) -> ErrorRule | None:
 
 
 def is_explicit_refusal(code: str | int | None) -> bool:
-    """Whether a recorded code proves that the server refused (so nothing was applied).
+    """Whether a chunk's recorded last code proves that its failure applied nothing.
 
-    A business failure (an integer code) or a gateway code the table knows as PERMANENT
-    does; a missing code (an HTML page, a redirect, a lost answer) does not.
+    A business refusal (an integer code that is not a throttle) or a gateway code the
+    table knows as PERMANENT does. Anything else does not: no code (an HTML page, a
+    redirect, a lost answer), a server error, or even a throttle, because an earlier
+    attempt of the same chunk may have been the ambiguous one (`--retry-failed`
+    reconciles those before it resends them).
     """
     if isinstance(code, int):
         rule = BUSINESS_CODES.get(code)
         return rule is None or rule.verdict is PERMANENT
     if isinstance(code, str):
         rule = match_code(code)
-        return rule is not None and rule.verdict in (PERMANENT, RETRY, RESIGN)
+        return rule is not None and rule.verdict is PERMANENT
     return False
 
 

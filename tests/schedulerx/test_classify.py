@@ -215,7 +215,7 @@ def test_every_code_row_is_reachable() -> None:
     [
         (500, True),
         ("InvalidParameter", True),
-        ("Throttling.User", True),
+        ("Throttling.User", False),
         (None, False),
         ("InternalError", False),
         ("SomethingNew", False),
