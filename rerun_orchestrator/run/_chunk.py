@@ -72,6 +72,7 @@ class _ChunkState:
     chunk: Chunk
     status: ChunkStatus  # as the journal holds it now
     attempts: int = 0  # in this round of this run
+    sent: int = 0  # in this run, every round
     rounds: int = 0  # rounds of `max_attempts` transient answers so far
     resigned: bool = False
     gated: bool = False  # the next retry waits for the retry gate
@@ -201,7 +202,8 @@ class ChunkRunner:
                     await self.pacer.acquire()
             sent_at = self.clock.now()
             state.attempts += 1
-            if state.attempts == 1:
+            state.sent += 1
+            if state.sent == 1:
                 self.budget.first_attempt()
             else:
                 self.stats.retries += 1
