@@ -1,7 +1,7 @@
 """What a person watching a run sees: a live line on the terminal, a summary at the end.
 
 The live display (rich) shows chunks done, failed, in flight (on the wire now), pending and
-unknown, each counted once, and a start-up phase while the journal syncs; the rate actually sent
+unknown, each counted once ("starting…" before the plan is counted); the rate actually sent
 against the limiter's permitted rate and the ceiling, and an ETA from the recent rate. It
 is only for terminals: the CLI turns it off when stderr is not a TTY or with
 ``--no-progress``. The summary is a table on a terminal and plain lines otherwise, so a log
@@ -60,8 +60,6 @@ class LiveProgress:
 
     def render(self) -> Text:
         stats = self._stats
-        if stats.syncing is not None:
-            return Text(f"starting: syncing the plan into the journal ({stats.syncing:,} chunks)")
         by = stats.by_status
         total = sum(by.values())
         if total == 0:

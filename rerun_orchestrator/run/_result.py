@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ..journal._model import ChunkRecord, ChunkStatus
 
 if TYPE_CHECKING:
     pass
 
-T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
@@ -49,16 +48,7 @@ class RunStats:
     reconciled: int = 0  # doubtful chunks settled by reconciliation (found or absent)
     undecided: int = 0  # doubtful chunks reconciliation could not settle (still unknown)
     on_wire: int = 0  # calls sent and not yet answered, now
-    syncing: int | None = None  # chunks synced into the journal so far, during start-up
     halted: str | None = None  # why the run stopped itself (a refusal every chunk would get)
-
-    def counting(self, chunks: Iterable[T]) -> Iterator[T]:
-        """`chunks`, counted into `syncing` as the journal takes them (start-up progress)."""
-        self.syncing = 0
-        for chunk in chunks:
-            self.syncing += 1
-            yield chunk
-        self.syncing = None
 
     def moved(self, old: ChunkStatus, new: ChunkStatus) -> None:
         self.by_status[old] -= 1

@@ -16,13 +16,11 @@ import contextlib
 import itertools
 import os
 import signal
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable
 from types import FrameType, TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
-
-T = TypeVar("T")
 
 
 class StoppedError(Exception):
@@ -42,15 +40,6 @@ class StopSignal:
     @property
     def is_set(self) -> bool:
         return self.event.is_set() or (self._requested is not None and self._requested())
-
-    def guard(self, items: Iterable[T]) -> Iterator[T]:
-        """`items`, ended by `StoppedError` as soon as a stop is requested: for work that
-        blocks the event loop (syncing a large plan into the journal), where a signal is
-        seen through `requested` (set by the handler itself) long before the loop runs."""
-        for item in items:
-            if self.is_set:
-                raise StoppedError
-            yield item
 
     def set(self) -> None:
         self.event.set()
