@@ -70,13 +70,12 @@ from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
 from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
 from ._stall import DEFAULT_STALL_TIMEOUT
-from ._stop import StoppedError, StopRequests
+from ._stop import STOP_GRACE_SECONDS, StoppedError, StopRequests
 
 if TYPE_CHECKING:
     from ..journal import Journal
 
 EXIT_USAGE = 2
-STOP_GRACE_SECONDS = 30.0
 # GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
 READ_RATE = Rate(100, 60)
 READ_API = "GetJobInstanceList"
@@ -266,23 +265,7 @@ async def _execute(
     started = clock.now()
     stop = anyio.Event()
     run_scope = anyio.CancelScope()
-
-    def graceful() -> None:
-        name = requests.last.name if requests.last else "signal"
-        _log.warning(
-            "rerun.stop.signal",
-            signal=name,
-            grace_seconds=STOP_GRACE_SECONDS,
-            hint="press Ctrl-C again (or send the signal again) to stop at once",
-        )
-        stop.set()
-        run_scope.deadline = anyio.current_time() + STOP_GRACE_SECONDS
-
-    def forced() -> None:
-        _log.warning("rerun.stop.forced", signal=requests.last.name if requests.last else None)
-        run_scope.cancel()
-
-    requests.attach(graceful, forced)
+    requests.obey(stop, run_scope, grace=STOP_GRACE_SECONDS)
     async with AsyncExitStack() as stack:
         endpoint: str | None
         if options.simulate:

@@ -21,6 +21,11 @@ from types import FrameType, TracebackType
 from typing import Any
 
 import anyio
+import structlog
+
+STOP_GRACE_SECONDS = 30.0  # what calls on the wire get to finish after the first signal
+
+_log = structlog.get_logger("rerun_orchestrator.cli")
 
 
 class StoppedError(Exception):
@@ -133,6 +138,28 @@ class StopRequests:
             self._loop.call_soon_threadsafe(on_first)
         if self.count > 1:
             self._loop.call_soon_threadsafe(on_second)
+
+    def obey(
+        self, stop: anyio.Event, run_scope: anyio.CancelScope, *, grace: float = STOP_GRACE_SECONDS
+    ) -> None:
+        """From inside the running loop: the first signal sets `stop` and gives `run_scope`
+        `grace` seconds; the second cancels it at once."""
+
+        def graceful() -> None:
+            _log.warning(
+                "rerun.stop.signal",
+                signal=self.last.name if self.last else None,
+                grace_seconds=grace,
+                hint="press Ctrl-C again (or send the signal again) to stop at once",
+            )
+            stop.set()
+            run_scope.deadline = anyio.current_time() + grace
+
+        def forced() -> None:
+            _log.warning("rerun.stop.forced", signal=self.last.name if self.last else None)
+            run_scope.cancel()
+
+        self.attach(graceful, forced)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         # next() on a C iterator is atomic: a second signal landing inside this handler
