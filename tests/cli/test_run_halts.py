@@ -133,8 +133,11 @@ def test_a_missing_security_token_stops_the_run_as_a_wrong_one_does(
     plan.write_text(PLAN)
     journal = tmp_path / "j.sqlite"
     args = ["run", str(plan), "--endpoint", sim.url, "--journal", str(journal), "--no-progress"]
-
-    assert main(args) == 1
+    # the pre-flight's first read is refused the same way: nothing is sent (exit 2) ...
+    assert main(args) == 2
+    assert "RerunJob" not in sim.simulator.counters()
+    # ... and without it, the first RerunJob refused halts the run
+    assert main([*args, "--no-preflight"]) == 1
 
     assert "stopped early" in capsys.readouterr().out
     assert 1 <= sim.simulator.counters()["RerunJob"]["requests"] <= 2
@@ -160,6 +163,7 @@ def test_a_misspelled_group_sends_a_handful_of_calls_and_the_other_groups_go_on(
     )
     journal = tmp_path / "j.sqlite"
     args = ["run", str(plan), "--endpoint", sim.url, "--journal", str(journal), "--no-progress"]
+    args.append("--no-preflight")  # the pre-flight would name the group first (exit 2)
 
     assert main(args) == 1
 
