@@ -29,6 +29,9 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "max_attempts": (1, 100),
     "chunk_days": (1, 366),  # a year per call; SchedulerX documents no limit of its own
     "max_chunks": (1, 10_000_000),
+    # this backfill's active instances of one job / one group (good neighbour)
+    "max_active_per_job": (1, 10_000),
+    "max_active_per_group": (1, 1_000_000),
 }
 #: Bounds of a rate, in calls per second: at least one call a day, at most 100,000/s.
 MIN_RATE_PER_SECOND = 1 / 86_400

@@ -151,12 +151,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--settle-seconds", type=types.seconds(minimum=0.0), default=10.0, help=argparse.SUPPRESS
     )
-    run.add_argument(
-        "--read-rate",
-        type=types.rate,
-        default=None,
-        help="pace of each read API per account (default 100/min)",
-    )
+    _add_neighbour_options(run)
 
     status = commands.add_parser("status", help="what a journal holds")
     status.add_argument("--journal", required=True)
@@ -181,6 +176,21 @@ def _build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=types.port, default=0)
     simulate.add_argument("--config", help="simulator YAML config")
     return parser
+
+
+def _add_neighbour_options(run: argparse.ArgumentParser) -> None:
+    """`run`'s options on how it shares the account and the workers."""
+    run.add_argument(
+        "--read-rate",
+        type=types.rate,
+        default=None,
+        help="pace of each read API per account (default: the plan's read_rate, 100/min)",
+    )
+    run.add_argument(
+        "--ignore-windows",
+        action="store_true",
+        help="send outside the plan's execution.windows (for a person who knows)",
+    )
 
 
 def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:

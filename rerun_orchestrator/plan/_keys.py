@@ -33,6 +33,11 @@ EXECUTION_KEYS = (
     "per_job_concurrency",
     "max_chunks",
     "account_quota",
+    # good neighbour (`_neighbour`)
+    "max_active_per_job",
+    "max_active_per_group",
+    "read_rate",
+    "windows",
 )
 # Top-level keys starting with this are ignored, so anchors (`x-defaults: &d {...}`) have a home.
 EXTENSION_PREFIX = "x-"

@@ -30,6 +30,7 @@ from ._keys import (
     scan_credentials,
 )
 from ._model import Execution
+from ._neighbour import NEIGHBOUR_KEYS, read_neighbour_key
 from ._overlaps import Rect
 from ._plan import Plan, Target, Window
 from ._source import read_plan_text
@@ -325,6 +326,8 @@ class _Walk:
             if key in ("rate", "account_quota"):
                 values[key] = f.read_rate(self.report, value_node)
                 self.rate_nodes[key] = value_node
+            elif key in NEIGHBOUR_KEYS:
+                values[key] = read_neighbour_key(self.report, key, value_node)
             elif key == "order":
                 values[key] = f.read_choice(
                     self.report, value_node, "order", ("oldest_first", "newest_first")

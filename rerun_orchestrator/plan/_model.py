@@ -12,6 +12,9 @@ from datetime import date
 from typing import Any, Literal
 
 from .._limits import int_bounds_error, rate_bounds_error
+from ._run_windows import RunWindows
+
+ALWAYS_OPEN = RunWindows()
 
 Order = Literal["oldest_first", "newest_first"]
 
@@ -61,6 +64,13 @@ class Execution:
     # shared by every caller; raised quotas (Quota Center) are said here. A rate above it
     # cannot happen: `validate` warns and the ETA is counted at the quota.
     account_quota: Rate = Rate(100, 60)
+    # Good neighbour (`_neighbour`): this backfill's active instances per job ("auto": the
+    # job's MaxConcurrency, learnt by pre-flight) and per application group (None: no cap),
+    # the read APIs' pace, and when RerunJob may be sent (`RunWindows`; none: always).
+    max_active_per_job: int | Literal["auto"] = "auto"
+    max_active_per_group: int | None = None
+    read_rate: Rate = Rate(100, 60)
+    windows: RunWindows = ALWAYS_OPEN
 
     def __post_init__(self) -> None:
         for name in ("concurrency", "max_attempts", "per_job_concurrency", "max_chunks"):

@@ -18,6 +18,9 @@ from ._rate import RATE_PATTERN
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
+_HH_MM_PATTERN = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
 def plan_json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of plan format version 1, as a fresh dict."""
     defaults = Execution()
@@ -117,6 +120,45 @@ def plan_json_schema() -> dict[str, Any]:
                 "default": str(defaults.account_quota),
                 "description": "The account's RerunJob quota (SchedulerX documents 100/min); "
                 "set it if yours was raised. A rate above it draws a warning.",
+            },
+            "max_active_per_job": {
+                "anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}],
+                "default": "auto",
+                "description": "This backfill's rerun instances of one job waiting or running "
+                "at once; auto = the job's MaxConcurrency (GetJobInfo).",
+            },
+            "max_active_per_group": {
+                "type": "integer",
+                "minimum": 1,
+                "description": "The same across the jobs of one application group "
+                "(default: no cap).",
+            },
+            "read_rate": {
+                "type": "string",
+                "pattern": RATE_PATTERN,
+                "default": str(defaults.read_rate),
+                "description": "Pace of each read or instance API per account "
+                "(--read-rate overrides it).",
+            },
+            "windows": {
+                "type": "array",
+                "minItems": 1,
+                "description": "When RerunJob may be sent, in the plan's timezone (end before "
+                "start wraps midnight); instances are watched at all times.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "days": {
+                            "type": "string",
+                            "pattern": "^(daily|weekdays|weekends|"
+                            "(mon|tue|wed|thu|fri|sat|sun)(\\s*,\\s*(mon|tue|wed|thu|fri|sat|sun))*)$",
+                        },
+                        "start": {"type": "string", "pattern": _HH_MM_PATTERN},
+                        "end": {"type": "string", "pattern": _HH_MM_PATTERN},
+                    },
+                    "required": ["days", "start", "end"],
+                    "additionalProperties": False,
+                },
             },
         },
         "additionalProperties": False,

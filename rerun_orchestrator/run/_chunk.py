@@ -2,7 +2,8 @@
 
 The order of writes is what makes a crash harmless (each step names its failpoint):
 
-1. wait for a concurrency slot and a rate token (a graceful stop may end these waits);
+1. pass the attempt's gates (`_admission`: a concurrency slot, then a rate token; a
+   graceful stop may end these waits);
 2. mark the chunk in flight in the journal and await its durability, *then* send (so a
    crash after the send leaves "in flight", which the next run reconciles instead of
    resending); concurrent workers' marks share one commit (the journal's group commit);
@@ -22,6 +23,7 @@ resent before the `Reconciler` has shown that the call did not apply.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,6 +37,7 @@ from ..plan._model import Chunk
 from ..schedulerx._classify import is_explicit_refusal
 from ..schedulerx._errors import CredentialsError, SchedulerXError
 from ..schedulerx._wire import AttemptResult, RerunJobParams, Scope, Verdict
+from ._admission import Admission, Gate, RateGate, SlotGate, Ticket
 from ._backoff import Backoff, RetryBudget
 from ._breaker import LocationBreaker
 from ._concurrency import ConcurrencyLimiter
@@ -46,6 +49,7 @@ from ._report_events import ChunkReporter
 from ._result import RunStats
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
+from ._streams import JobKey
 
 # The pause of a chunk between two rounds of `max_attempts` transient answers: equal
 # jitter over a ceiling that doubles per round, from ROUND_PAUSE_BASE to ROUND_PAUSE_CAP.
@@ -109,7 +113,10 @@ class ChunkRunner:
     locations: LocationBreaker = field(default_factory=LocationBreaker)
     stall: StallWatch | None = None  # default: the documented stall limit
     round_pause: Backoff = field(default_factory=lambda: Backoff(ROUND_PAUSE_BASE, ROUND_PAUSE_CAP))
+    # more gates each attempt passes after its slot, before its token (run windows)
+    gates: Sequence[Gate] = ()
     _sendable: frozenset[ChunkStatus] = field(init=False)
+    _admission: Admission = field(init=False)
     _gate: RetryGate = field(init=False)
     _stall: StallWatch = field(init=False)
     _report: ChunkReporter = field(init=False)
@@ -120,6 +127,9 @@ class ChunkRunner:
         if self.retry_failed:
             sendable.add(ChunkStatus.FAILED)
         self._sendable = frozenset(sendable)
+        # per attempt: a slot, then a token (never spent while a slot is awaited)
+        gates = [SlotGate(self.slots), *self.gates, RateGate(self.pacer)]
+        self._admission = Admission(gates, self.stop)
         self._gate = self.gate or RetryGate(self.budget, self.clock)
         self._stall = self.stall or StallWatch(self.clock)
         self._report = ChunkReporter(self.events, self.stats, self._stall, self.locations)
@@ -193,13 +203,8 @@ class ChunkRunner:
         chunk = state.chunk
         if state.gated:
             await self._await_gate(state)
-        if not self.slots.try_acquire():
-            with self.stop.waiting():
-                await self.slots.acquire()
+        admitted = await self._admission.enter(Ticket(JobKey.of(chunk), chunk.days))
         try:
-            if not self.pacer.try_acquire():
-                with self.stop.waiting():
-                    await self.pacer.acquire()
             sent_at = self.clock.now()
             state.attempts += 1
             state.sent += 1
@@ -219,7 +224,7 @@ class ChunkRunner:
                 self.stats.on_wire -= 1
             failpoint("after_response")
         finally:
-            self.slots.release()
+            admitted.release()
         self._feedback(chunk, result, sent_at)
         healthy = result.verdict in (Verdict.SUCCEEDED, Verdict.PERMANENT)
         self._gate.answered(healthy=healthy, probe=state.probe)

@@ -77,7 +77,6 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 # GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
-READ_RATE = Rate(100, 60)
 READ_API = "GetJobInstanceList"
 PROBLEMS_SHOWN = 10
 
@@ -100,6 +99,7 @@ class _Options:
     read_rate: Rate
     lookback_seconds: float = DEFAULT_LOOKBACK_SECONDS
     rerun_succeeded: bool = False
+    ignore_windows: bool = False
     preflight: bool = True
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
 
@@ -216,7 +216,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         if changes:
             plan = plan.with_execution(**changes)
         simulate_quota = parse_rate(args.simulate_quota) if args.simulate_quota else None
-        read_rate = parse_rate(args.read_rate) if args.read_rate else READ_RATE
+        # --read-rate, else the plan's execution.read_rate (default 100/min)
+        read_rate = parse_rate(args.read_rate) if args.read_rate else plan.execution.read_rate
     except ValueError as exc:
         raise _UsageError(f"bad option: {exc}") from None
     if args.timeout is not None and not args.timeout > 0:
@@ -252,6 +253,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         read_rate=read_rate,
         lookback_seconds=lookback,
         rerun_succeeded=args.rerun_succeeded,
+        ignore_windows=getattr(args, "ignore_windows", False),
         preflight=not getattr(args, "no_preflight", False),
         stall_timeout=args.stall_timeout,
     )
@@ -335,6 +337,7 @@ async def _execute(
                     generation=generation,
                     stall_timeout=options.stall_timeout,
                     stop_requested=lambda: requests.requested,
+                    ignore_windows=options.ignore_windows,
                 )
         if result is None:  # cut short: what this run really did, and the journal's counts
             result = _interrupted(plan, journal, stats, clock.now() - started)

@@ -35,6 +35,7 @@ from ..journal._model import ChunkStatus
 from ..journal._view import JobPlan, PlanCounts, plan_counts, plan_jobs
 from ..plan._plan import Plan
 from ._adaptive import AdaptiveLimiter
+from ._admission import Gate
 from ._backoff import Backoff, RetryBudget
 from ._chunk import ChunkRunner
 from ._concurrency import ConcurrencyLimiter, KeyedLimiter
@@ -46,6 +47,7 @@ from ._registry import Account, default_accounts
 from ._result import RunResult, RunStats, StatusCounts
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
+from ._windows import WindowGate
 
 RERUN_JOB = "RerunJob"
 
@@ -152,6 +154,7 @@ async def _run(
         max_attempts=execution.max_attempts,
         retry_failed=retry_failed,
         stall=StallWatch(clock, policy.stall_timeout),
+        gates=_window_gates(plan, clock, events, live, ignore=policy.ignore_windows),
     )
     before = live.counts()
     events.emit(
@@ -178,6 +181,8 @@ async def _run(
         newest_first=execution.order == "newest_first",
         generation=generation,
         guard=wiring.guard,
+        capacity=wiring.capacity,
+        gates=wiring.gates,
     )
     try:
         await _dispatch(plan, dispatcher, signal, events)
@@ -205,6 +210,15 @@ async def _run(
     )
     events.emit(RunFinished(result))
     return result
+
+
+def _window_gates(
+    plan: Plan, clock: Clock, events: EventSink, stats: RunStats, *, ignore: bool
+) -> list[Gate]:
+    windows = plan.execution.windows
+    if ignore or not windows.windows:
+        return []
+    return [WindowGate(windows, ZoneInfo(plan.timezone), clock, events=events, stats=stats)]
 
 
 def chunk_counts(counts: PlanCounts) -> StatusCounts:

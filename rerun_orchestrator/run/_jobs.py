@@ -15,9 +15,11 @@ and derived again; the refusal itself sent nothing.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 import functools
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -33,9 +35,12 @@ from ..journal._view import (
     derive_chunks,
     finished,
     job_view,
+    make_chunk,
     viewed_chunks,
 )
 from ..plan._model import Chunk
+from ._admission import Admission, Gate, LaneGate, Ticket
+from ._capacity import InstanceGate
 from ._chunk import ChunkRunner
 from ._concurrency import KeyedLimiter
 from ._stop import StoppedError, StopSignal
@@ -48,6 +53,7 @@ _MAX_DERIVATIONS = 4
 # Jobs of more days are derived in a worker thread: ~35 us a chunk would hold the event
 # loop for tens of milliseconds per job, and several workers derive one after another.
 _DERIVE_OFF_LOOP_DAYS = 128
+_DAY = datetime.timedelta(days=1)
 
 
 class Screened(enum.Enum):
@@ -82,6 +88,19 @@ class JobDispatcher:
     guard: DayGuard | None = None
     # one derivation thread per run: more would fight the event loop for the GIL
     derive_threads: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(1))
+    # gates a chunk passes after its lane, before capacity (production first)
+    gates: Sequence[Gate] = ()
+    # the caps on active instances, if any (its releases come from the watcher)
+    capacity: InstanceGate | None = None
+    _checking: Admission = field(init=False)
+    _sending: Admission = field(init=False)
+
+    def __post_init__(self) -> None:
+        lane = LaneGate(self.jobs)
+        self._checking = Admission([lane], self.signal)
+        caps = [] if self.capacity is None else [self.capacity]
+        # a gate that cuts by time (production first) before the one that takes capacity
+        self._sending = Admission([lane, *self.gates, *caps], self.signal)
 
     async def run(self, job: JobPlan) -> bool:
         """Take one job as far as this run can; False once a stop has been requested."""
@@ -98,8 +117,9 @@ class JobDispatcher:
         doubtful = view.doubtful()
         if doubtful:
             for record in doubtful:
+                check = functools.partial(self.runner.check, record)
                 with self.runner.events.tracking(record.chunk):
-                    checked = await self._capped(key, functools.partial(self.runner.check, record))
+                    checked = await self._capped(Ticket(key, 0), check)
                 if not checked:
                     return False
             view = job_view(journal, job, generation=self.generation)
@@ -114,7 +134,7 @@ class JobDispatcher:
                     chunks = await self._derive(view)
             if not chunks:
                 return not self.signal.is_set
-            outcome = await self._send(key, chunks)
+            outcome = await self._send(job, key, chunks)
             if outcome is not _Outcome.CONFLICT:
                 return outcome is _Outcome.DONE
             view = job_view(journal, job, generation=self.generation)
@@ -144,32 +164,35 @@ class JobDispatcher:
         for record in viewed_chunks(view, self.zone):
             by_status[record.status] += 1
 
-    async def _send(self, key: JobKey, chunks: list[Chunk]) -> _Outcome:
-        runner, journal = self.runner, self.runner.journal
-        pending = iter(chunks)
+    async def _send(self, job: JobPlan, key: JobKey, chunks: list[Chunk]) -> _Outcome:
+        pending = deque(chunks)  # lanes share it: chunks still start in order
         state: dict[str, _Outcome] = {"outcome": _Outcome.DONE}
 
         async def lane() -> None:
-            for planned in pending:  # lanes share the iterator: chunks still start in order
-                if state["outcome"] is not _Outcome.DONE:
+            while pending and state["outcome"] is _Outcome.DONE:
+                planned = pending.popleft()
+                if self.signal.is_set:
+                    state["outcome"] = _Outcome.STOPPED
                     return
-                chunk = planned
-                if self.generation:  # a deliberate rerun: its own records, beside the first
-                    chunk = dataclasses.replace(planned, key=f"{planned.key}~g{self.generation}")
-                record = journal.propose(
-                    chunk, plan=self.plan_name, timezone=self.timezone, generation=self.generation
-                )
-                if not runner.needs_work(record):
-                    continue
                 try:
-                    with runner.events.tracking(record.chunk):
-                        going = await self._capped(key, functools.partial(runner.run, record))
+                    admitted = await self._sending.enter(Ticket(key, planned.days))
+                except StoppedError:
+                    state["outcome"] = _Outcome.STOPPED
+                    return
+                record_key = [planned.key]
+                try:
+                    planned = self._cut(job, planned, admitted.ticket.days, pending)
+                    going = await self._send_one(planned, record_key)
                 except DayCoveredError as exc:
                     _log.info(
-                        "rerun.chunk.covered", chunk=chunk.key, by=exc.by_key, plan=exc.by_plan
+                        "rerun.chunk.covered", chunk=planned.key, by=exc.by_key, plan=exc.by_plan
                     )
                     state["outcome"] = _Outcome.CONFLICT
-                    return
+                    going = True
+                finally:
+                    if self.capacity is not None and self._created(record_key[0]):
+                        admitted.keep(self.capacity)  # the watcher releases them
+                    admitted.release()
                 if not going:
                     state["outcome"] = _Outcome.STOPPED
                     return
@@ -183,23 +206,75 @@ class JobDispatcher:
                     tg.start_soon(lane)
         return state["outcome"]
 
-    async def _capped(self, key: JobKey, work: Callable[[], Awaitable[object]]) -> bool:
-        """Run `work` under the job's cap; False once a stop has been requested."""
+    async def _send_one(self, planned: Chunk, record_key: list[str]) -> bool:
+        """Propose one admitted chunk and take it as far as this run can."""
+        runner = self.runner
+        chunk = planned
+        if self.generation:  # a deliberate rerun: its own records, beside the first
+            chunk = dataclasses.replace(planned, key=f"{planned.key}~g{self.generation}")
+        record_key[0] = chunk.key
+        record = runner.journal.propose(
+            chunk, plan=self.plan_name, timezone=self.timezone, generation=self.generation
+        )
+        if not runner.needs_work(record):
+            return not self.signal.is_set
+        try:
+            with runner.events.tracking(record.chunk):
+                await runner.run(record)
+        except StoppedError:
+            return False
+        return not self.signal.is_set
+
+    def _cut(self, job: JobPlan, planned: Chunk, days: int, pending: deque[Chunk]) -> Chunk:
+        """`planned` cut to the `days` a capacity gate admitted; the rest goes back first."""
+        if days >= planned.days:
+            return planned
+        step = datetime.timedelta(days=days)
+        if self.newest_first:
+            head = make_chunk(
+                job.target, job.job_id, planned.last_day - step + _DAY, planned.last_day, self.zone
+            )
+            rest = make_chunk(
+                job.target, job.job_id, planned.first_day, head.first_day - _DAY, self.zone
+            )
+        else:
+            head = make_chunk(
+                job.target,
+                job.job_id,
+                planned.first_day,
+                planned.first_day + step - _DAY,
+                self.zone,
+            )
+            rest = make_chunk(
+                job.target, job.job_id, head.last_day + _DAY, planned.last_day, self.zone
+            )
+        pending.appendleft(rest)
+        return head
+
+    def _created(self, chunk_key: str) -> bool:
+        """Whether the chunk's call may have created instances (they hold capacity)."""
+        record = self.runner.journal.get(chunk_key)
+        return record is not None and record.status not in (
+            ChunkStatus.PENDING,
+            ChunkStatus.FAILED,
+        )
+
+    async def _capped(self, ticket: Ticket, work: Callable[[], Awaitable[object]]) -> bool:
+        """Run `work` in the job's lane (a check sends nothing: no other gate applies);
+        False once a stop has been requested."""
         signal = self.signal
         if signal.is_set:
             return False
-        if not self.jobs.try_acquire(key):
-            try:
-                with signal.waiting():
-                    await self.jobs.acquire(key)
-            except StoppedError:
-                return False
+        try:
+            admitted = await self._checking.enter(ticket)
+        except StoppedError:
+            return False
         try:
             await work()
         except StoppedError:
             return False
         finally:
-            self.jobs.release(key)
+            admitted.release()
         return not signal.is_set
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -24,7 +24,9 @@ import anyio
 
 from .._clock import Clock
 from ..journal._store import Journal
+from ._admission import Gate
 from ._backoff import Backoff, RetryBudget
+from ._capacity import InstanceGate
 from ._chunk import ChunkReconciler, RerunClient
 from ._concurrency import ConcurrencyLimiter
 from ._events import RunEvent
@@ -54,6 +56,8 @@ class RunPolicy:
             for each run, so that one policy serves many runs.
         stall_timeout: stop (exit 1, chunks pending) once no chunk has settled for this
             many seconds; transient trouble never fails a chunk, this bounds the run.
+        ignore_windows: send outside the plan's ``execution.windows`` too (by default
+            each attempt waits for a window to open: `run._windows`).
     """
 
     retry_failed: bool = False
@@ -62,6 +66,7 @@ class RunPolicy:
     backoff: Backoff | None = None
     run_id: str | None = None
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    ignore_windows: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,6 +91,11 @@ class RunWiring:
         stop: set it to stop gracefully: nothing new is sent, calls in flight finish.
         stop_requested: also polled as a stop (a signal handler's own flag, seen even
             while a blocking step holds the event loop).
+        capacity: caps on this backfill's active instances per job and group
+            (`run._capacity.InstanceGate`); chunks are cut to what is free, and whoever
+            watches the instances end gives their days back (`InstanceGate.release`).
+        gates: more gates a chunk passes before capacity (production first:
+            `run._production.ProductionGate`).
     """
 
     client: RerunClient
@@ -102,6 +112,8 @@ class RunWiring:
     stats: RunStats | None = None
     stop: anyio.Event | None = None
     stop_requested: Callable[[], bool] | None = None
+    capacity: InstanceGate | None = None
+    gates: Sequence[Gate] = ()
 
 
 class LegacyOptions(TypedDict, total=False):
@@ -125,6 +137,9 @@ class LegacyOptions(TypedDict, total=False):
     generation: int
     stall_timeout: float
     stop_requested: Callable[[], bool] | None
+    ignore_windows: bool
+    capacity: InstanceGate | None
+    gates: Sequence[Gate]
 
 
 _POLICY_FIELDS = frozenset(f.name for f in dataclasses.fields(RunPolicy))

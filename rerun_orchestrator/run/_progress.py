@@ -83,6 +83,8 @@ class LiveProgress:
             f" of {self._pacer.ceiling * 60:.1f}/min)"
         )
         text.append(f"  throttled {stats.throttled}  ETA {eta}")
+        if stats.waiting:
+            text.append(f"  {stats.waiting}", style="yellow")
         return text
 
     def __enter__(self) -> LiveProgress:

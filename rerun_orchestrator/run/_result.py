@@ -49,6 +49,7 @@ class RunStats:
     undecided: int = 0  # doubtful chunks reconciliation could not settle (still unknown)
     on_wire: int = 0  # calls sent and not yet answered, now
     halted: str | None = None  # why the run stopped itself (a refusal every chunk would get)
+    waiting: str | None = None  # why nothing is sent now (e.g. "waiting for the window ...")
 
     def moved(self, old: ChunkStatus, new: ChunkStatus) -> None:
         self.by_status[old] -= 1
