@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "MemoryJournal": "._memory",
     "ChunkRecord": "._model",
     "ChunkStatus": "._model",
+    "JobFactsEntry": "._model",
     "JobIdentity": "._model",
     "JournalMeta": "._model",
     "PlanEntry": "._model",
@@ -46,6 +47,7 @@ __all__ = [
     "DayCoveredError",
     "InstanceLister",
     "InvalidTransitionError",
+    "JobFactsEntry",
     "JobIdentity",
     "Journal",
     "JournalError",
@@ -94,6 +96,7 @@ if _TYPE_CHECKING:
     from ._model import (
         ChunkRecord,
         ChunkStatus,
+        JobFactsEntry,
         JobIdentity,
         JournalMeta,
         PlanEntry,

@@ -16,7 +16,14 @@ from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
 from ._errors import DayCoveredError, JournalError, JournalMismatchError
 from ._ledger import conflict
-from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntry
+from ._model import (
+    ChunkRecord,
+    ChunkStatus,
+    JobFactsEntry,
+    JobIdentity,
+    JournalMeta,
+    PlanEntry,
+)
 from ._store import SyncSummary
 from ._transitions import begin_attempt, settle
 
@@ -30,12 +37,13 @@ class MemoryJournal:
         self, *, plan_name: str = "memory", plan_digest: str = "", clock: Clock | None = None
     ) -> None:
         self._clock = clock or SystemClock()
-        self._meta = JournalMeta(plan_name, plan_digest, self._clock.wall(), 2)
+        self._meta = JournalMeta(plan_name, plan_digest, self._clock.wall(), 3)
         self._plans = {plan_name: PlanEntry(plan_name, plan_digest, None)}
         self._records: dict[str, ChunkRecord] = {}
         self._by_job: dict[JobIdentity, set[str]] = {}  # keys of each job's records
         self._proposed: dict[str, ChunkRecord] = {}
         self._orphans: list[str] = []
+        self._facts: dict[JobIdentity, JobFactsEntry] = {}
         self._closed = False
 
     @property
@@ -57,12 +65,22 @@ class MemoryJournal:
             raise JournalMismatchError("<memory>", f"{plan_name} in {known.timezone}", plan_name)
         previous = known.digest if known is not None and known.digest != plan_digest else None
         self._plans[plan_name] = PlanEntry(plan_name, plan_digest, timezone)
-        self._meta = JournalMeta(plan_name, plan_digest, self._meta.created_at, 2, previous)
+        self._meta = JournalMeta(plan_name, plan_digest, self._meta.created_at, 3, previous)
         self._closed = False
         return self
 
     def plans(self) -> list[PlanEntry]:
         return list(reversed(self._plans.values()))
+
+    def job_facts(self) -> dict[JobIdentity, JobFactsEntry]:
+        return dict(self._facts)
+
+    def record_job_facts(
+        self, facts: Iterable[JobFactsEntry], *, forget: Iterable[JobIdentity] = ()
+    ) -> None:
+        self._facts.update((entry.job, entry) for entry in facts)
+        for job in forget:
+            self._facts.pop(job, None)
 
     def start_generation(self, plan_name: str) -> int:
         top = max((r.generation for r in self._records.values()), default=0)

@@ -108,3 +108,24 @@ class PlanEntry:
     rerun_generation: int = 0  # the generation its --rerun-succeeded runs aim at
     # (region, namespace, namespace_source, group) of its targets, as spelled
     locations: tuple[tuple[str, str, str | None, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobFactsEntry:
+    """What the pre-flight learnt about a good job (GetJobInfo, ListGroups), and when.
+
+    Kept so that a resumed run asks only jobs it has not checked (or checked too long
+    ago), and so that what reads a job's ``MaxConcurrency`` (the capacity gate, `watch`)
+    finds it in the journal.
+    """
+
+    job: JobIdentity
+    name: str
+    enabled: bool
+    max_concurrency: int
+    time_type: int | None  # TimeConfig: 1 cron, 3 fix_rate, 4 second_delay, 100 api
+    expression: str | None
+    calendar: str | None
+    data_offset: int | None
+    professional: bool | None  # the group's edition; None: it could not be read
+    checked_at: float  # wall seconds

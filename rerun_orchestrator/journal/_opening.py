@@ -15,7 +15,7 @@ from ._errors import JournalError
 from ._file import FileIdentity, create
 from ._lock import RunLock
 from ._model import JournalMeta, PlanEntry
-from ._schema import COLUMNS, SCHEMA_VERSION, connect, read_meta
+from ._schema import COLUMNS, connect, read_meta
 from ._setup import adopt_plan, check_existing, prepare
 from ._writer import GroupCommitWriter
 
@@ -110,7 +110,7 @@ def open_for_reading(journal_path: Path) -> tuple[sqlite3.Connection, JournalMet
         conn.close()
         raise JournalError(f"{journal_path} is not a journal (no plan recorded)")
     columns = COLUMNS
-    if meta.schema_version < SCHEMA_VERSION:  # upgraded by the next run, read as it is
+    if meta.schema_version < 2:  # schema 1: upgraded by the next run, read as it is
         columns = COLUMNS.replace(
             "plan, timezone, generation", "NULL AS plan, NULL AS timezone, 0 AS generation"
         )

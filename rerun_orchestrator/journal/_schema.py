@@ -8,6 +8,9 @@ days were cut in and its generation, and is indexed by job and first day, so tha
 records touching a job's days are one indexed range read. A `plans` table remembers every
 plan that ran on the journal. Schema 1 (the first release) is upgraded in place when a
 run opens it (`migrate`): its chunks become records of the plan it names.
+
+Schema 3 adds the ``job_facts`` table (`_job_facts`): what the pre-flight learnt about each
+job. A journal of schema 1 or 2 gains it when a run opens it; nothing else changes.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 from ..plan._model import Chunk
 from ._model import ChunkRecord, ChunkStatus, JournalMeta
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Written in every journal's meta: what tells our file from any other SQLite database.
 KIND = "rerun-orchestrator journal"
 

@@ -1,5 +1,5 @@
-"""Making a database a journal: refuse what is not one, create, upgrade schema 1, and
-record the plans that run on it (refusing a change of a plan's zone)."""
+"""Making a database a journal: refuse what is not one, create, upgrade schemas 1 and 2,
+and record the plans that run on it (refusing a change of a plan's zone)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import JournalError
+from ._job_facts import JOB_FACTS_TABLE
 from ._model import JournalMeta, PlanEntry
 from ._schema import INDEXES, KIND, SCHEMA, SCHEMA_VERSION, read_meta, write_meta
 
@@ -76,6 +77,7 @@ def prepare(conn: sqlite3.Connection, path: Path, *, existing: bool, now: float)
             f"rerun-orchestrator (this one reads up to {SCHEMA_VERSION}); upgrade it"
         )
     conn.executescript(SCHEMA)
+    conn.executescript(JOB_FACTS_TABLE)
     if meta is None:
         meta = JournalMeta("", "", now, SCHEMA_VERSION)
         conn.executescript(INDEXES)
@@ -88,15 +90,20 @@ def prepare(conn: sqlite3.Connection, path: Path, *, existing: bool, now: float)
 
 
 def migrate(conn: sqlite3.Connection, path: Path, meta: JournalMeta, now: float) -> JournalMeta:
-    """Schema 1 → 2, in place and in one transaction: each chunk becomes a record of the
-    plan the journal names (its zone is unknown: schema 1 did not store it)."""
+    """Up to this schema, in place and in one transaction.
+
+    1 → 2: each chunk becomes a record of the plan the journal names (its zone is unknown:
+    schema 1 did not store it). 2 → 3: the ``job_facts`` table, created by `prepare`
+    before (empty: the next pre-flight checks every job).
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("ALTER TABLE chunks ADD COLUMN plan TEXT")
-        conn.execute("ALTER TABLE chunks ADD COLUMN timezone TEXT")
-        conn.execute("ALTER TABLE chunks ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
-        conn.execute("UPDATE chunks SET plan = ?", (meta.plan_name,))
-        conn.execute("DELETE FROM orphans")  # chunks now stand for their days, plan or not
+        if meta.schema_version < 2:
+            conn.execute("ALTER TABLE chunks ADD COLUMN plan TEXT")
+            conn.execute("ALTER TABLE chunks ADD COLUMN timezone TEXT")
+            conn.execute("ALTER TABLE chunks ADD COLUMN generation INTEGER NOT NULL DEFAULT 0")
+            conn.execute("UPDATE chunks SET plan = ?", (meta.plan_name,))
+            conn.execute("DELETE FROM orphans")  # chunks now stand for their days, plan or not
         upgraded = JournalMeta(
             meta.plan_name, meta.plan_digest, meta.created_at, SCHEMA_VERSION, meta.previous_digest
         )
@@ -113,7 +120,12 @@ def migrate(conn: sqlite3.Connection, path: Path, meta: JournalMeta, now: float)
         "VALUES (?, ?, NULL, ?, ?)",
         (meta.plan_name, meta.plan_digest, meta.created_at, now),
     )
-    _log_info("rerun.journal.migrated", journal=str(path), from_schema=1, to=SCHEMA_VERSION)
+    _log_info(
+        "rerun.journal.migrated",
+        journal=str(path),
+        from_schema=meta.schema_version,
+        to=SCHEMA_VERSION,
+    )
     return upgraded
 
 

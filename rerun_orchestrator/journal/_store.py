@@ -17,7 +17,14 @@ from datetime import date
 from typing import Protocol
 
 from ..plan._model import Chunk
-from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntry
+from ._model import (
+    ChunkRecord,
+    ChunkStatus,
+    JobFactsEntry,
+    JobIdentity,
+    JournalMeta,
+    PlanEntry,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +51,18 @@ class Journal(Protocol):
     def start_generation(self, plan_name: str) -> int:
         """Begin a deliberate rerun of the plan's days (a generation above every record's,
         remembered in the plan's entry); returns it."""
+        ...
+
+    def job_facts(self) -> dict[JobIdentity, JobFactsEntry]:
+        """What the pre-flight recorded about each good job it checked (``MaxConcurrency``,
+        schedule, edition), with when it checked it; sees every write made before it."""
+        ...
+
+    def record_job_facts(
+        self, facts: Iterable[JobFactsEntry], *, forget: Iterable[JobIdentity] = ()
+    ) -> None:
+        """Durably record the facts of good jobs (replacing older ones of the same job) and
+        delete those of the jobs in `forget` (found bad: never left behind as good)."""
         ...
 
     def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:

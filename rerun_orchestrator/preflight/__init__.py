@@ -7,6 +7,7 @@ in a Basic Edition group) and what it learnt about the good ones (``MaxConcurren
 schedule) for the run to use. Nothing is rerun.
 """
 
+from ._cache import FACTS_MAX_AGE_SECONDS, JournalCache
 from ._check import DEFAULT_CONCURRENCY, JobInfoClient, Preflight
 from ._model import (
     JobEntry,
@@ -33,6 +34,7 @@ from ._plan import (
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_READ_RATE",
+    "FACTS_MAX_AGE_SECONDS",
     "GET_JOB_INFO",
     "LIST_GROUPS",
     "JobEntry",
@@ -40,6 +42,7 @@ __all__ = [
     "JobInfoClient",
     "JobProblem",
     "JobRef",
+    "JournalCache",
     "MemoryCache",
     "PlanCheck",
     "Preflight",

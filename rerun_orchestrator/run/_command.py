@@ -40,7 +40,7 @@ from ..journal._report import write_plan_report
 from ..journal._view import plan_counts
 from ..plan import Plan, PlanError, load_plan, parse_rate
 from ..plan._model import Rate
-from ..preflight import PreflightFailedError, preflight_before_run
+from ..preflight import JournalCache, PreflightFailedError, preflight_before_run
 from ..schedulerx import (
     AiohttpTransport,
     Credentials,
@@ -285,14 +285,19 @@ async def _execute(
         del credentials  # only the key id is needed from here on
         _log.info("rerun.client", endpoint=endpoint or "regional", access_key_id=account)
         if options.preflight:  # every job exists, is enabled, can rerun: or nothing is sent
-            # (caching what it learnt in the journal, so a resume asks only new jobs: pending)
-            await preflight_before_run(
-                plan,
-                client,
-                account=account,
-                read_rate=options.read_rate,
-                progress=options.progress,
-            )
+            # (what it learns is kept in the journal: a resume asks only jobs not checked)
+            cache = JournalCache(journal)
+            try:
+                await preflight_before_run(
+                    plan,
+                    client,
+                    account=account,
+                    read_rate=options.read_rate,
+                    cache=cache,
+                    progress=options.progress,
+                )
+            finally:
+                cache.save()
 
         def rerun_pacer() -> Pacer:
             return AdaptiveLimiter(plan.execution.rate)

@@ -35,12 +35,13 @@ def test_a_v1_journal_reads_before_and_after_its_upgrade(tmp_path) -> None:
     with SqliteJournal.open(
         journal, plan_name="v1-plan", plan_digest="x", timezone="Asia/Shanghai"
     ) as j:
-        assert j.meta.schema_version == 2
+        assert j.meta.schema_version == 3
+        assert j.job_facts() == {}  # the pre-flight's table is there, empty
         records = list(j.records())
         assert {r.plan for r in records} == {"v1-plan"}
         assert [r.status for r in records].count(ChunkStatus.SUCCEEDED) == 6
     with sqlite3.connect(journal) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == (2,)
+        assert conn.execute("SELECT value FROM meta WHERE name='schema_version'").fetchone() == (3,)
 
 
 def test_a_v1_journal_resumes_with_nothing_resent(e2e, tmp_path) -> None:

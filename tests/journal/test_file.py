@@ -57,7 +57,7 @@ def test_a_new_journal_is_complete_from_the_start(tmp_path) -> None:
     _open(path).close()
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
     with SqliteJournal.open_readonly(path) as j:
-        assert j.meta.schema_version == 2
+        assert j.meta.schema_version == 3
         assert [p.name for p in j.plans()] == ["p"]
 
 
