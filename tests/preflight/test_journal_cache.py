@@ -66,8 +66,10 @@ def test_a_resumed_run_asks_nothing_it_checked_and_a_new_job_only(
     assert (code, first["GetJobInfo"]) == (0, 3)
     facts = recorded_jobs(journal)
     assert sorted(facts) == [1, 2, 700]
-    assert facts[1].max_concurrency == 2 and facts[1].time_type == 1
-    assert facts[1].expression == "0 30 2 * * ?" and facts[1].professional is True
+    assert facts[1].max_concurrency == 2
+    assert facts[1].time_type == 1
+    assert facts[1].expression == "0 30 2 * * ?"
+    assert facts[1].professional is True
     assert facts[1].job == JobIdentity("cn-hangzhou", "ns-1", None, "g1", 1)
 
     code, again = run_counting(sim, write_plan([{"jobs": [1, 2, 700]}]), journal)
