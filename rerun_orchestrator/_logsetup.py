@@ -17,17 +17,25 @@ logging: a service that embeds it keeps its own pipeline. The CLI calls `configu
 
 Lines are written to whatever ``sys.stderr`` is *at the time*, not when configured, so that
 a live progress display that redirects stderr (rich's ``Live``) keeps log lines above it.
+
+I/O failures never raise into the code that logged (README, "When things go wrong"): a
+closed console (``run ... 2>&1 | head``) mutes the console and calls the hook given to
+`on_io_failure` (the run stops gracefully, exit 141); a log file that cannot be written
+(disk full) is closed, one line names it on stderr, and the hook is called too (exit 1).
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import errno
 import json
 import logging
+import os
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -43,6 +51,32 @@ _ROUTINE_OUTCOMES = frozenset({None, "succeeded"})
 _encode = json.JSONEncoder(default=str, ensure_ascii=True).encode
 _file: TextIO | None = None
 _tee: _JsonLinesTee | None = None
+IoFailure = Literal["console", "log_file"]
+_hook: Callable[[IoFailure], None] | None = None
+
+
+def on_io_failure(hook: Callable[[IoFailure], None] | None) -> None:
+    """Call `hook` (once per kind) when the console closes or the log file fails."""
+    global _hook  # noqa: PLW0603 - the process's one console and log file
+    _hook = hook
+
+
+def _report(kind: IoFailure) -> None:
+    if _hook is not None:
+        _hook(kind)
+
+
+def mute_stream(stream: TextIO) -> None:
+    """Point a closed console's descriptor at /dev/null: what is buffered, and the
+    interpreter's last flush at exit, then go nowhere instead of raising again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+
+
+def is_closed_pipe(exc: OSError) -> bool:
+    return isinstance(exc, BrokenPipeError) or exc.errno in (errno.EPIPE, errno.EINVAL)
 
 
 class _StderrLogger:
@@ -50,8 +84,14 @@ class _StderrLogger:
 
     def msg(self, message: str) -> None:
         stream = sys.stderr
-        stream.write(message + "\n")
-        stream.flush()
+        try:
+            stream.write(message + "\n")
+            stream.flush()
+        except OSError as exc:
+            if not is_closed_pipe(exc):
+                raise
+            mute_stream(stream)
+            _report("console")
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
@@ -95,18 +135,36 @@ class _JsonLinesTee:
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        self._path = getattr(stream, "name", "the log file")
         self._timer: asyncio.TimerHandle | None = None
         self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     def __call__(self, _: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
         stream = self._stream
         if not stream.closed:  # a log line never takes the run down
-            stream.write(_encode(event_dict) + "\n")
+            try:
+                stream.write(_encode(event_dict) + "\n")
+            except OSError as exc:
+                self._failed(exc)
+                return event_dict
             if method in _URGENT_LEVELS or event_dict.get("outcome") not in _ROUTINE_OUTCOMES:
                 self.flush()
             else:
                 self._arm()
         return event_dict
+
+    def _failed(self, exc: OSError) -> None:
+        """Disk full, I/O error: close the file, say so once, let the run stop."""
+        with contextlib.suppress(OSError):
+            self._stream.close()  # flushes again, and may fail again: it is closed anyway
+        with contextlib.suppress(OSError):
+            sys.stderr.write(
+                f"rerun-orchestrator run: cannot write log file {self._path}: "
+                f"{exc.strerror or exc}; the run stops (the journal holds every outcome): "
+                "free space or fix the file, then run the same command again to resume\n"
+            )
+            sys.stderr.flush()
+        _report("log_file")
 
     def _arm(self) -> None:
         try:
@@ -123,7 +181,10 @@ class _JsonLinesTee:
             self._timer.cancel()
             self._timer = self._timer_loop = None
         if not self._stream.closed:
-            self._stream.flush()
+            try:
+                self._stream.flush()
+            except OSError as exc:
+                self._failed(exc)
 
 
 def close_log_file() -> None:
@@ -133,7 +194,8 @@ def close_log_file() -> None:
         _tee.flush()
         _tee = None
     if _file is not None:
-        _file.close()
+        with contextlib.suppress(OSError):  # a failed flush was reported by the tee
+            _file.close()
         _file = None
 
 

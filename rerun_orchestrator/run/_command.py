@@ -19,6 +19,8 @@ import argparse
 import contextlib
 import itertools
 import secrets
+import signal
+import sqlite3
 import sys
 from contextlib import AsyncExitStack, nullcontext
 from dataclasses import dataclass
@@ -30,7 +32,14 @@ import structlog
 from rich.console import Console
 
 from .._clock import SystemClock
-from .._logsetup import close_log_file, configure
+from .._logsetup import (
+    IoFailure,
+    close_log_file,
+    configure,
+    is_closed_pipe,
+    mute_stream,
+    on_io_failure,
+)
 from ..journal import (
     JournalError,
     Reconciler,
@@ -76,6 +85,7 @@ if TYPE_CHECKING:
     from ..journal import Journal
 
 EXIT_USAGE = 2
+EXIT_CONSOLE_CLOSED = 141  # 128 + SIGPIPE, as a shell reports a writer `head` closed
 # GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
 READ_API = "GetJobInstanceList"
 PROBLEMS_SHOWN = 10
@@ -119,12 +129,23 @@ def main(args: argparse.Namespace) -> int:
     requests = StopRequests(announce=args.log_format != "json")
     with contextlib.suppress(ValueError):  # not the main thread: the host handles signals
         requests.install()  # before any work: a stop during start-up is obeyed too
+    failures: list[IoFailure] = []
+
+    def failed(kind: IoFailure) -> None:  # stop as on a signal: calls in flight recorded
+        failures.append(kind)
+        requests.request(signal.SIGPIPE if kind == "console" else signal.SIGTERM)
+
+    on_io_failure(failed)
     try:
-        return _main(args, requests)
+        code = _main(args, requests)
     finally:
+        on_io_failure(None)
         requests.restore()
         close_log_file()
         structlog.configure(**saved)
+    if failures and code == EXIT_INTERRUPTED:  # the stop was ours, not a person's
+        return EXIT_CONSOLE_CLOSED if failures[0] == "console" else EXIT_INCOMPLETE
+    return code
 
 
 def _main(args: argparse.Namespace, requests: StopRequests) -> int:
@@ -169,23 +190,32 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
             return _refuse(str(exc), args.log_format)
         except KeyboardInterrupt:  # no handlers of our own (not the main thread)
             result = None
-        except JournalError as exc:  # the journal went away under the run, or cannot write
-            _log.error("rerun.run.journal_lost", journal=str(path), error=str(exc))
-            print(f"rerun-orchestrator run: {exc}", file=sys.stderr)
-            return EXIT_INCOMPLETE
+        except (JournalError, sqlite3.Error) as exc:  # gone under the run, cannot write
+            return _journal_lost(path, exc)
+        except ExceptionGroup as group:  # a commit failed in a task of the run
+            lost = group.subgroup((JournalError, sqlite3.Error))
+            if lost is None or lost.split((JournalError, sqlite3.Error))[1] is not None:
+                raise
+            return _journal_lost(path, _first_leaf(lost))
         if result is None:  # stopped hard: nothing to summarise but the journal
             result = _interrupted(plan, journal, RunStats(), 0.0)
         if args.report:
             _write_report(Path(args.report), journal, plan)
-        write_summary(
-            result,
-            list(itertools.islice(plan_problems(plan, journal), PROBLEMS_SHOWN)),
-            sys.stdout,
-            rich=sys.stdout.isatty(),
-        )
-        for note in notes:
-            print(note)
-        ledger_summary(result, path, plan.name, sys.stdout)
+        try:
+            write_summary(
+                result,
+                list(itertools.islice(plan_problems(plan, journal), PROBLEMS_SHOWN)),
+                sys.stdout,
+                rich=sys.stdout.isatty(),
+            )
+            for note in notes:
+                print(note)
+            ledger_summary(result, path, plan.name, sys.stdout)
+            sys.stdout.flush()
+        except OSError as exc:  # `run ... | head`: the run is over, its exit code stands
+            if not is_closed_pipe(exc):
+                raise
+            mute_stream(sys.stdout)
         return result.exit_code
     finally:
         journal.close()
@@ -419,6 +449,26 @@ def _write_report(path: Path, journal: Journal, plan: Plan) -> None:
     with tmp.open("w", encoding="utf-8") as out:
         write_plan_report(journal, plan, out)
     tmp.replace(path)  # a reader never sees half a report
+
+
+def _journal_lost(path: Path, exc: BaseException) -> int:
+    """A commit failed (disk full, I/O error) or the journal went away: one line, exit 1.
+    What was committed stands; the chunk being written is "in flight" and reconciled."""
+    message = str(exc)
+    if isinstance(exc, sqlite3.Error):
+        message = (
+            f"cannot write journal {path}: {exc}; the run stopped, what was recorded "
+            "stands: free space (or fix the disk), then run the same command again to resume"
+        )
+    _log.error("rerun.run.journal_lost", journal=str(path), error=message)
+    with contextlib.suppress(OSError):
+        print(f"rerun-orchestrator run: {message}", file=sys.stderr)
+    return EXIT_INCOMPLETE
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _refuse(message: str, log_format: str) -> int:

@@ -161,6 +161,12 @@ class StopRequests:
 
         self.attach(graceful, forced)
 
+    def request(self, signum: signal.Signals) -> None:
+        """A stop the program asks for itself (its console closed, its log file failed):
+        obeyed as a first signal; never a second one, so calls in flight are recorded."""
+        if self.count == 0:
+            self._handle(signum, None)
+
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         # next() on a C iterator is atomic: a second signal landing inside this handler
         # (re-entered at a bytecode boundary) still gets its own number
