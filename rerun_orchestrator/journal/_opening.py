@@ -70,7 +70,7 @@ def open_for_run(
             each.close()
         lock.release()
         if isinstance(exc, sqlite3.DatabaseError):
-            raise JournalError(f"{journal_path} is not a usable journal: {exc}") from exc
+            raise JournalError(unusable(journal_path, exc)) from exc
         raise
 
     def verify() -> None:
@@ -105,7 +105,7 @@ def open_for_reading(journal_path: Path) -> tuple[sqlite3.Connection, JournalMet
             conn.close()
             raise
     except sqlite3.DatabaseError as exc:
-        raise JournalError(f"{journal_path} is not a usable journal: {exc}") from exc
+        raise JournalError(unusable(journal_path, exc)) from exc
     if meta is None:
         conn.close()
         raise JournalError(f"{journal_path} is not a journal (no plan recorded)")
@@ -115,6 +115,17 @@ def open_for_reading(journal_path: Path) -> tuple[sqlite3.Connection, JournalMet
             "plan, timezone, generation", "NULL AS plan, NULL AS timezone, 0 AS generation"
         )
     return conn, meta, columns
+
+
+def unusable(journal_path: Path, exc: sqlite3.DatabaseError) -> str:
+    """SQLite's own word on a damaged journal, and the way back (docs/journal.md)."""
+    return (
+        f"{journal_path} is not a usable journal: {exc}. Nothing was sent. To recover: "
+        f"move it aside (keep it: `sqlite3 {journal_path} .recover` may save its rows), "
+        "then run the same command again: a run on a new journal asks the server which "
+        "days were already rerun (--lookback, default 7d: make it cover the time since "
+        "the first run) and sends only the others"
+    )
 
 
 def read_only_uri(path: Path) -> str:

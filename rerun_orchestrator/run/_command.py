@@ -455,9 +455,10 @@ def _journal_lost(path: Path, exc: BaseException) -> int:
     """A commit failed (disk full, I/O error) or the journal went away: one line, exit 1.
     What was committed stands; the chunk being written is "in flight" and reconciled."""
     message = str(exc)
-    if isinstance(exc, sqlite3.Error):
+    cause = exc if isinstance(exc, sqlite3.Error) else exc.__cause__
+    if isinstance(cause, sqlite3.Error):  # the writer's own failure, or a later write's
         message = (
-            f"cannot write journal {path}: {exc}; the run stopped, what was recorded "
+            f"cannot write journal {path}: {cause}; the run stopped, what was recorded "
             "stands: free space (or fix the disk), then run the same command again to resume"
         )
     _log.error("rerun.run.journal_lost", journal=str(path), error=message)
