@@ -418,7 +418,8 @@ def _stopped_before_start(log_format: str) -> int:
     if log_format == "json":
         _log.warning("rerun.run.stopped", reason=message)
     else:
-        print(f"rerun-orchestrator run: {message}", file=sys.stderr)
+        with contextlib.suppress(OSError):  # a closed console: the exit code still says it
+            print(f"rerun-orchestrator run: {message}", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 
@@ -476,7 +477,8 @@ def _refuse(message: str, log_format: str) -> int:
     if log_format == "json":
         _log.error("rerun.run.refused", error=message)
     else:
-        print(f"rerun-orchestrator run: {message}", file=sys.stderr)
+        with contextlib.suppress(OSError):  # a closed console: the exit code still says it
+            print(f"rerun-orchestrator run: {message}", file=sys.stderr)
     return EXIT_USAGE
 
 

@@ -180,3 +180,14 @@ def test_a_corrupt_journal_page_is_refused_with_the_way_back(
     assert "--lookback" in err
     assert main(["status", "--journal", str(journal)]) == EXIT_USAGE
     assert "--lookback" in capsys.readouterr().err
+
+
+def test_a_refusal_on_a_closed_console_still_exits_2(tmp_path: Path) -> None:
+    """The refusal's line cannot be written: its exit code still says "refused"."""
+    command = [sys.executable, "-m", "rerun_orchestrator.cli", "run", "--simulate"]
+    command += [str(tmp_path / "missing.yaml"), "--journal", str(tmp_path / "j.sqlite")]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as child:
+        assert child.stdout is not None
+        child.stdout.close()
+        assert child.wait(timeout=60) == EXIT_USAGE
+    assert not (tmp_path / "j.sqlite").exists()
