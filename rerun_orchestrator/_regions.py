@@ -1,7 +1,7 @@
 """The region ids SchedulerX has, as data, so that checking a plan needs no HTTP stack.
 
 The list is the official SDK's endpoint map (`alibabacloud-schedulerx220190430` 2.2.3,
-reference §2); `schedulerx._endpoints` turns it into hosts. It lives outside the
+docs/schedulerx-api.md §2); `schedulerx._endpoints` turns it into hosts. It lives outside the
 `schedulerx` package because importing that package loads aiohttp, and `validate` must
 stay light.
 """

@@ -156,7 +156,7 @@ def _library_step(name: str, build: Callable[[], Any], *, absent_ok: bool) -> Cr
 def default_credentials_provider(
     *, environ: Mapping[str, str] | None = None
 ) -> CredentialsProvider:
-    """The reference's default chain (§5), first source with credentials wins:
+    """The default chain of docs/schedulerx-api.md §5, first source with credentials wins:
 
     1. ``ALIBABA_CLOUD_ACCESS_KEY_ID`` / ``_SECRET`` / ``_SECURITY_TOKEN``;
     2. OIDC role (RRSA), when ``ALIBABA_CLOUD_ROLE_ARN``, ``..._OIDC_PROVIDER_ARN`` and

@@ -1,10 +1,10 @@
 """Credentials from where the official tools keep them: variables, the CLI config, the INI file.
 
-Names, paths and precedence are those of ``alibabacloud-credentials`` 1.0.12 (reference §5),
-so a machine set up for the ``aliyun`` CLI or the SDK works unchanged. Static key pairs and
-STS tokens are read here; profile types that need a network exchange (RAM role, ECS role,
-OIDC, SSO) are delegated to the official library through `AliyunCredentialsProvider` when
-the ``aliyun-credentials`` extra is installed.
+Names, paths and precedence are those of ``alibabacloud-credentials`` 1.0.12
+(docs/schedulerx-api.md §5), so a machine set up for the ``aliyun`` CLI or the SDK works
+unchanged. Static key pairs and STS tokens are read here; profile types that need a network
+exchange (RAM role, ECS role, OIDC, SSO) are delegated to the official library through
+`AliyunCredentialsProvider` when the ``aliyun-credentials`` extra is installed.
 
 Every error names the source, the file, the profile and the missing key, never a value. A
 source that is absent raises `CredentialsNotFoundError` (the chain moves on); one that is

@@ -1,8 +1,9 @@
 """Credentials behind a provider interface. The secret never appears in a repr or message.
 
-Built-in providers follow the reference's default chain (§5): environment variables, the
-aliyun CLI config, the INI credentials file; `AliyunCredentialsProvider` adapts the official
-`alibabacloud-credentials` chain (RAM role, ECS role, OIDC) when that extra is installed.
+Built-in providers follow the default chain of docs/schedulerx-api.md §5: environment
+variables, the aliyun CLI config, the INI credentials file; `AliyunCredentialsProvider` adapts
+the official `alibabacloud-credentials` chain (RAM role, ECS role, OIDC) when that extra is
+installed.
 """
 
 from __future__ import annotations

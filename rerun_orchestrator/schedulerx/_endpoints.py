@@ -1,8 +1,8 @@
 """Where a request goes: the regional endpoint map, and the guard on endpoint overrides.
 
-The map is the official SDK's (`alibabacloud-schedulerx220190430` 2.2.3, reference §2): four
-regions have their own host, every other listed region uses the central host, because the
-region actually addressed is the request's ``RegionId``. A region that is not in the map is
+The map is the official SDK's (`alibabacloud-schedulerx220190430` 2.2.3, docs/schedulerx-api.md
+§2): four regions have their own host, every other listed region uses the central host, because
+the region actually addressed is the request's ``RegionId``. A region that is not in the map is
 refused rather than guessed: the SDK's fallback (``schedulerx2.<region>.aliyuncs.com``) is
 probably not a real host, and a typo in a plan should fail before anything is sent.
 

@@ -1,11 +1,11 @@
 """Building one signed RPC request, as a pure function of its inputs.
 
-Date and nonce are arguments, not read here, so a test can pin them and compare our bytes
-with the official SDK's; the client passes a fresh pair on every attempt (reference §3: a
-resend with an old nonce is refused, an old date expires after 15 minutes).
+Date and nonce are arguments, not read here, so a test can pin them and compare our bytes with
+the official SDK's; the client passes a fresh pair on every attempt (docs/schedulerx-api.md §3:
+a resend with an old nonce is refused, an old date expires after 15 minutes).
 
-Placement follows the official SDK (reference §2): RerunJob sends its parameters as an
-``application/x-www-form-urlencoded`` body, the read APIs as a query string. The body is
+Placement follows the official SDK (docs/schedulerx-api.md §2): RerunJob sends its parameters
+as an ``application/x-www-form-urlencoded`` body, the read APIs as a query string. The body is
 ``urlencode(sorted(params))``, the SDK's own encoding, so the bytes and hash are identical.
 """
 

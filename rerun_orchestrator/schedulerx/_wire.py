@@ -98,7 +98,7 @@ class InstanceStatus(enum.IntEnum):
 
 class TriggerType(enum.IntEnum):
     SCHEDULED = 1
-    RERUN = 2  # "data rebrush": what RerunJob creates (assumed, see reference §1.1)
+    RERUN = 2  # "data rebrush": what RerunJob creates (assumed, see docs/schedulerx-api.md §1.1)
     API = 3
     MANUAL = 4
     SYSTEM_RETRY = 5

@@ -87,7 +87,8 @@ def _locate(state: SimState, params: Mapping[str, str], job_id: int | None) -> A
     if not registry.has_namespace(region, namespace, source) or (
         spec is not None and spec.namespace_source != source
     ):
-        shown = "null" if source is None else source  # the service is Java (reference §4.3)
+        # the service is Java (docs/schedulerx-api.md §4.3)
+        shown = "null" if source is None else source
         return _fail(
             state,
             "namespace_not_found",

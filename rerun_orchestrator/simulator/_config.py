@@ -25,10 +25,11 @@ LIST_FILTERS = ("schedule_time", "data_time")
 LIST_ORDERS = ("newest_first", "oldest_first")
 OVER_CONCURRENCY = ("queue", "reject")
 TIME_TYPES = (1, 3, 4, 100)  # cron, fix_rate, second_delay, api
-DEFAULT_HISTORY_LIMIT = 300  # SchedulerX keeps the newest 300 instances of a job (reference §8)
+# SchedulerX keeps the newest 300 instances of a job (docs/schedulerx-api.md §8)
+DEFAULT_HISTORY_LIMIT = 300
 
 # Business failure `Code`s (HTTP 200, Success=false). The real values are undocumented
-# (reference §4.3), so each is configurable under `business_error_codes`.
+# (docs/schedulerx-api.md §4.3), so each is configurable under `business_error_codes`.
 DEFAULT_BUSINESS_CODES: Mapping[str, int] = MappingProxyType(
     {
         "namespace_not_found": 500,

@@ -69,7 +69,7 @@ def test_jsonl_has_exactly_the_contract_keys_one_object_per_chunk() -> None:
     assert all(list(o) == CONTRACT_KEYS for o in objects)
     first = objects[0]
     assert first["job_id"] == 123
-    assert first["start_date"] == 1645459200000  # the reference's StartDate example
+    assert first["start_date"] == 1645459200000  # the StartDate example of docs/schedulerx-api.md
     assert first["end_date"] == 1645459200000 + 6 * 86_400_000
     assert first["days"] == 7
     assert first["namespace_source"] is None

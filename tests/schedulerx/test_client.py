@@ -1,4 +1,4 @@
-"""The client against a loopback server answering each shape of the reference."""
+"""The client against a loopback server answering each shape of docs/schedulerx-api.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every test vector of the reference (TV1-TV5), through the pure signer and the request builder."""
+"""Every test vector of docs/schedulerx-api.md (TV1-TV5), through the signer and the builder."""
 
 from __future__ import annotations
 

@@ -95,7 +95,7 @@ class Reply:
 
 @dataclass
 class RawClient:
-    """Signs like the reference (V3 or V1) and lets a test break any single part."""
+    """Signs as docs/schedulerx-api.md §3 says (V3 or V1) and lets a test break any single part."""
 
     session: aiohttp.ClientSession
     url: str

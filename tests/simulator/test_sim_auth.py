@@ -95,7 +95,7 @@ async def test_wrong_secret_v1_echoes_the_servers_string_to_sign(
     assert echoed.startswith(
         "POST&%2F&AccessKeyId%3Dtestid%26Action%3DRerunJob%26DataTime%3D10%253A00%253A00"
     )
-    # It is exactly what the reference algorithm gives for the parameters sent.
+    # It is exactly what docs/schedulerx-api.md §3's algorithm gives for the parameters sent.
     assert "%26Signature%3D" not in echoed
 
 
