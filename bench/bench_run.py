@@ -168,6 +168,7 @@ def cli_once(url: str, plan_path: Path, journal: Path, calls: int) -> float:
                 "json",
                 "--no-progress",
                 "--no-preflight",  # the sending path; bench_preflight measures the check
+                "--no-watch",  # nor the instances after it: bench_watch does
             ),
         ],
         env=env,

@@ -98,7 +98,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--concurrency", type=types.count("concurrency"), help="override the plan's concurrency"
     )
     run.add_argument(
-        "--retry-failed", action="store_true", help="also resend chunks that failed permanently"
+        "--retry-failed",
+        action="store_true",
+        help="also resend chunks that failed permanently, and retry failed or rejected "
+        "instances in place (RetryJobInstance)",
     )
     run.add_argument(
         "--lookback",
@@ -113,6 +116,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="rerun days already covered (by the journal or found on the server) once more",
     )
     run.add_argument("--no-progress", action="store_true", help="no live progress display")
+    _add_watch_options(run)
     run.add_argument(
         "--no-preflight",
         action="store_true",
@@ -153,9 +157,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _add_neighbour_options(run)
 
-    status = commands.add_parser("status", help="what a journal holds")
-    status.add_argument("--journal", required=True)
-    status.add_argument("--format", choices=("table", "json"), default="table")
+    _add_status(commands)
 
     settle = commands.add_parser(
         "settle", help="record what you found for unknown chunks (after checking the console)"
@@ -190,6 +192,35 @@ def _add_neighbour_options(run: argparse.ArgumentParser) -> None:
         "--ignore-windows",
         action="store_true",
         help="send outside the plan's execution.windows (for a person who knows)",
+    )
+
+
+def _add_watch_options(run: _Parser) -> None:
+    run.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="return once the calls are accepted, without watching the rerun instances",
+    )
+    run.add_argument("--watch-poll", type=float, default=2.0, help=argparse.SUPPRESS)
+    run.add_argument("--appear-seconds", type=float, default=600.0, help=argparse.SUPPRESS)
+
+
+def _add_status(commands: argparse._SubParsersAction[_Parser]) -> None:
+    status = commands.add_parser("status", help="what a journal holds")
+    status.add_argument("--journal", required=True)
+    status.add_argument("--format", choices=("table", "json"), default="table")
+    status.add_argument(
+        "--days", action="store_true", help="one line per day, with its rerun instance"
+    )
+    status.add_argument(
+        "--job", type=int, action="append", default=[], help="with --days: only this job"
+    )
+    status.add_argument(
+        "--status",
+        dest="day_status",
+        action="append",
+        default=[],
+        help="with --days: only days of this status or instance status (failed, rejected, ...)",
     )
 
 
@@ -306,7 +337,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
         print(f"rerun-orchestrator status: {exc}", file=sys.stderr)
         return EXIT_USAGE
     with journal:
-        render_status(journal, sys.stdout, fmt=args.format)
+        if args.days:
+            from .journal._status_days import render_days  # noqa: PLC0415
+
+            render_days(
+                journal, sys.stdout, fmt=args.format, jobs=args.job, statuses=args.day_status
+            )
+        else:
+            render_status(journal, sys.stdout, fmt=args.format)
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from typing import Self
 from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
 from ._errors import DayCoveredError, JournalError, JournalMismatchError
+from ._instances import DayInstance, MemoryDayInstances
 from ._ledger import conflict
 from ._model import (
     ChunkRecord,
@@ -30,7 +31,7 @@ from ._transitions import begin_attempt, settle
 _ORPHANS_SHOWN = 100
 
 
-class MemoryJournal:
+class MemoryJournal(MemoryDayInstances):
     """A journal held in memory. `plan_name`/`plan_digest` only fill in `meta`."""
 
     def __init__(
@@ -44,6 +45,7 @@ class MemoryJournal:
         self._proposed: dict[str, ChunkRecord] = {}
         self._orphans: list[str] = []
         self._facts: dict[JobIdentity, JobFactsEntry] = {}
+        self._day_instances: dict[tuple[str, date], DayInstance] = {}
         self._closed = False
 
     @property

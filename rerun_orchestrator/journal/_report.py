@@ -12,12 +12,14 @@ has seen (its process died, or the run was stopped mid-call). The next run recon
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from ..plan._plan import Plan
+from ._instances import DayInstance
 from ._ledger import Segment
 from ._model import ChunkRecord, ChunkStatus
 from ._store import Journal
@@ -30,6 +32,9 @@ _REPORTED = {
     ChunkStatus.FAILED: "failed",
     ChunkStatus.UNKNOWN: "unknown",
 }
+
+
+_NEEDS_PERSON = ("failed", "rejected", "unknown")
 
 
 def reported_status(status: ChunkStatus) -> str:
@@ -102,12 +107,23 @@ def write_plan_report(journal: Journal, plan: Plan, out: TextIO, *, generation: 
             first = False
     out.write('\n ],\n "days": [')
     first = True
+    by_instance: Counter[str] = Counter()
+    failed: dict[int, list[dict[str, Any]]] = {}
     for job in plan_jobs(plan):
-        for segment in job_view(journal, job, generation=generation).segments():
-            for entry in _day_entries(job.job_id, segment):
+        view = job_view(journal, job, generation=generation)
+        known = journal.day_instances({s.record.key for s in view.segments() if s.record})
+        for segment in view.segments():
+            for entry in _day_entries(job.job_id, segment, known):
                 out.write(("\n  " if first else ",\n  ") + json.dumps(entry))
                 first = False
-    out.write("\n ]}\n")
+                by_instance[entry["instance_status"] or "null"] += 1
+                if entry["instance_status"] in _NEEDS_PERSON:
+                    failed.setdefault(job.job_id, []).append(
+                        {k: entry[k] for k in ("day", "instance_id", "instance_status", "reason")}
+                    )
+    out.write(f'\n ],\n "instance_counts": {json.dumps(dict(sorted(by_instance.items())))},')
+    failed_jobs = [{"job_id": job_id, "days": days} for job_id, days in failed.items()]
+    out.write(f'\n "failed_days": {json.dumps(failed_jobs)}}}\n')
 
 
 def _contract_counts(by_status: Mapping[ChunkStatus, int]) -> dict[str, int]:
@@ -118,18 +134,35 @@ def _contract_counts(by_status: Mapping[ChunkStatus, int]) -> dict[str, int]:
     return counts
 
 
-def _day_entries(job_id: int, segment: Segment) -> Iterator[dict[str, Any]]:
+def _day_entries(
+    job_id: int, segment: Segment, known: Mapping[tuple[str, date], DayInstance]
+) -> Iterator[dict[str, Any]]:
     record = segment.record
     status = reported_status(day_status(segment))
     single = record is not None and record.chunk.days == 1 and len(record.instance_ids) == 1
     for offset in range(segment.days):
+        day = segment.first + timedelta(days=offset)
+        seen = None if record is None else known.get((record.key, day))
+        instance_id = record.instance_ids[0] if single and record is not None else None
         yield {
             "job_id": job_id,
-            "day": (segment.first + timedelta(days=offset)).isoformat(),
+            "day": day.isoformat(),
             "status": status,
             "chunk": None if record is None else record.key,
             "request_id": None if record is None else record.request_id,
-            "instance_id": record.instance_ids[0] if single and record is not None else None,
-            "instance_status": None,
+            "instance_id": seen.instance_id if seen is not None else instance_id,
+            "instance_status": None if seen is None else seen.status.value,
             "plan": None if record is None else record.plan,
-        }
+        } | _instance_extras(seen)
+
+
+def _instance_extras(seen: DayInstance | None) -> dict[str, Any]:
+    """Ours beyond the contract's keys: when it ran, why it is unknown, retries."""
+    if seen is None:
+        return {"start_time": None, "end_time": None, "reason": None, "retries": 0}
+    return {
+        "start_time": seen.start_time,
+        "end_time": seen.end_time,
+        "reason": seen.reason,
+        "retries": seen.retries,
+    }

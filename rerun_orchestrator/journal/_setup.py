@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import JournalError
+from ._instances import DAY_INSTANCES_SCHEMA
 from ._job_facts import JOB_FACTS_TABLE
 from ._model import JournalMeta, PlanEntry
 from ._schema import INDEXES, KIND, SCHEMA, SCHEMA_VERSION, read_meta, write_meta
@@ -78,6 +79,8 @@ def prepare(conn: sqlite3.Connection, path: Path, *, existing: bool, now: float)
         )
     conn.executescript(SCHEMA)
     conn.executescript(JOB_FACTS_TABLE)
+    # Additive (no schema bump): what each day's rerun instance did, kept by the watcher.
+    conn.executescript(DAY_INSTANCES_SCHEMA)
     if meta is None:
         meta = JournalMeta("", "", now, SCHEMA_VERSION)
         conn.executescript(INDEXES)

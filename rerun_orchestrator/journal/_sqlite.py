@@ -38,6 +38,7 @@ from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
 from ._errors import DayCoveredError, JournalError
 from ._file import FileIdentity
+from ._instances import SqliteDayInstances
 from ._job_facts import JobFactsQueries
 from ._ledger import conflict
 from ._lock import RunLock
@@ -61,7 +62,7 @@ ORPHANS_SHOWN = 100  # keys returned by `sync`; the count is always exact
 _SYNCHRONOUS = ("FULL", "NORMAL")
 
 
-class SqliteJournal(LedgerQueries, JobFactsQueries):
+class SqliteJournal(SqliteDayInstances, LedgerQueries, JobFactsQueries):
     """The `Journal` on a local SQLite file. Build it with `open` or `open_readonly`.
 
     Use it from one thread (an event loop's) at a time; commits happen in worker threads

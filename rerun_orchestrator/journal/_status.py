@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 from ._lock import active_holder
 from ._model import ChunkRecord, ChunkStatus
-from ._report import reported_status
 from ._sqlite import SqliteJournal
+from ._status_days import failed_by_job, instance_counts, status_days
 from ._store import Journal
 
 Format = Literal["table", "json"]
@@ -73,7 +73,9 @@ def status_data(journal: Journal) -> dict[str, Any]:
             for record in journal.records([ChunkStatus.UNKNOWN, ChunkStatus.IN_FLIGHT])
         ],
         "orphans": {"count": orphan_count, "keys": list(orphans)},
-        "days": [entry for record in journal.records() for entry in _day_entries(record)],
+        "days": (days := status_days(journal)),
+        "instance_counts": instance_counts(days),
+        "failed_days": failed_by_job(days),
         "plans": [
             {
                 "name": entry.name,
@@ -86,28 +88,6 @@ def status_data(journal: Journal) -> dict[str, Any]:
         ],
     }
     return data
-
-
-def _day_entries(record: ChunkRecord) -> list[dict[str, Any]]:
-    """One entry per day a record holds (pending records hold none: nothing was applied)."""
-    if record.status is ChunkStatus.PENDING:
-        return []
-    chunk = record.chunk
-    single = chunk.days == 1 and len(record.instance_ids) == 1
-    status = reported_status(record.status)
-    return [
-        {
-            "job_id": chunk.job_id,
-            "day": (chunk.first_day + timedelta(days=n)).isoformat(),
-            "status": status,
-            "chunk": record.key,
-            "request_id": record.request_id,
-            "instance_id": record.instance_ids[0] if single else None,
-            "instance_status": None,
-            "plan": record.plan,
-        }
-        for n in range(chunk.days)
-    ]
 
 
 def _days_by_plan(journal: Journal) -> dict[str, dict[str, int]]:

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Protocol
 
 from ..plan._model import Chunk
+from ._instances import DayInstance
 from ._model import (
     ChunkRecord,
     ChunkStatus,
@@ -155,6 +156,19 @@ class Journal(Protocol):
     def counts(self, *, plan_only: bool = False) -> dict[ChunkStatus, int]:
         """How many chunks are in each state (every state is a key); `plan_only` as in
         `records`. Cheaper than counting `records`."""
+        ...
+
+    def record_day_instances(self, items: Iterable[DayInstance]) -> None:
+        """Store what each day's rerun instance did (upsert by chunk key and day), durably
+        when it returns: the server prunes its history, the journal must not."""
+        ...
+
+    def day_instances(self, keys: Iterable[str]) -> dict[tuple[str, date], DayInstance]:
+        """The stored instances of the records `keys`, by (chunk key, day)."""
+        ...
+
+    def all_day_instances(self) -> list[DayInstance]:
+        """Every stored day instance, by job and day."""
         ...
 
     def flush(self) -> None:

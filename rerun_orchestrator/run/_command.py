@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import functools
 import itertools
 import secrets
 import signal
 import sqlite3
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +68,7 @@ from ..schedulerx import (
     resolve_endpoint,
 )
 from ._adaptive import AdaptiveLimiter
+from ._events import WatchFinished
 from ._executor import RERUN_JOB, chunk_counts, day_counts, run_plan
 from ._guard import DEFAULT_LOOKBACK_SECONDS, ServerGuard
 from ._ledger_options import (
@@ -78,8 +82,10 @@ from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
 from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
+from ._retry_instances import retry_failed_instances
 from ._stall import DEFAULT_STALL_TIMEOUT
 from ._stop import STOP_GRACE_SECONDS, StoppedError, StopRequests
+from ._watch import InstanceWatcher, instance_counts
 
 if TYPE_CHECKING:
     from ..journal import Journal
@@ -88,6 +94,12 @@ EXIT_USAGE = 2
 EXIT_CONSOLE_CLOSED = 141  # 128 + SIGPIPE, as a shell reports a writer `head` closed
 # GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
 READ_API = "GetJobInstanceList"
+RETRY_API = "RetryJobInstance"
+# Listings the watcher may start per read-quota call: a listing is at least two pages (the
+# end is proven by an empty page), so 0.3 spends about 60% of GetJobInstanceList's quota
+# and leaves the rest to reconciliation and the guard.
+WATCH_SHARE = 0.3
+MAX_WATCH_POLL = 300.0
 PROBLEMS_SHOWN = 10
 
 _log = structlog.get_logger("rerun_orchestrator.cli")
@@ -112,6 +124,9 @@ class _Options:
     ignore_windows: bool = False
     preflight: bool = True
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
+    watch: bool = True
+    watch_poll: float = 2.0
+    appear_seconds: float = 600.0
 
 
 def default_log_path(journal: Path) -> Path:
@@ -248,6 +263,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         simulate_quota = parse_rate(args.simulate_quota) if args.simulate_quota else None
         # --read-rate, else the plan's execution.read_rate (default 100/min)
         read_rate = parse_rate(args.read_rate) if args.read_rate else plan.execution.read_rate
+        if args.simulate and not args.read_rate:  # the simulator reads as fast as it reruns
+            read_rate = simulate_quota or plan.execution.rate
     except ValueError as exc:
         raise _UsageError(f"bad option: {exc}") from None
     if args.timeout is not None and not args.timeout > 0:
@@ -286,6 +303,9 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         ignore_windows=getattr(args, "ignore_windows", False),
         preflight=not getattr(args, "no_preflight", False),
         stall_timeout=args.stall_timeout,
+        watch=not getattr(args, "no_watch", False),
+        watch_poll=getattr(args, "watch_poll", 2.0),
+        appear_seconds=getattr(args, "appear_seconds", 600.0),
     )
     return plan, options
 
@@ -352,6 +372,20 @@ async def _execute(
         generation = rerun_generation(plan, journal) if options.rerun_succeeded else 0
         stats = RunStats()
         result: RunResult | None = None
+        watcher = (
+            await _start_watch(
+                plan,
+                journal,
+                options,
+                reconciler=reconciler,
+                client=client,
+                retries=shared_limiters.get(account, RETRY_API, read_pacer),
+                generation=generation,
+                notes=notes,
+            )
+            if options.watch
+            else None
+        )
         with run_scope:
             progress = (
                 LiveProgress(stats, pacer, clock, Console(file=sys.stderr))
@@ -359,7 +393,8 @@ async def _execute(
                 else nullcontext()
             )
             with progress, contextlib.suppress(StoppedError):  # stopped during start-up
-                result = await run_plan(
+                sending = functools.partial(
+                    run_plan,
                     plan,
                     client=client,
                     journal=journal,
@@ -374,6 +409,13 @@ async def _execute(
                     stop_requested=lambda: requests.requested,
                     ignore_windows=options.ignore_windows,
                 )
+                result = await (
+                    sending()
+                    if watcher is None
+                    else _send_and_watch(
+                        sending, watcher, journal, plan, stop, generation=generation
+                    )
+                )
         if result is None:  # cut short: what this run really did, and the journal's counts
             result = _interrupted(plan, journal, stats, clock.now() - started)
         if guard is not None and guard.found_days:
@@ -387,6 +429,86 @@ async def _execute(
                 "whether their days were already rerun; run again to resume"
             )
         return result
+
+
+async def _start_watch(
+    plan: Plan,
+    journal: Journal,
+    options: _Options,
+    *,
+    reconciler: Reconciler,
+    client: SchedulerXClient,
+    retries: Pacer,
+    generation: int,
+    notes: list[str],
+) -> InstanceWatcher:
+    """The run's watcher; with --retry-failed, first retry failed instances in place."""
+    if options.retry_failed:
+        retried = await retry_failed_instances(
+            client, journal, plan, acquire=retries.acquire, generation=generation
+        )
+        if retried:
+            notes.append(f"{retried} failed or rejected instances retried in place")
+    share = options.read_rate.per_second * WATCH_SHARE
+    return InstanceWatcher(
+        reconciler,
+        journal,
+        plan,
+        generation=generation,
+        appear_seconds=options.appear_seconds,
+        min_poll=options.watch_poll,
+        max_poll=max(options.watch_poll, MAX_WATCH_POLL),
+        acquire=RateLimiter(share).acquire,
+    )
+
+
+async def _send_and_watch(
+    sending: Callable[[], Awaitable[RunResult]],
+    watcher: InstanceWatcher,
+    journal: Journal,
+    plan: Plan,
+    stop: anyio.Event,
+    *,
+    generation: int,
+) -> RunResult:
+    """Send, and meanwhile follow every accepted day's instance to its end; return when
+    both are done. A stop ends the watch at once (the next run picks it up) but lets the
+    sending finish its calls in flight."""
+    sending_done, watched = anyio.Event(), anyio.Event()
+    watch_scope = anyio.CancelScope()
+
+    finished: list[bool] = []
+
+    async def watch() -> None:
+        with watch_scope:
+            await watcher.run(sending_done)
+            finished.append(True)
+        watched.set()
+
+    async def stop_watching() -> None:
+        await stop.wait()
+        watch_scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        tg.start_soon(stop_watching)
+        try:
+            result = await sending()
+        finally:
+            sending_done.set()
+            if stop.is_set():
+                watch_scope.cancel()
+        await watched.wait()
+        tg.cancel_scope.cancel()
+    counts = instance_counts(journal, plan, generation=generation, since=watcher.since)
+    # A watch cut short by a signal is a stop (exit 130); by a halt, the halt says why.
+    cut_short = not finished and result.halted is None
+    watched_result = dataclasses.replace(
+        result, instances=dict(counts), stopped=result.stopped or cut_short
+    )
+    if finished:  # a stopped run ends with rerun.run.finished, as before
+        watcher.events.emit(WatchFinished(dict(counts), watched_result.exit_code))
+    return watched_result
 
 
 async def _credentials() -> tuple[CredentialsProvider, Credentials]:

@@ -16,6 +16,10 @@ Events and their log names:
     rerun.chunk.unknown
     rerun.location.stopped  LocationStopped  a location-wide refusal: nothing more sent there
     rerun.retry.paused      RetryGateOpened  the retry budget is spent: retries pause, probe
+    rerun.instance          InstanceChanged  a day's rerun instance changed status (debug; warning
+                                             when failed, rejected or unknown: a person must look)
+    rerun.watch.finished    WatchFinished    every accepted day's instance ended (or the watch
+                                             stopped): days by instance status, the exit code
     rerun.stop.requested    StopRequested    dispatching stops; calls in flight finish
     rerun.run.finished      RunFinished      counts and exit code
 
@@ -160,6 +164,31 @@ class ChunkFinished(ChunkEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class InstanceChanged(RunEvent):
+    """What the watcher saw of one day's rerun instance: a new status."""
+
+    name: ClassVar[str] = "rerun.instance"
+    level: ClassVar[str] = "debug"
+
+    job_id: int
+    day: str  # YYYY-MM-DD
+    instance_id: int | None
+    status: str  # waiting | running | success | failed | rejected | stopped | unknown
+    chunk: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchFinished(RunEvent):
+    """The last event of a watched run: after `rerun.run.finished`, which ends the sending."""
+
+    name: ClassVar[str] = "rerun.watch.finished"
+
+    instances: dict[str, int]
+    exit_code: int
+
+
+@dataclass(frozen=True, slots=True)
 class StopRequested(RunEvent):
     name: ClassVar[str] = "rerun.stop.requested"
     level: ClassVar[str] = "warning"
@@ -222,6 +251,8 @@ def event_name(event: RunEvent) -> str:
 
 def event_level(event: RunEvent) -> str:
     if isinstance(event, ChunkFinished) and event.status != "succeeded":
+        return "warning"
+    if isinstance(event, InstanceChanged) and event.status in ("failed", "rejected", "unknown"):
         return "warning"
     return event.level
 

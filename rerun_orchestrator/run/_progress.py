@@ -167,8 +167,16 @@ def _conclusion(result: RunResult) -> str:
         return f"stopped early: {result.halted}"
     if result.stopped:
         return "stopped: run the same command again to resume"
-    if result.complete:
+    if result.complete and result.instances is None:
         return "every chunk of the plan has succeeded"
+    if result.complete and result.instances_succeeded:
+        return "every day's rerun instance has succeeded"
+    if result.complete and result.instances is not None:
+        seen = ", ".join(f"{n} {status}" for status, n in sorted(result.instances.items()))
+        return (
+            f"every chunk was accepted, but not every day's instance succeeded ({seen}): "
+            "see --report or status --days; --retry-failed retries them in place"
+        )
     if result.counts.failed:
         return (
             "not every chunk succeeded: run again to resume pending and unknown chunks; "

@@ -89,6 +89,8 @@ class RunResult:
     covered_by: dict[str, int] = field(default_factory=dict)  # covered days per plan
     notes: tuple[str, ...] = ()  # what else the user must know (a location stopped, ...)
     undecided: int = 0  # doubtful chunks GetJobInstanceList could not settle
+    # Accepted days by instance status, when the run watched them (None: not watched).
+    instances: dict[str, int] | None = None
 
     @property
     def complete(self) -> bool:
@@ -99,7 +101,14 @@ class RunResult:
     def exit_code(self) -> int:
         if self.stopped:
             return EXIT_INTERRUPTED
-        return EXIT_OK if self.complete else EXIT_INCOMPLETE
+        return EXIT_OK if self.complete and self.instances_succeeded else EXIT_INCOMPLETE
+
+    @property
+    def instances_succeeded(self) -> bool:
+        """Every accepted day's instance succeeded (True when not watched)."""
+        if self.instances is None:
+            return True
+        return all(n == 0 for status, n in self.instances.items() if status != "success")
 
     def to_json(self) -> dict[str, Any]:
         c = self.counts
@@ -122,4 +131,5 @@ class RunResult:
             "exit_code": self.exit_code,
             "days": None if self.days is None else dataclasses.asdict(self.days),
             "covered_by": dict(self.covered_by),
+            "instances": None if self.instances is None else dict(self.instances),
         }

@@ -43,10 +43,11 @@ def simulator_config_for(plan: Plan, credentials: Credentials, quota: Rate) -> S
         jobs=jobs,
         quota={
             "RerunJob": QuotaSpec(per_second, max(1.0, per_second)),
-            "GetJobInstanceList": "100/min",
+            # as fast as RerunJob, so that watching a simulated run takes no longer than it
+            "GetJobInstanceList": QuotaSpec(per_second, max(1.0, per_second)),
         },
         instance_wait_seconds=0.0,
-        instance_run_seconds=1.0,
+        instance_run_seconds=0.2,
     )
 
 

@@ -191,6 +191,31 @@ class SchedulerXClient:
         """
         return await self._call("RerunJob", "POST", params.form(), in_body=True, idempotent=False)
 
+    async def retry_job_instance(
+        self,
+        *,
+        region: str,
+        namespace: str,
+        group_id: str,
+        job_id: int,
+        instance_id: int,
+        namespace_source: str | None = None,
+    ) -> AttemptResult:
+        """RetryJobInstance (POST, query string): run an ended instance again, the same
+        instance id (no new instance for its day). Sent once, like `rerun_job`: a lost
+        answer is AMBIGUOUS, never repeated blindly.
+        """
+        params = {
+            "RegionId": region,
+            "Namespace": namespace,
+            "GroupId": group_id,
+            "JobId": str(job_id),
+            "JobInstanceId": str(instance_id),
+        }
+        if namespace_source is not None:
+            params["NamespaceSource"] = namespace_source
+        return await self._call("RetryJobInstance", "POST", params, in_body=False, idempotent=False)
+
     async def _read(
         self, action: str, params: Mapping[str, str], method: Literal["GET", "POST"] = "GET"
     ) -> ApiResponse:

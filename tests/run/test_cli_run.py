@@ -114,7 +114,11 @@ def test_demo_runs_against_the_built_in_simulator(tmp_path: Path) -> None:
     assert len(attempts) == 39
     assert {e["outcome"] for e in attempts} == {"succeeded"}
     assert all(e["level"] == "info" and "timestamp" in e for e in attempts)
-    assert events[-1]["event"] == "rerun.run.finished"
+    # watching (the default) ends the run: its event comes last, after the sending's
+    assert [e["event"] for e in events][-1] == "rerun.watch.finished"
+    assert set(events[-1]["instances"]) == {"success"}
+    assert events[-1]["exit_code"] == 0
+    assert any(e["event"] == "rerun.run.finished" for e in events)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["counts"] == {
         "total": 39,
