@@ -84,6 +84,11 @@ class _Instruments:
         self.days = meter.create_counter(
             "rerun_orchestrator.days.settled", unit="{day}", description="(job, day) settled"
         )
+        self.instances = meter.create_counter(
+            "rerun_orchestrator.instances",
+            unit="{instance}",
+            description="Rerun instance status changes seen by the watcher, by new status",
+        )
         self.reconciliations = meter.create_counter(
             "rerun_orchestrator.reconciliations",
             unit="{chunk}",
@@ -171,6 +176,7 @@ class RunMetrics:
             AttemptFinished,
             ChunkFinished,
             ChunkReconciled,
+            InstanceChanged,
             Throttled,
         )
 
@@ -193,6 +199,8 @@ class RunMetrics:
                 instruments.days.add(event.days, state)
         elif isinstance(event, ChunkReconciled):
             instruments.reconciliations.add(1, {**attributes, "rerun.outcome": event.outcome})
+        elif isinstance(event, InstanceChanged):
+            instruments.instances.add(1, {**attributes, "rerun.instance.status": event.status})
 
 
 class MeteredInstanceLister:

@@ -20,7 +20,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 import rerun_orchestrator as ro
+from rerun_orchestrator import _metrics
 from rerun_orchestrator.run import RetryBudget, RunStats
+from rerun_orchestrator.run._events import InstanceChanged
 from rerun_orchestrator.simulator import FaultRule, QuotaSpec, SimulatorConfig
 from rerun_orchestrator.testing import RerunHarness
 
@@ -138,7 +140,28 @@ async def test_the_instruments_see_calls_throttles_backoff_rate_and_states(
         "rerun.outcome",
         "error.type",
         "rerun.state",
+        "rerun.instance.status",
     }
+
+
+def test_instances_are_counted_by_the_status_the_watcher_saw(
+    reader: InMemoryMetricReader,
+) -> None:
+    metrics = _metrics.RunMetrics("watched-plan", None)
+    for status in ("running", "success", "running", "failed"):
+        metrics.observe(InstanceChanged(7, "2024-01-01", 11, status, "7:key", None))
+    points = [
+        p
+        for p in _points(reader)["rerun_orchestrator.instances"]
+        if p.attributes["rerun.plan"] == "watched-plan"
+    ]
+    assert {p.attributes["rerun.instance.status"]: p.value for p in points} == {
+        "running": 2,
+        "success": 1,
+        "failed": 1,
+    }
+    # the job id, the day and the instance id stay out of the attributes (logs carry them)
+    assert {k for p in points for k in p.attributes} == {"rerun.plan", "rerun.instance.status"}
 
 
 def test_without_the_opentelemetry_api_the_library_runs_and_records_nothing() -> None:
