@@ -34,9 +34,10 @@ from .._logsetup import close_log_file, configure
 from ..journal import (
     JournalError,
     Reconciler,
-    SqliteJournal,
 )
+from ..journal._locate import describe, open_for_run
 from ..journal._report import write_plan_report
+from ..journal._url import is_postgres_url
 from ..journal._view import plan_counts
 from ..plan import Plan, PlanError, load_plan, parse_rate
 from ..plan._model import Rate
@@ -64,6 +65,7 @@ from ._ledger_options import (
     parse_duration,
     plan_problems,
     rerun_generation,
+    state_home,
 )
 from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._outputs import OutputPathError, check_outputs
@@ -136,10 +138,11 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
         return _refuse(str(exc), args.log_format)
     if requests.requested:
         return _stopped_before_start(args.log_format)
-    path = Path(args.journal) if args.journal else default_journal_path(plan)
+    location = args.journal or default_journal_path(plan)  # a path or a postgresql:// URL
+    path = describe(location)  # what the summary and the logs call it (no password)
     try:
-        journal = SqliteJournal.open(
-            path,
+        journal = open_for_run(
+            location,
             plan_name=plan.name,
             plan_digest=plan.digest,
             timezone=plan.timezone,
@@ -153,7 +156,13 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
     except (JournalError, OSError) as exc:
         return _refuse(str(exc), args.log_format)
     try:
-        log_file = Path(args.log_file) if args.log_file else default_log_path(path)
+        log_file = (
+            Path(args.log_file)
+            if args.log_file
+            else default_log_path(
+                state_home() / plan.name if is_postgres_url(path) else Path(location)
+            )
+        )
         try:
             configure(args.log_format, verbose=args.verbose, log_file=log_file)
         except OSError as exc:

@@ -1,0 +1,532 @@
+"""`PostgresJournal`: the journal in PostgreSQL, shared by any number of replicas of a run.
+
+Why these choices:
+- psycopg 3 with its connection pool (`pip install 'rerun-orchestrator[postgres]'`),
+  ``prepare_threshold=None`` so that PgBouncer in transaction mode works, autocommit
+  outside the explicit transactions of writes.
+- `mark_in_flight` is one transaction made in a worker thread (the protocol's only
+  coroutine, so the event loop never waits for the database there): the chunk's row is
+  read again under a per-job advisory lock, the write is fenced by the job's lease
+  (`_lease`), the ledger's invariant is checked against every record of the job
+  (`DayCoveredError`: enforced by the database across replicas, not by a run lock), and
+  the in-flight row is committed before the caller writes the request.
+- Outcome writes are fenced and committed at once (one round trip; no batching: another
+  replica may read them next). Reads go straight to the database.
+- When the database goes away (restart, failover), every call waits for it and tries
+  again, up to `outage_seconds`; a mark whose commit was cut off is recognised on the
+  next try (same owner and start time), never applied twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+from itertools import islice
+from typing import Any, Self, TypeVar
+
+import anyio
+import psycopg
+import structlog
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from .._clock import Clock, SystemClock
+from ..plan._model import Chunk
+from ._errors import DayCoveredError, JournalError
+from ._lease import DEFAULT_LEASE_SECONDS, JobLeases, job_key
+from ._ledger import conflict
+from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntry
+from ._pg_schema import (
+    COLUMNS,
+    INSERT_PENDING,
+    JOB_RECORDS,
+    SUCCEEDED_DAYS,
+    UPSERT,
+    chunk_row,
+    migrate,
+    record_row,
+    schema_version,
+    to_record,
+)
+from ._pg_setup import adopt_plan, read_meta, read_plans
+from ._store import SyncSummary
+from ._transitions import begin_attempt, settle
+from ._url import redact
+
+T = TypeVar("T")
+_log = structlog.get_logger("rerun_orchestrator.journal")
+
+ORPHANS_SHOWN = 100
+PAGE = 1000
+DEFAULT_OUTAGE_SECONDS = 120.0
+
+
+def replica_name() -> str:
+    """Who writes: host, pid and a random tag (pids repeat across machines and restarts)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class PostgresJournal:
+    """The `Journal` in a PostgreSQL database. Build it with `open` or `open_readonly`."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool[psycopg.Connection[Any]],
+        url: str,
+        meta: JournalMeta,
+        *,
+        writable: bool,
+        clock: Clock,
+        owner: str,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        outage_seconds: float = DEFAULT_OUTAGE_SECONDS,
+    ) -> None:
+        self._pool = pool
+        self._where = redact(url)
+        self._meta = meta
+        self._writable_ = writable
+        self._clock = clock
+        self.owner = owner
+        self._outage = outage_seconds
+        self._proposed: dict[str, ChunkRecord] = {}
+        self._proposed_lock = threading.Lock()
+        self.leases = JobLeases(pool.connection, owner, lease_seconds)
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        plan_name: str,
+        plan_digest: str,
+        clock: Clock | None = None,
+        timezone: str | None = None,
+        job_days: int = 0,
+        chunks: int = 0,
+        locations: Iterable[tuple[str, str, str | None, str]] = (),
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        outage_seconds: float = DEFAULT_OUTAGE_SECONDS,
+        max_connections: int = 16,
+    ) -> PostgresJournal:
+        """Open the journal at `url` for a run of `plan_name`, creating its tables (or
+        migrating them) if needed. No run lock: replicas share the work through leases.
+
+        Raises:
+            JournalError: the database cannot be reached, holds a newer schema, or the
+                plan's zone or a location's spelling changed after it covered days.
+        """
+        clock = clock or SystemClock()
+        pool = _pool(url, max_connections)
+        try:
+            with pool.connection() as conn:
+                if migrate(conn, redact(url)):
+                    _log.info("rerun.journal.created", journal=redact(url))
+                entry = PlanEntry(
+                    plan_name, plan_digest, timezone, job_days, chunks, locations=tuple(locations)
+                )
+                meta = adopt_plan(conn, redact(url), entry, clock.wall())
+        except BaseException as exc:
+            pool.close()
+            if isinstance(exc, psycopg.Error):
+                raise JournalError(f"journal {redact(url)} cannot be used: {exc}") from exc
+            raise
+        return cls(
+            pool,
+            url,
+            meta,
+            writable=True,
+            clock=clock,
+            owner=replica_name(),
+            lease_seconds=lease_seconds,
+            outage_seconds=outage_seconds,
+        )
+
+    @classmethod
+    def open_existing(cls, url: str, *, clock: Clock | None = None) -> PostgresJournal:
+        """Open for writing, for whatever plan ran last (settling chunks by hand)."""
+        with cls.open_readonly(url) as journal:
+            plans = journal.plans()
+        if not plans:
+            raise JournalError(f"journal {redact(url)} records no plan")
+        last = plans[0]
+        return cls.open(
+            url,
+            plan_name=last.name,
+            plan_digest=last.digest,
+            timezone=last.timezone,
+            job_days=last.job_days,
+            chunks=last.chunks,
+            locations=last.locations,
+            clock=clock,
+        )
+
+    @classmethod
+    def open_readonly(cls, url: str) -> PostgresJournal:
+        """Open to read (`status`, reports), from any machine, while replicas write.
+
+        Raises:
+            JournalError: the database cannot be reached or holds no journal.
+        """
+        pool = _pool(url, 2)
+        try:
+            with pool.connection() as conn:
+                version = schema_version(conn)
+                meta = read_meta(conn) if version else None
+        except BaseException as exc:
+            pool.close()
+            if isinstance(exc, psycopg.Error):
+                raise JournalError(f"journal {redact(url)} cannot be read: {exc}") from exc
+            raise
+        if meta is None:
+            pool.close()
+            raise JournalError(f"no journal at {redact(url)}")
+        return cls(pool, url, meta, writable=False, clock=SystemClock(), owner="reader")
+
+    @property
+    def location(self) -> str:
+        """The journal's URL, without its password."""
+        return self._where
+
+    @property
+    def meta(self) -> JournalMeta:
+        return self._meta
+
+    def plans(self) -> list[PlanEntry]:
+        return self._retry(read_plans)
+
+    # -- reads -----------------------------------------------------------------------
+
+    def get(self, key: str) -> ChunkRecord | None:
+        with self._proposed_lock:
+            proposed = self._proposed.get(key)
+        if proposed is not None:
+            return proposed
+        return self._read_record(key)
+
+    def _read_record(self, key: str) -> ChunkRecord | None:
+        sql = f"SELECT {COLUMNS} FROM rerun_chunks WHERE key = %s"  # noqa: S608 (constants)
+        row = self._retry(lambda conn: conn.execute(sql, (key,)).fetchone())
+        return to_record(row) if row else None
+
+    def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
+        rows = self._retry(lambda conn: conn.execute(JOB_RECORDS, _job_params(job, first, last)))
+        return [to_record(row) for row in rows]
+
+    def succeeded_days(
+        self, job: JobIdentity, first: date, last: date, *, generation: int = 0
+    ) -> list[tuple[str | None, int, int]] | None:
+        params = (last, first, *_job_params(job, first, last), generation)
+        rows = self._retry(lambda conn: conn.execute(SUCCEEDED_DAYS, params).fetchall())
+        return [(plan, int(days), int(records)) for plan, days, records in rows]
+
+    def propose(
+        self, chunk: Chunk, *, plan: str | None, timezone: str | None, generation: int = 0
+    ) -> ChunkRecord:
+        existing = self.get(chunk.key)
+        if existing is not None:
+            return existing
+        record = ChunkRecord(
+            chunk,
+            ChunkStatus.PENDING,
+            updated_at=self._clock.wall(),
+            plan=plan,
+            timezone=timezone,
+            generation=generation,
+        )
+        with self._proposed_lock:
+            self._proposed[chunk.key] = record
+        return record
+
+    def records(
+        self, statuses: Iterable[ChunkStatus] | None = None, *, plan_only: bool = False
+    ) -> Iterator[ChunkRecord]:
+        where, params = _filters(statuses, plan_only=plan_only)
+        if where is None:
+            return
+        sql = f"SELECT {COLUMNS} FROM rerun_chunks WHERE seq > %s{where} ORDER BY seq LIMIT {PAGE}"  # noqa: S608
+        last = 0
+        while True:
+            rows = self._retry(functools.partial(_fetch, sql, (last, *params)))
+            if not rows:
+                return
+            for row in rows:
+                yield to_record(row)
+            last = rows[-1][0]
+
+    def records_for(self, keys: Iterable[str]) -> Iterator[ChunkRecord | None]:
+        sql = f"SELECT {COLUMNS} FROM rerun_chunks WHERE key = ANY(%s)"  # noqa: S608
+        it = iter(keys)
+        while batch := list(islice(it, 500)):
+            rows = self._retry(functools.partial(_fetch, sql, (batch,)))
+            found = {row[1]: to_record(row) for row in rows}
+            for key in batch:
+                yield found.get(key)
+
+    def days_by_plan(self) -> list[tuple[str | None, ChunkStatus, int]]:
+        sql = "SELECT plan, status, SUM(days) FROM rerun_chunks GROUP BY plan, status ORDER BY plan"
+        rows = self._retry(lambda conn: conn.execute(sql).fetchall())
+        return [(plan, ChunkStatus(status), int(days)) for plan, status, days in rows]
+
+    def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
+        def read(conn: psycopg.Connection[Any]) -> tuple[tuple[str, ...], int]:
+            total = conn.execute("SELECT COUNT(*) FROM rerun_orphans").fetchone()
+            rows = conn.execute(
+                "SELECT o.key FROM rerun_orphans o JOIN rerun_chunks c ON c.key = o.key "
+                "ORDER BY c.seq LIMIT %s",
+                (limit,),
+            ).fetchall()
+            return tuple(key for (key,) in rows), int(total[0]) if total else 0
+
+        return self._retry(read)
+
+    def counts(self, *, plan_only: bool = False) -> dict[ChunkStatus, int]:
+        where, _ = _filters(None, plan_only=plan_only)
+        sql = f"SELECT status, COUNT(*) FROM rerun_chunks WHERE true{where} GROUP BY status"  # noqa: S608
+        rows = self._retry(lambda conn: conn.execute(sql).fetchall())
+        counts = dict.fromkeys(ChunkStatus, 0)
+        counts.update({ChunkStatus(status): int(n) for status, n in rows})
+        return counts
+
+    # -- writes ----------------------------------------------------------------------
+
+    def start_generation(self, plan_name: str) -> int:
+        self._check_writable()
+
+        def bump(conn: psycopg.Connection[Any]) -> int:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (plan_name,))
+                top = conn.execute(
+                    "SELECT GREATEST((SELECT COALESCE(MAX(generation), 0) FROM rerun_chunks), "
+                    "(SELECT COALESCE(MAX(rerun_generation), 0) FROM rerun_plans))"
+                ).fetchone()
+                generation = int(top[0] if top else 0) + 1
+                conn.execute(
+                    "UPDATE rerun_plans SET rerun_generation = %s WHERE name = %s",
+                    (generation, plan_name),
+                )
+                return generation
+
+        return self._retry(bump)
+
+    def sync(self, chunks: Iterable[Chunk]) -> SyncSummary:
+        self._check_writable()
+        now = self._clock.wall()
+        listed = list(chunks)
+
+        def insert(conn: psycopg.Connection[Any]) -> tuple[int, int]:
+            with conn.transaction():
+                before = conn.execute("SELECT COUNT(*) FROM rerun_chunks").fetchone()
+                with conn.cursor() as cur:
+                    cur.executemany(INSERT_PENDING, [(*chunk_row(c), now, now) for c in listed])
+                after = conn.execute("SELECT COUNT(*) FROM rerun_chunks").fetchone()
+                conn.execute("DELETE FROM rerun_orphans")
+                conn.execute(
+                    "INSERT INTO rerun_orphans SELECT key FROM rerun_chunks "
+                    "WHERE NOT (key = ANY(%s))",
+                    ([c.key for c in listed],),
+                )
+                return int(before[0]) if before else 0, int(after[0]) if after else 0
+
+        before, after = self._retry(insert)
+        shown, orphaned = self.orphans(ORPHANS_SHOWN)
+        planned = len({c.key for c in listed})
+        added = after - before
+        return SyncSummary(
+            added=added, known=planned - added, orphaned=shown, orphaned_count=orphaned
+        )
+
+    async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+        self._check_writable()
+        with self._proposed_lock:
+            proposed = self._proposed.get(key)
+        if proposed is not None:
+            begin_attempt(proposed, started_at, self._clock.wall())  # refuse before awaiting
+        # Not abandoned on cancel: the transaction under way commits or rolls back whole.
+        new = await anyio.to_thread.run_sync(self._mark, key, started_at, proposed)
+        with self._proposed_lock:
+            self._proposed.pop(key, None)
+        return new
+
+    def _mark(self, key: str, started_at: float, proposed: ChunkRecord | None) -> ChunkRecord:
+        wall = self._clock.wall()
+
+        def work(conn: psycopg.Connection[Any]) -> ChunkRecord:
+            with conn.transaction():
+                current, owner = self._lock_row(conn, key, proposed)
+                if (
+                    current.status is ChunkStatus.IN_FLIGHT
+                    and owner == self.owner
+                    and current.attempt_started_at == started_at
+                ):
+                    return current  # our own mark, committed by a try cut off before
+                new = begin_attempt(current, started_at, wall)
+                chunk = new.chunk
+                others = [
+                    to_record(row)
+                    for row in conn.execute(
+                        JOB_RECORDS,
+                        _job_params(JobIdentity.of(chunk), chunk.first_day, chunk.last_day),
+                    )
+                ]
+                other = conflict(new, others)
+                if other is not None:
+                    raise DayCoveredError(key, other.key, other.plan)
+                conn.execute(UPSERT, record_row(new, self.owner))
+                return new
+
+        return self._retry(work)
+
+    def record_outcome(
+        self,
+        key: str,
+        status: ChunkStatus,
+        *,
+        request_id: str | None = None,
+        code: str | int | None = None,
+        message: str | None = None,
+        reason: str | None = None,
+        instance_ids: Iterable[int] = (),
+    ) -> ChunkRecord:
+        self._check_writable()
+        ids = tuple(instance_ids)
+        wall = self._clock.wall()
+        with self._proposed_lock:
+            proposed = self._proposed.get(key)
+
+        def work(conn: psycopg.Connection[Any]) -> ChunkRecord:
+            with conn.transaction():
+                current, _ = self._lock_row(conn, key, proposed)
+                new = settle(
+                    current,
+                    ChunkStatus(status),
+                    wall,
+                    request_id=request_id,
+                    code=code,
+                    message=message,
+                    reason=reason,
+                    instance_ids=ids,
+                )
+                conn.execute(UPSERT, record_row(new, self.owner))
+                return new
+
+        new = self._retry(work)
+        with self._proposed_lock:
+            self._proposed.pop(key, None)
+        return new
+
+    def _lock_row(
+        self, conn: psycopg.Connection[Any], key: str, proposed: ChunkRecord | None
+    ) -> tuple[ChunkRecord, str | None]:
+        """Inside a write: lock the chunk's job, fence the write, read the chunk's row."""
+        sql = f"SELECT {COLUMNS}, owner FROM rerun_chunks WHERE key = %s"  # noqa: S608
+        row = conn.execute(sql, (key,)).fetchone()
+        current = to_record(row) if row else proposed
+        if current is None:
+            raise JournalError(
+                f"chunk {key} is not in journal {self._where}; propose or sync it first"
+            )
+        job = JobIdentity.of(current.chunk)
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (job_key(job),))
+        self.leases.fence(conn, job, key)
+        row = conn.execute(sql + " FOR UPDATE", (key,)).fetchone()  # after the job's lock
+        if row is not None:
+            return to_record(row), row[-1]
+        return current, None
+
+    def flush(self) -> None:
+        """Nothing to do: every write is committed when it returns."""
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.leases.close()
+        finally:
+            self._pool.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        mode = "closed" if self._closed else ("open" if self._writable_ else "read-only")
+        return f"PostgresJournal({self._where!r}, plan={self._meta.plan_name!r}, {mode})"
+
+    # -- internals -------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise JournalError(f"journal {self._where} is closed")
+        if not self._writable_:
+            raise JournalError(f"journal {self._where} was opened read-only")
+
+    def _retry(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run `work` on a pooled connection; while the database is away, wait and retry."""
+        if self._closed:
+            raise JournalError(f"journal {self._where} is closed")
+        deadline = time.monotonic() + self._outage
+        delay = 0.05
+        while True:
+            try:
+                with self._pool.connection() as conn:
+                    return work(conn)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                if time.monotonic() + delay > deadline:
+                    raise JournalError(
+                        f"journal {self._where} has been unreachable for "
+                        f"{self._outage:g} s ({exc}); the run stops, a later run resumes"
+                    ) from exc
+                _log.warning("rerun.journal.unreachable", journal=self._where, error=str(exc))
+                time.sleep(delay)  # the journal's calls are synchronous by contract
+                delay = min(delay * 2, 1.0)
+
+
+def _pool(url: str, max_size: int) -> ConnectionPool[psycopg.Connection[Any]]:
+    pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": True, "prepare_threshold": None},  # PgBouncer-safe
+        open=False,
+        name="rerun-journal",
+        timeout=10.0,
+    )
+    try:
+        pool.open(wait=True, timeout=10.0)
+    except PoolTimeout as exc:
+        pool.close()
+        raise JournalError(f"journal {redact(url)} cannot be reached: {exc}") from exc
+    return pool
+
+
+def _fetch(sql: str, params: tuple[Any, ...], conn: psycopg.Connection[Any]) -> list[Any]:
+    return conn.execute(sql.encode(), params).fetchall()
+
+
+def _job_params(job: JobIdentity, first: date, last: date) -> tuple[Any, ...]:
+    return (job.job_id, job.group_id, job.namespace, job.region, job.namespace_source, last, first)
+
+
+def _filters(
+    statuses: Iterable[ChunkStatus] | None, *, plan_only: bool
+) -> tuple[str | None, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if statuses is not None:
+        wanted = sorted({ChunkStatus(s).value for s in statuses})
+        if not wanted:
+            return None, []
+        clauses.append("status = ANY(%s)")
+        params.append(wanted)
+    if plan_only:
+        clauses.append("key NOT IN (SELECT key FROM rerun_orphans)")
+    return "".join(f" AND {clause}" for clause in clauses), params
