@@ -24,13 +24,15 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import structlog
 
 from ._errors import DayCoveredError
 from ._model import JobIdentity
+
+if TYPE_CHECKING:  # psycopg is optional: the executor imports this module without it
+    import psycopg
 
 _log = structlog.get_logger("rerun_orchestrator.journal")
 
@@ -166,6 +168,8 @@ class JobLeases:
         with self._lock:
             held, self._held = self._held, {}
         if held:
+            import psycopg  # noqa: PLC0415 (optional dependency, present once leases exist)
+
             with contextlib.suppress(psycopg.Error), self._connect() as conn:
                 conn.execute(
                     "DELETE FROM rerun_leases WHERE owner = %s AND job = ANY(%s)",
@@ -180,6 +184,8 @@ class JobLeases:
             self._thread.start()
 
     def _beat(self) -> None:
+        import psycopg  # noqa: PLC0415 (optional dependency, present once leases exist)
+
         while not self._stop.wait(self.seconds / 3):
             try:
                 self.renew()

@@ -19,6 +19,7 @@ Why these choices:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import secrets
@@ -187,6 +188,10 @@ class PostgresJournal:
             pool.close()
             raise JournalError(f"no journal at {redact(url)}")
         return cls(pool, url, meta, writable=False, clock=SystemClock(), owner="reader")
+
+    def connection(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+        """A pooled connection to the journal's database (the shared pacer uses it)."""
+        return self._pool.connection()
 
     @property
     def location(self) -> str:

@@ -71,6 +71,7 @@ from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
 from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
+from ._shared_pacer import shared_pacer_for
 from ._stall import DEFAULT_STALL_TIMEOUT
 from ._stop import STOP_GRACE_SECONDS, StoppedError, StopRequests
 
@@ -308,11 +309,16 @@ async def _execute(
             finally:
                 cache.save()
 
+        # A PostgreSQL journal shares the account's quota with every replica through
+        # the database; otherwise the pacers are this process's.
         def rerun_pacer() -> Pacer:
-            return AdaptiveLimiter(plan.execution.rate)
+            shared = shared_pacer_for(journal, account, RERUN_JOB, plan.execution.rate)
+            return shared or AdaptiveLimiter(plan.execution.rate)
 
         def read_pacer() -> Pacer:
-            return RateLimiter(options.read_rate)
+            return shared_pacer_for(journal, account, READ_API, options.read_rate) or (
+                RateLimiter(options.read_rate)
+            )
 
         pacer = shared_limiters.get(account, RERUN_JOB, rerun_pacer)
         reads = shared_limiters.get(account, READ_API, read_pacer)

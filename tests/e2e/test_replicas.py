@@ -1,0 +1,92 @@
+"""Many replicas, one backfill: `run` processes of one plan sharing a PostgreSQL journal.
+
+Proved from the simulator's own record: every (job, day) rerun exactly once and none
+missing, and the RerunJob arrivals of all replicas together within the plan's rate (plus
+its burst of one) in every second, although one replica was SIGKILLed mid-run (its
+leases expire and the survivors reconcile what it held in flight).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.request
+from datetime import date
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+START, DAYS, JOBS = date(2024, 1, 1), 12, list(range(301, 307))  # 6 jobs, 36 chunks of 2
+RATE = 12  # per second, the plan's and the simulator's quota
+LEASE = {"RERUN_ORCHESTRATOR_LEASE_SECONDS": "2"}
+
+
+def rerun_arrivals(sim) -> list[float]:
+    with urllib.request.urlopen(sim.url + "/_simulator/requests", timeout=10) as response:
+        rows = json.loads(response.read())
+    return sorted(row["at"] for row in rows if row["action"] == "RerunJob")
+
+
+def most_in_a_second(times: list[float]) -> int:
+    most, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= 1.0:
+            lo += 1
+        most = max(most, hi - lo + 1)
+    return most
+
+
+def test_three_replicas_one_killed_every_day_once_within_the_rate(e2e, postgres_url) -> None:
+    config = e2e.base_config(JOBS, quota={"RerunJob": f"{RATE}/s", "GetJobInstanceList": "200/s"})
+    sim = e2e.simulator(config)
+    plan = e2e.plan(
+        "replicas", JOBS, start=START, days=DAYS, chunk_days=2, rate=f"{RATE}/s", concurrency=3
+    )
+    args = e2e.run_args(plan, sim.url, postgres_url)  # type: ignore[arg-type]
+    replicas = [e2e.launch(*args, env=LEASE) for _ in range(3)]
+    try:
+        deadline = time.monotonic() + 60
+        while len(sim.calls()) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(sim.calls()) >= 10, "the replicas did not start sending"
+        replicas[0].send_signal(signal.SIGKILL)
+        outputs = [proc.communicate(timeout=120) for proc in replicas]
+    finally:
+        for proc in replicas:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert replicas[0].returncode == -signal.SIGKILL
+    for proc, (out, err) in zip(replicas[1:], outputs[1:], strict=True):
+        assert proc.returncode == 0, out + err
+    e2e.assert_exactly_once(sim, JOBS, START, DAYS)
+    arrivals = rerun_arrivals(sim)
+    assert most_in_a_second(arrivals) <= RATE + 1, "the replicas together exceeded the rate"
+    status = e2e.run("status", "--journal", postgres_url, "--format", "json")
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["journal"].startswith("postgresql://")
+    counts = data["counts"]
+    assert counts["succeeded"] == counts["total"] > 0, counts
+    days = {(d["job_id"], d["day"]) for d in data["days"] if d["status"] == "succeeded"}
+    assert len(days) == len(JOBS) * DAYS
+
+
+def test_a_single_run_on_postgres_resumes_after_kill_9(e2e, postgres_url) -> None:
+    sim = e2e.simulator(e2e.base_config(JOBS))
+    plan = e2e.plan("single", JOBS, start=START, days=DAYS, chunk_days=3, concurrency=2)
+    args = e2e.run_args(plan, sim.url, postgres_url)  # type: ignore[arg-type]
+    killed = e2e.run(*args, failpoints="request_written=5", env=LEASE)
+    assert killed.returncode != 0
+    resumed = e2e.run(*args, env=LEASE)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "journal: postgresql://" in resumed.stdout
+    e2e.assert_exactly_once(sim, JOBS, START, DAYS)
+
+
+def test_status_of_a_database_without_a_journal_is_refused(e2e, postgres_url) -> None:
+    done = e2e.run("status", "--journal", postgres_url)
+    assert done.returncode == 2
+    assert "no journal at postgresql://" in done.stderr
