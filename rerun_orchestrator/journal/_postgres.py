@@ -496,6 +496,12 @@ class PostgresJournal:
 
 
 def _pool(url: str, max_size: int) -> ConnectionPool[psycopg.Connection[Any]]:
+    # One plain connection first: a wrong URL or a refused connection is told at once,
+    # with the server's reason, instead of after the pool's wait.
+    try:
+        psycopg.connect(url, connect_timeout=10, prepare_threshold=None).close()
+    except psycopg.Error as exc:
+        raise JournalError(f"journal {redact(url)} cannot be reached: {exc}") from exc
     pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
         url,
         min_size=1,

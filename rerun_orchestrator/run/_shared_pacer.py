@@ -46,7 +46,7 @@ WITH cur AS (
 UPDATE rerun_quota q
 SET tat = GREATEST(slot.tat, slot.send) + make_interval(secs => %(interval)s)
 FROM slot WHERE q.account = %(account)s AND q.api = %(api)s
-RETURNING EXTRACT(EPOCH FROM slot.send - slot.now)::float8
+RETURNING EXTRACT(EPOCH FROM slot.send)::float8, EXTRACT(EPOCH FROM slot.now)::float8
 """
 _ENSURE = (
     "INSERT INTO rerun_quota (account, api) VALUES (%s, %s) ON CONFLICT (account, api) DO NOTHING"
@@ -99,6 +99,11 @@ class SharedPacer:
 
     def reserve(self) -> float:
         """Reserve the next slot of the shared schedule; seconds to wait until it."""
+        send, now = self.reserve_slot()
+        return max(0.0, send - now)
+
+    def reserve_slot(self) -> tuple[float, float]:
+        """Reserve the next slot: (when it is, database time now), in epoch seconds."""
         params = {
             "account": self._account,
             "api": self._api,
@@ -110,7 +115,9 @@ class SharedPacer:
             if row is None:  # the row went away (a truncated table): make it again
                 conn.execute(_ENSURE, (self._account, self._api))
                 row = conn.execute(_RESERVE, params).fetchone()
-        return max(0.0, float(row[0])) if row else 0.0
+        if row is None:
+            raise RuntimeError(f"no quota row for ({self._account!r}, {self._api!r})")
+        return float(row[0]), float(row[1])
 
     def try_acquire(self) -> bool:
         return False  # every grant is a database round trip: see `acquire`
