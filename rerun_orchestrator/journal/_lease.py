@@ -76,6 +76,7 @@ class JobLeases:
         self.owner = owner
         self.seconds = float(seconds)
         self._held: dict[str, int] = {}  # job key -> epoch
+        self._lost: set[str] = set()  # jobs whose lease went while held: no writes till claimed
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -98,6 +99,7 @@ class JobLeases:
             return False
         with self._lock:
             self._held[key] = int(row[0])
+            self._lost.discard(key)
         if row[1] and int(row[0]) > 1:
             self.taken_over += 1
         self._ensure_heartbeat()
@@ -107,6 +109,7 @@ class JobLeases:
         key = job_key(job)
         with self._lock:
             epoch = self._held.pop(key, None)
+            self._lost.discard(key)
         if epoch is None:
             return
         with self._connect() as conn:
@@ -128,6 +131,9 @@ class JobLeases:
         key = job_key(job)
         with self._lock:
             epoch = self._held.get(key)
+            lost = key in self._lost
+        if lost:
+            raise LeaseLostError(chunk_key, None)
         row = conn.execute(
             "SELECT owner, epoch FROM rerun_leases WHERE job = %s AND expires_at > now() FOR SHARE",
             (key,),
@@ -138,7 +144,8 @@ class JobLeases:
             return
         if row is None or row[0] != self.owner or int(row[1]) != epoch:
             with self._lock:
-                self._held.pop(key, None)
+                if self._held.pop(key, None) is not None:
+                    self._lost.add(key)
             raise LeaseLostError(chunk_key, None if row is None else row[0])
 
     def renew(self) -> None:
@@ -158,6 +165,7 @@ class JobLeases:
             for job, epoch in held.items():
                 if kept.get(job) != epoch and self._held.get(job) == epoch:
                     del self._held[job]
+                    self._lost.add(job)
                     _log.warning("rerun.lease.lost", job=job, owner=self.owner)
 
     def close(self) -> None:

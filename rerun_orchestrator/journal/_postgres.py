@@ -97,6 +97,7 @@ class PostgresJournal:
         self._proposed: dict[str, ChunkRecord] = {}
         self._proposed_lock = threading.Lock()
         self.leases = JobLeases(pool.connection, owner, lease_seconds)
+        self._idle_ms = max(1000, round(lease_seconds * 1000 / 3))
         self._closed = False
 
     @classmethod
@@ -370,6 +371,9 @@ class PostgresJournal:
                     and current.attempt_started_at == started_at
                 ):
                     return current  # our own mark, committed by a try cut off before
+                if current.covers and owner is not None and owner != self.owner:
+                    # Another replica sent it since this one read it: not ours to judge.
+                    raise DayCoveredError(key, key, current.plan)
                 new = begin_attempt(current, started_at, wall)
                 chunk = new.chunk
                 others = [
@@ -429,6 +433,10 @@ class PostgresJournal:
         self, conn: psycopg.Connection[Any], key: str, proposed: ChunkRecord | None
     ) -> tuple[ChunkRecord, str | None]:
         """Inside a write: lock the chunk's job, fence the write, read the chunk's row."""
+        # A replica frozen inside this transaction (SIGSTOP, a paused VM) would hold the
+        # job's locks, and the lease's row, for as long as it sleeps: the server ends the
+        # transaction instead, and the frozen replica's commit fails when it wakes.
+        conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = {self._idle_ms}")
         sql = f"SELECT {COLUMNS}, owner FROM rerun_chunks WHERE key = %s"  # noqa: S608
         row = conn.execute(sql, (key,)).fetchone()
         current = to_record(row) if row else proposed

@@ -16,6 +16,8 @@ from datetime import date
 
 import pytest
 
+from rerun_orchestrator._pg_server import ThrowawayServer
+
 pytestmark = pytest.mark.slow
 
 START, DAYS, JOBS = date(2024, 1, 1), 12, list(range(301, 307))  # 6 jobs, 36 chunks of 2
@@ -90,3 +92,67 @@ def test_status_of_a_database_without_a_journal_is_refused(e2e, postgres_url) ->
     done = e2e.run("status", "--journal", postgres_url)
     assert done.returncode == 2
     assert "no journal at postgresql://" in done.stderr
+
+
+@pytest.fixture
+def own_server(postgres_server):
+    """A server of this test's own, to restart under a run (the session's stays up)."""
+    server = ThrowawayServer.create()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+def test_a_database_restart_mid_run_is_waited_out(e2e, own_server) -> None:
+    jobs = list(range(321, 325))
+    config = e2e.base_config(jobs, quota={"RerunJob": "20/s", "GetJobInstanceList": "200/s"})
+    sim = e2e.simulator(config)
+    plan = e2e.plan("restart", jobs, start=START, days=DAYS, chunk_days=1, rate="10/s")
+    run = e2e.launch(*e2e.run_args(plan, sim.url, own_server.url))  # type: ignore[arg-type]
+    try:
+        deadline = time.monotonic() + 60
+        while len(sim.calls()) < 8 and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.05)
+        sent_before = len(sim.calls())
+        own_server.restart()  # every connection dropped at once, as in a crash
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert 8 <= sent_before < len(jobs) * DAYS, "the restart did not fall mid-run"
+    assert run.returncode == 0, out + err
+    assert "rerun.journal.unreachable" in err  # it did wait for the database
+    e2e.assert_exactly_once(sim, jobs, START, DAYS)
+
+
+def test_a_replica_paused_past_its_leases_wakes_and_writes_nothing_twice(e2e, postgres_url) -> None:
+    jobs = list(range(341, 345))
+    sim = e2e.simulator(e2e.base_config(jobs))
+    plan = e2e.plan("paused", jobs, start=START, days=DAYS, chunk_days=1, rate="20/s")
+    args = e2e.run_args(plan, sim.url, postgres_url)  # type: ignore[arg-type]
+    paused = e2e.launch(*args, env=LEASE)
+    survivor = None
+    try:
+        deadline = time.monotonic() + 60
+        while len(sim.calls()) < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        paused.send_signal(signal.SIGSTOP)
+        survivor = e2e.launch(*args, env=LEASE)  # takes the jobs over once the leases expire
+        out, err = survivor.communicate(timeout=120)
+        assert survivor.returncode == 0, out + err
+        e2e.assert_exactly_once(sim, jobs, START, DAYS)
+        calls = len(sim.calls())
+        paused.send_signal(signal.SIGCONT)
+        out, err = paused.communicate(timeout=120)
+    finally:
+        for proc in (paused, survivor):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+                proc.communicate()
+    assert paused.returncode == 0, out + err
+    assert len(sim.calls()) == calls  # the woken replica sent nothing more
+    e2e.assert_exactly_once(sim, jobs, START, DAYS)
