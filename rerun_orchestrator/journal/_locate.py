@@ -39,7 +39,7 @@ def _postgres() -> type[PostgresJournal]:
     return PostgresJournal
 
 
-def open_for_run(
+def open_journal(
     location: str | os.PathLike[str],
     *,
     plan_name: str,

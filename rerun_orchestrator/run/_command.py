@@ -35,7 +35,7 @@ from ..journal import (
     JournalError,
     Reconciler,
 )
-from ..journal._locate import describe, open_for_run
+from ..journal._locate import describe, open_journal
 from ..journal._report import write_plan_report
 from ..journal._url import is_postgres_url
 from ..journal._view import plan_counts
@@ -142,7 +142,7 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
     location = args.journal or default_journal_path(plan)  # a path or a postgresql:// URL
     path = describe(location)  # what the summary and the logs call it (no password)
     try:
-        journal = open_for_run(
+        journal = open_journal(
             location,
             plan_name=plan.name,
             plan_digest=plan.digest,

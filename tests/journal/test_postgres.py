@@ -14,7 +14,7 @@ import pytest
 
 from rerun_orchestrator.journal import ChunkStatus, DayCoveredError, JobIdentity, JournalError
 from rerun_orchestrator.journal._lease import LeaseLostError, job_key
-from rerun_orchestrator.journal._locate import open_for_run, open_readonly
+from rerun_orchestrator.journal._locate import open_journal, open_readonly
 from rerun_orchestrator.journal._pg_schema import SCHEMA_VERSION
 from rerun_orchestrator.journal._postgres import PostgresJournal
 from rerun_orchestrator.run._shared_pacer import SharedPacer
@@ -191,7 +191,7 @@ def test_an_unleased_journal_never_writes_a_job_another_replica_holds(postgres_u
         other.close()
 
 
-def test_open_for_run_chooses_the_backend_by_location(postgres_url, tmp_path) -> None:
+def test_open_journal_chooses_the_backend_by_location(postgres_url, tmp_path) -> None:
     kw = {
         "plan_name": "p",
         "plan_digest": "d",
@@ -200,10 +200,10 @@ def test_open_for_run_chooses_the_backend_by_location(postgres_url, tmp_path) ->
         "chunks": 1,
         "locations": (),
     }
-    with open_for_run(postgres_url, **kw) as pg:
+    with open_journal(postgres_url, **kw) as pg:
         assert isinstance(pg, PostgresJournal)
         assert pg.location.startswith("postgresql://")
-    with open_for_run(tmp_path / "j.sqlite", **kw) as lite:
+    with open_journal(tmp_path / "j.sqlite", **kw) as lite:
         assert not isinstance(lite, PostgresJournal)
 
 
