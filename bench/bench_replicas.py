@@ -55,8 +55,8 @@ def simulator(tmp: Path, quota: str) -> tuple[subprocess.Popen[bytes], str]:
     out = tmp / (path.name + ".out")
     with out.open("wb") as stdout:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rerun_orchestrator", "simulate", "--port", "0"]
-            + ["--config", str(path)],
+            [sys.executable, "-m", "rerun_orchestrator", "simulate", "--port", "0", "--config"]
+            + [str(path)],
             stdout=stdout,
             stderr=subprocess.DEVNULL,
         )
