@@ -30,6 +30,7 @@ from rerun_orchestrator._pg_server import ThrowawayServer
 JOBS, DAYS = 10, 30  # 300 chunks of one day
 RATE = 20  # per second, paced cases
 PACED_DAYS = 10  # 100 chunks paced: 5 s
+SIM_ARGS = ("--port", "0", "--config")
 KEY = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "benchid", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "benchsecret"}
 
 
@@ -55,8 +56,7 @@ def simulator(tmp: Path, quota: str) -> tuple[subprocess.Popen[bytes], str]:
     out = tmp / (path.name + ".out")
     with out.open("wb") as stdout:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rerun_orchestrator", "simulate", "--port", "0", "--config"]
-            + [str(path)],
+            [sys.executable, "-m", "rerun_orchestrator", "simulate", *SIM_ARGS, str(path)],
             stdout=stdout,
             stderr=subprocess.DEVNULL,
         )
