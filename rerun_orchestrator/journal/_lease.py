@@ -122,8 +122,16 @@ class JobLeases:
         with self._lock:
             return job_key(job) in self._held
 
-    def fence(self, conn: psycopg.Connection[Any], job: JobIdentity, chunk_key: str) -> None:
-        """Inside a write's transaction: refuse it unless this replica may write the job.
+    def fence_read(self, conn: psycopg.Connection[Any], job: JobIdentity) -> psycopg.Cursor[Any]:
+        """Inside a write's transaction: read (and share-lock) the job's live lease; the
+        result goes to `fence_check` (apart, so that a pipeline sends both at once)."""
+        return conn.execute(
+            "SELECT owner, epoch FROM rerun_leases WHERE job = %s AND expires_at > now() FOR SHARE",
+            (job_key(job),),
+        )
+
+    def fence_check(self, row: Any, job: JobIdentity, chunk_key: str) -> None:
+        """Refuse the write unless this replica may write the job.
 
         Raises:
             LeaseLostError: the lease is another's, or ours expired or was taken over.
@@ -134,10 +142,6 @@ class JobLeases:
             lost = key in self._lost
         if lost:
             raise LeaseLostError(chunk_key, None)
-        row = conn.execute(
-            "SELECT owner, epoch FROM rerun_leases WHERE job = %s AND expires_at > now() FOR SHARE",
-            (key,),
-        ).fetchone()
         if epoch is None:
             if row is not None and row[0] != self.owner:
                 raise LeaseLostError(chunk_key, row[0])

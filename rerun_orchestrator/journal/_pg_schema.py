@@ -123,6 +123,7 @@ JOB_WHERE = (
     "AND namespace_source IS NOT DISTINCT FROM %s AND first_day <= %s AND last_day >= %s"
 )
 JOB_RECORDS = f"SELECT {COLUMNS} FROM rerun_chunks WHERE {JOB_WHERE} ORDER BY first_day, seq"  # noqa: S608
+JOB_RECORDS_OWNER = JOB_RECORDS.replace(" FROM", ", owner FROM", 1)
 SUCCEEDED_DAYS = (
     "SELECT plan, SUM(LEAST(last_day, %s) - GREATEST(first_day, %s) + 1), COUNT(*) "  # noqa: S608
     f"FROM rerun_chunks WHERE {JOB_WHERE} AND status = 'succeeded' AND generation >= %s "

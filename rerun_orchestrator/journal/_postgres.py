@@ -26,6 +26,7 @@ import secrets
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from itertools import islice
@@ -46,6 +47,7 @@ from ._pg_schema import (
     COLUMNS,
     INSERT_PENDING,
     JOB_RECORDS,
+    JOB_RECORDS_OWNER,
     SUCCEEDED_DAYS,
     UPSERT,
     chunk_row,
@@ -63,6 +65,7 @@ T = TypeVar("T")
 _log = structlog.get_logger("rerun_orchestrator.journal")
 
 ORPHANS_SHOWN = 100
+_CHUNKS_KEPT = 8192
 PAGE = 1000
 DEFAULT_OUTAGE_SECONDS = 120.0
 
@@ -96,6 +99,8 @@ class PostgresJournal:
         self._outage = outage_seconds
         self._proposed: dict[str, ChunkRecord] = {}
         self._proposed_lock = threading.Lock()
+        # Chunks seen by key: a write locks its job without reading the row first.
+        self._chunks: OrderedDict[str, Chunk] = OrderedDict()
         self.leases = JobLeases(pool.connection, owner, lease_seconds)
         self._idle_ms = max(1000, round(lease_seconds * 1000 / 3))
         self._closed = False
@@ -218,11 +223,25 @@ class PostgresJournal:
     def _read_record(self, key: str) -> ChunkRecord | None:
         sql = f"SELECT {COLUMNS} FROM rerun_chunks WHERE key = %s"  # noqa: S608 (constants)
         row = self._retry(lambda conn: conn.execute(sql, (key,)).fetchone())
-        return to_record(row) if row else None
+        if not row:
+            return None
+        record = to_record(row)
+        self._remember(record.chunk)
+        return record
 
     def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
-        rows = self._retry(lambda conn: conn.execute(JOB_RECORDS, _job_params(job, first, last)))
-        return [to_record(row) for row in rows]
+        rows = self._retry(functools.partial(_fetch, JOB_RECORDS, _job_params(job, first, last)))
+        records = [to_record(row) for row in rows]
+        for record in records:
+            self._remember(record.chunk)
+        return records
+
+    def _remember(self, chunk: Chunk) -> None:
+        with self._proposed_lock:
+            self._chunks[chunk.key] = chunk
+            self._chunks.move_to_end(chunk.key)
+            if len(self._chunks) > _CHUNKS_KEPT:
+                self._chunks.popitem(last=False)
 
     def succeeded_days(
         self, job: JobIdentity, first: date, last: date, *, generation: int = 0
@@ -247,6 +266,7 @@ class PostgresJournal:
         )
         with self._proposed_lock:
             self._proposed[chunk.key] = record
+        self._remember(chunk)
         return record
 
     def records(
@@ -363,8 +383,8 @@ class PostgresJournal:
         wall = self._clock.wall()
 
         def work(conn: psycopg.Connection[Any]) -> ChunkRecord:
-            with conn.transaction():
-                current, owner = self._lock_row(conn, key, proposed)
+            with conn.pipeline(), conn.transaction():
+                current, owner, others = self._locked(conn, key, proposed)
                 if (
                     current.status is ChunkStatus.IN_FLIGHT
                     and owner == self.owner
@@ -375,19 +395,11 @@ class PostgresJournal:
                     # Another replica sent it since this one read it: not ours to judge.
                     raise DayCoveredError(key, key, current.plan)
                 new = begin_attempt(current, started_at, wall)
-                chunk = new.chunk
-                others = [
-                    to_record(row)
-                    for row in conn.execute(
-                        JOB_RECORDS,
-                        _job_params(JobIdentity.of(chunk), chunk.first_day, chunk.last_day),
-                    )
-                ]
                 other = conflict(new, others)
                 if other is not None:
                     raise DayCoveredError(key, other.key, other.plan)
                 conn.execute(UPSERT, record_row(new, self.owner))
-                return new
+                return new  # committed (with the pipeline's last sync) before it returns
 
         return self._retry(work)
 
@@ -409,8 +421,8 @@ class PostgresJournal:
             proposed = self._proposed.get(key)
 
         def work(conn: psycopg.Connection[Any]) -> ChunkRecord:
-            with conn.transaction():
-                current, _ = self._lock_row(conn, key, proposed)
+            with conn.pipeline(), conn.transaction():
+                current, _, _ = self._locked(conn, key, proposed)
                 new = settle(
                     current,
                     ChunkStatus(status),
@@ -429,28 +441,45 @@ class PostgresJournal:
             self._proposed.pop(key, None)
         return new
 
-    def _lock_row(
+    def _locked(
         self, conn: psycopg.Connection[Any], key: str, proposed: ChunkRecord | None
-    ) -> tuple[ChunkRecord, str | None]:
-        """Inside a write: lock the chunk's job, fence the write, read the chunk's row."""
+    ) -> tuple[ChunkRecord, str | None, list[ChunkRecord]]:
+        """Inside a write (pipelined: one round trip): lock the chunk's job, fence the
+        write, and read the job's records over the chunk's days, the chunk's own among
+        them. Returns the chunk's record, who wrote it last, and the job's records."""
+        chunk = proposed.chunk if proposed is not None else self._chunks.get(key)
+        if chunk is None:
+            sql = f"SELECT {COLUMNS} FROM rerun_chunks WHERE key = %s"  # noqa: S608
+            row = conn.execute(sql, (key,)).fetchone()
+            if row is None:
+                raise JournalError(
+                    f"chunk {key} is not in journal {self._where}; propose or sync it first"
+                )
+            chunk = to_record(row).chunk
+        job = JobIdentity.of(chunk)
         # A replica frozen inside this transaction (SIGSTOP, a paused VM) would hold the
         # job's locks, and the lease's row, for as long as it sleeps: the server ends the
         # transaction instead, and the frozen replica's commit fails when it wakes.
-        conn.execute(f"SET LOCAL idle_in_transaction_session_timeout = {self._idle_ms}")
-        sql = f"SELECT {COLUMNS}, owner FROM rerun_chunks WHERE key = %s"  # noqa: S608
-        row = conn.execute(sql, (key,)).fetchone()
-        current = to_record(row) if row else proposed
+        conn.execute(
+            "SELECT set_config('idle_in_transaction_session_timeout', %s, true), "
+            "pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (str(self._idle_ms), job_key(job)),
+        )
+        lease = self.leases.fence_read(conn, job)
+        rows = conn.execute(JOB_RECORDS_OWNER, _job_params(job, chunk.first_day, chunk.last_day))
+        self.leases.fence_check(lease.fetchone(), job, key)
+        records: list[ChunkRecord] = []
+        current, owner = proposed, None
+        for row in rows.fetchall():
+            record = to_record(row)
+            records.append(record)
+            if record.key == key:
+                current, owner = record, row[-1]
         if current is None:
             raise JournalError(
                 f"chunk {key} is not in journal {self._where}; propose or sync it first"
             )
-        job = JobIdentity.of(current.chunk)
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (job_key(job),))
-        self.leases.fence(conn, job, key)
-        row = conn.execute(sql + " FOR UPDATE", (key,)).fetchone()  # after the job's lock
-        if row is not None:
-            return to_record(row), row[-1]
-        return current, None
+        return current, owner, records
 
     def flush(self) -> None:
         """Nothing to do: every write is committed when it returns."""
