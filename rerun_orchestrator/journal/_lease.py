@@ -69,10 +69,13 @@ class JobLeases:
         connect: Callable[[], contextlib.AbstractContextManager[psycopg.Connection[Any]]],
         owner: str,
         seconds: float = DEFAULT_LEASE_SECONDS,
+        *,
+        before_release: Callable[[], None] | None = None,
     ) -> None:
         if not seconds > 0:
             raise ValueError(f"lease seconds must be > 0, not {seconds!r}")
         self._connect = connect
+        self._before_release = before_release  # writes what the job's holder staged
         self.owner = owner
         self.seconds = float(seconds)
         self._held: dict[str, int] = {}  # job key -> epoch
@@ -106,6 +109,9 @@ class JobLeases:
         return True
 
     def release(self, job: JobIdentity) -> None:
+        """Give the job's lease back, once what this replica staged for it is written."""
+        if self._before_release is not None:
+            self._before_release()
         key = job_key(job)
         with self._lock:
             epoch = self._held.pop(key, None)

@@ -4,14 +4,15 @@ Why these choices:
 - psycopg 3 with its connection pool (`pip install 'rerun-orchestrator[postgres]'`),
   ``prepare_threshold=None`` so that PgBouncer in transaction mode works, autocommit
   outside the explicit transactions of writes.
-- `mark_in_flight` is one transaction made in a worker thread (the protocol's only
-  coroutine, so the event loop never waits for the database there): the chunk's row is
-  read again under a per-job advisory lock, the write is fenced by the job's lease
-  (`_lease`), the ledger's invariant is checked against every record of the job
-  (`DayCoveredError`: enforced by the database across replicas, not by a run lock), and
-  the in-flight row is committed before the caller writes the request.
-- Outcome writes are fenced and committed at once (one round trip; no batching: another
-  replica may read them next). Reads go straight to the database.
+- `mark_in_flight` is one pipelined transaction made in a worker thread (the protocol's
+  only coroutine, so the event loop never waits for the database there): the job's
+  records are read again under a per-job advisory lock, the write is fenced by the job's
+  lease (`_lease`), the ledger's invariant is checked against them (`DayCoveredError`:
+  enforced by the database across replicas, not by a run lock), and the in-flight row is
+  committed before the caller writes the request (`_pg_writes.locked`).
+- Outcomes are staged and written in batches by a thread of their own, each fenced
+  (`_pg_writes.OutcomeWriter`): `record_outcome` never waits; reads overlay what is
+  staged (`_pg_reads`), and a job's lease is released only once they are written.
 - When the database goes away (restart, failover), every call waits for it and tries
   again, up to `outage_seconds`; a mark whose commit was cut off is recognised on the
   next try (same owner and start time), never applied twice.
@@ -20,16 +21,13 @@ Why these choices:
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import secrets
 import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
-from datetime import date
-from itertools import islice
+from collections.abc import Callable, Iterable
 from typing import Any, Self, TypeVar
 
 import anyio
@@ -40,23 +38,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
 from ._errors import DayCoveredError, JournalError
-from ._lease import DEFAULT_LEASE_SECONDS, JobLeases, job_key
+from ._lease import DEFAULT_LEASE_SECONDS, JobLeases
 from ._ledger import conflict
-from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntry
-from ._pg_schema import (
-    COLUMNS,
-    INSERT_PENDING,
-    JOB_RECORDS,
-    JOB_RECORDS_OWNER,
-    SUCCEEDED_DAYS,
-    UPSERT,
-    chunk_row,
-    migrate,
-    record_row,
-    schema_version,
-    to_record,
-)
-from ._pg_setup import adopt_plan, read_meta, read_plans
+from ._model import ChunkRecord, ChunkStatus, JournalMeta, PlanEntry
+from ._pg_reads import PostgresReads
+from ._pg_schema import INSERT_PENDING, UPSERT, chunk_row, migrate, record_row, schema_version
+from ._pg_setup import adopt_plan, read_meta
+from ._pg_writes import OutcomeWriter, locked
 from ._store import SyncSummary
 from ._transitions import begin_attempt, settle
 from ._url import redact
@@ -65,8 +53,7 @@ T = TypeVar("T")
 _log = structlog.get_logger("rerun_orchestrator.journal")
 
 ORPHANS_SHOWN = 100
-_CHUNKS_KEPT = 8192
-PAGE = 1000
+_MARKS_KEPT = 4096  # more than any concurrency in flight
 DEFAULT_OUTAGE_SECONDS = 120.0
 
 
@@ -75,7 +62,7 @@ def replica_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-class PostgresJournal:
+class PostgresJournal(PostgresReads):
     """The `Journal` in a PostgreSQL database. Build it with `open` or `open_readonly`."""
 
     def __init__(
@@ -101,8 +88,14 @@ class PostgresJournal:
         self._proposed_lock = threading.Lock()
         # Chunks seen by key: a write locks its job without reading the row first.
         self._chunks: OrderedDict[str, Chunk] = OrderedDict()
-        self.leases = JobLeases(pool.connection, owner, lease_seconds)
         self._idle_ms = max(1000, round(lease_seconds * 1000 / 3))
+        self._marked: OrderedDict[str, ChunkRecord] = OrderedDict()  # our last marks
+        self._outcomes: OutcomeWriter | None = None
+        self.leases = JobLeases(pool.connection, owner, lease_seconds, before_release=self.flush)
+        if writable:
+            self._outcomes = OutcomeWriter(
+                self._retry, owner=owner, leases=self.leases, idle_ms=self._idle_ms
+            )
         self._closed = False
 
     @classmethod
@@ -200,6 +193,11 @@ class PostgresJournal:
         return self._pool.connection()
 
     @property
+    def outcomes_refused(self) -> int:
+        """Outcomes not written because their job's lease was lost (left in flight)."""
+        return self._outcomes.refused if self._outcomes is not None else 0
+
+    @property
     def location(self) -> str:
         """The journal's URL, without its password."""
         return self._where
@@ -207,48 +205,6 @@ class PostgresJournal:
     @property
     def meta(self) -> JournalMeta:
         return self._meta
-
-    def plans(self) -> list[PlanEntry]:
-        return self._retry(read_plans)
-
-    # -- reads -----------------------------------------------------------------------
-
-    def get(self, key: str) -> ChunkRecord | None:
-        with self._proposed_lock:
-            proposed = self._proposed.get(key)
-        if proposed is not None:
-            return proposed
-        return self._read_record(key)
-
-    def _read_record(self, key: str) -> ChunkRecord | None:
-        sql = f"SELECT {COLUMNS} FROM rerun_chunks WHERE key = %s"  # noqa: S608 (constants)
-        row = self._retry(lambda conn: conn.execute(sql, (key,)).fetchone())
-        if not row:
-            return None
-        record = to_record(row)
-        self._remember(record.chunk)
-        return record
-
-    def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
-        rows = self._retry(functools.partial(_fetch, JOB_RECORDS, _job_params(job, first, last)))
-        records = [to_record(row) for row in rows]
-        for record in records:
-            self._remember(record.chunk)
-        return records
-
-    def _remember(self, chunk: Chunk) -> None:
-        with self._proposed_lock:
-            self._chunks[chunk.key] = chunk
-            self._chunks.move_to_end(chunk.key)
-            if len(self._chunks) > _CHUNKS_KEPT:
-                self._chunks.popitem(last=False)
-
-    def succeeded_days(
-        self, job: JobIdentity, first: date, last: date, *, generation: int = 0
-    ) -> list[tuple[str | None, int, int]] | None:
-        params = (last, first, *_job_params(job, first, last), generation)
-        rows = self._retry(lambda conn: conn.execute(SUCCEEDED_DAYS, params).fetchall())
-        return [(plan, int(days), int(records)) for plan, days, records in rows]
 
     def propose(
         self, chunk: Chunk, *, plan: str | None, timezone: str | None, generation: int = 0
@@ -268,56 +224,6 @@ class PostgresJournal:
             self._proposed[chunk.key] = record
         self._remember(chunk)
         return record
-
-    def records(
-        self, statuses: Iterable[ChunkStatus] | None = None, *, plan_only: bool = False
-    ) -> Iterator[ChunkRecord]:
-        where, params = _filters(statuses, plan_only=plan_only)
-        if where is None:
-            return
-        sql = f"SELECT {COLUMNS} FROM rerun_chunks WHERE seq > %s{where} ORDER BY seq LIMIT {PAGE}"  # noqa: S608
-        last = 0
-        while True:
-            rows = self._retry(functools.partial(_fetch, sql, (last, *params)))
-            if not rows:
-                return
-            for row in rows:
-                yield to_record(row)
-            last = rows[-1][0]
-
-    def records_for(self, keys: Iterable[str]) -> Iterator[ChunkRecord | None]:
-        sql = f"SELECT {COLUMNS} FROM rerun_chunks WHERE key = ANY(%s)"  # noqa: S608
-        it = iter(keys)
-        while batch := list(islice(it, 500)):
-            rows = self._retry(functools.partial(_fetch, sql, (batch,)))
-            found = {row[1]: to_record(row) for row in rows}
-            for key in batch:
-                yield found.get(key)
-
-    def days_by_plan(self) -> list[tuple[str | None, ChunkStatus, int]]:
-        sql = "SELECT plan, status, SUM(days) FROM rerun_chunks GROUP BY plan, status ORDER BY plan"
-        rows = self._retry(lambda conn: conn.execute(sql).fetchall())
-        return [(plan, ChunkStatus(status), int(days)) for plan, status, days in rows]
-
-    def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
-        def read(conn: psycopg.Connection[Any]) -> tuple[tuple[str, ...], int]:
-            total = conn.execute("SELECT COUNT(*) FROM rerun_orphans").fetchone()
-            rows = conn.execute(
-                "SELECT o.key FROM rerun_orphans o JOIN rerun_chunks c ON c.key = o.key "
-                "ORDER BY c.seq LIMIT %s",
-                (limit,),
-            ).fetchall()
-            return tuple(key for (key,) in rows), int(total[0]) if total else 0
-
-        return self._retry(read)
-
-    def counts(self, *, plan_only: bool = False) -> dict[ChunkStatus, int]:
-        where, _ = _filters(None, plan_only=plan_only)
-        sql = f"SELECT status, COUNT(*) FROM rerun_chunks WHERE true{where} GROUP BY status"  # noqa: S608
-        rows = self._retry(lambda conn: conn.execute(sql).fetchall())
-        counts = dict.fromkeys(ChunkStatus, 0)
-        counts.update({ChunkStatus(status): int(n) for status, n in rows})
-        return counts
 
     # -- writes ----------------------------------------------------------------------
 
@@ -381,10 +287,22 @@ class PostgresJournal:
 
     def _mark(self, key: str, started_at: float, proposed: ChunkRecord | None) -> ChunkRecord:
         wall = self._clock.wall()
+        if self._outcomes is not None and self._outcomes.dirty:
+            self._outcomes.flush()  # outcomes ride along: a retry's mark sees its outcome
+        with self._proposed_lock:
+            chunk = proposed.chunk if proposed is not None else self._chunks.get(key)
 
         def work(conn: psycopg.Connection[Any]) -> ChunkRecord:
             with conn.pipeline(), conn.transaction():
-                current, owner, others = self._locked(conn, key, proposed)
+                current, owner, others = locked(
+                    conn,
+                    key,
+                    chunk,
+                    proposed,
+                    leases=self.leases,
+                    idle_ms=self._idle_ms,
+                    where=self._where,
+                )
                 if (
                     current.status is ChunkStatus.IN_FLIGHT
                     and owner == self.owner
@@ -401,7 +319,12 @@ class PostgresJournal:
                 conn.execute(UPSERT, record_row(new, self.owner))
                 return new  # committed (with the pipeline's last sync) before it returns
 
-        return self._retry(work)
+        new = self._retry(work)
+        with self._proposed_lock:
+            self._marked[key] = new
+            if len(self._marked) > _MARKS_KEPT:
+                self._marked.popitem(last=False)
+        return new
 
     def record_outcome(
         self,
@@ -414,84 +337,51 @@ class PostgresJournal:
         reason: str | None = None,
         instance_ids: Iterable[int] = (),
     ) -> ChunkRecord:
+        """Staged and written by the outcome writer (`_pg_writes`): never waits."""
         self._check_writable()
-        ids = tuple(instance_ids)
-        wall = self._clock.wall()
+        outcomes = self._outcomes
+        assert outcomes is not None
         with self._proposed_lock:
-            proposed = self._proposed.get(key)
-
-        def work(conn: psycopg.Connection[Any]) -> ChunkRecord:
-            with conn.pipeline(), conn.transaction():
-                current, _, _ = self._locked(conn, key, proposed)
-                new = settle(
-                    current,
-                    ChunkStatus(status),
-                    wall,
-                    request_id=request_id,
-                    code=code,
-                    message=message,
-                    reason=reason,
-                    instance_ids=ids,
-                )
-                conn.execute(UPSERT, record_row(new, self.owner))
-                return new
-
-        new = self._retry(work)
-        with self._proposed_lock:
-            self._proposed.pop(key, None)
-        return new
-
-    def _locked(
-        self, conn: psycopg.Connection[Any], key: str, proposed: ChunkRecord | None
-    ) -> tuple[ChunkRecord, str | None, list[ChunkRecord]]:
-        """Inside a write (pipelined: one round trip): lock the chunk's job, fence the
-        write, and read the job's records over the chunk's days, the chunk's own among
-        them. Returns the chunk's record, who wrote it last, and the job's records."""
-        chunk = proposed.chunk if proposed is not None else self._chunks.get(key)
-        if chunk is None:
-            sql = f"SELECT {COLUMNS} FROM rerun_chunks WHERE key = %s"  # noqa: S608
-            row = conn.execute(sql, (key,)).fetchone()
-            if row is None:
-                raise JournalError(
-                    f"chunk {key} is not in journal {self._where}; propose or sync it first"
-                )
-            chunk = to_record(row).chunk
-        job = JobIdentity.of(chunk)
-        # A replica frozen inside this transaction (SIGSTOP, a paused VM) would hold the
-        # job's locks, and the lease's row, for as long as it sleeps: the server ends the
-        # transaction instead, and the frozen replica's commit fails when it wakes.
-        conn.execute(
-            "SELECT set_config('idle_in_transaction_session_timeout', %s, true), "
-            "pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            (str(self._idle_ms), job_key(job)),
-        )
-        lease = self.leases.fence_read(conn, job)
-        rows = conn.execute(JOB_RECORDS_OWNER, _job_params(job, chunk.first_day, chunk.last_day))
-        self.leases.fence_check(lease.fetchone(), job, key)
-        records: list[ChunkRecord] = []
-        current, owner = proposed, None
-        for row in rows.fetchall():
-            record = to_record(row)
-            records.append(record)
-            if record.key == key:
-                current, owner = record, row[-1]
+            current = self._proposed.get(key) or self._marked.get(key)
+        staged = outcomes.get(key)
+        current = staged or current or self.get(key)
         if current is None:
             raise JournalError(
                 f"chunk {key} is not in journal {self._where}; propose or sync it first"
             )
-        return current, owner, records
+        new = settle(
+            current,
+            ChunkStatus(status),
+            self._clock.wall(),
+            request_id=request_id,
+            code=code,
+            message=message,
+            reason=reason,
+            instance_ids=instance_ids,
+        )
+        outcomes.stage(new)
+        with self._proposed_lock:
+            self._proposed.pop(key, None)
+            self._marked.pop(key, None)
+        return new
 
     def flush(self) -> None:
-        """Nothing to do: every write is committed when it returns."""
+        """Write every staged outcome; returns once they are committed."""
+        if self._outcomes is not None and not self._closed:
+            self._outcomes.flush()
 
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
         try:
-            self.leases.close()
+            if self._outcomes is not None:
+                self._outcomes.close()
         finally:
-            self._pool.close()
+            self._closed = True
+            try:
+                self.leases.close()
+            finally:
+                self._pool.close()
 
     def __enter__(self) -> Self:
         return self
@@ -554,27 +444,3 @@ def _pool(url: str, max_size: int) -> ConnectionPool[psycopg.Connection[Any]]:
         pool.close()
         raise JournalError(f"journal {redact(url)} cannot be reached: {exc}") from exc
     return pool
-
-
-def _fetch(sql: str, params: tuple[Any, ...], conn: psycopg.Connection[Any]) -> list[Any]:
-    return conn.execute(sql.encode(), params).fetchall()
-
-
-def _job_params(job: JobIdentity, first: date, last: date) -> tuple[Any, ...]:
-    return (job.job_id, job.group_id, job.namespace, job.region, job.namespace_source, last, first)
-
-
-def _filters(
-    statuses: Iterable[ChunkStatus] | None, *, plan_only: bool
-) -> tuple[str | None, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if statuses is not None:
-        wanted = sorted({ChunkStatus(s).value for s in statuses})
-        if not wanted:
-            return None, []
-        clauses.append("status = ANY(%s)")
-        params.append(wanted)
-    if plan_only:
-        clauses.append("key NOT IN (SELECT key FROM rerun_orphans)")
-    return "".join(f" AND {clause}" for clause in clauses), params
