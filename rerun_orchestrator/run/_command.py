@@ -71,7 +71,7 @@ from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
 from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
-from ._shared_pacer import shared_pacer_for
+from ._shared_pacer import replica_line, shared_pacer_for
 from ._stall import DEFAULT_STALL_TIMEOUT
 from ._stop import STOP_GRACE_SECONDS, StoppedError, StopRequests
 
@@ -196,6 +196,8 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
         for note in notes:
             print(note)
         ledger_summary(result, path, plan.name, sys.stdout)
+        if (line := replica_line(journal)) is not None:
+            print(line)
         return result.exit_code
     finally:
         journal.close()

@@ -149,3 +149,16 @@ def shared_pacer_for(
     if connect is None or not callable(connect):
         return None
     return SharedPacer(connect, account, api, rate)
+
+
+def replica_line(journal: object) -> str | None:
+    """The summary's line about this replica of a shared journal (None for a file)."""
+    leases = getattr(journal, "leases", None)
+    owner = getattr(journal, "owner", None)
+    if leases is None or owner is None:
+        return None
+    refused = getattr(journal, "outcomes_refused", 0)
+    line = f"replica {owner}: took over {leases.taken_over} jobs whose holder's lease expired"
+    if refused:
+        line += f"; {refused} outcomes refused (lease lost; the new holder reconciles them)"
+    return line

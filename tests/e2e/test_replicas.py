@@ -63,6 +63,9 @@ def test_three_replicas_one_killed_every_day_once_within_the_rate(e2e, postgres_
     assert replicas[0].returncode == -signal.SIGKILL
     for proc, (out, err) in zip(replicas[1:], outputs[1:], strict=True):
         assert proc.returncode == 0, out + err
+        assert "replica " in out  # the summary says which replica did what
+    taken = sum(int(out.split("took over ")[1].split()[0]) for out, _ in outputs[1:])
+    assert taken >= 1, "no survivor took over the killed replica's jobs"
     e2e.assert_exactly_once(sim, JOBS, START, DAYS)
     arrivals = rerun_arrivals(sim)
     assert most_in_a_second(arrivals) <= RATE + 1, "the replicas together exceeded the rate"
