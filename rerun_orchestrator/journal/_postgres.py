@@ -21,11 +21,7 @@ Why these choices:
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
-import socket
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, Self, TypeVar
@@ -33,7 +29,7 @@ from typing import Any, Self, TypeVar
 import anyio
 import psycopg
 import structlog
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
 from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
@@ -41,6 +37,7 @@ from ._errors import DayCoveredError, JournalError
 from ._lease import DEFAULT_LEASE_SECONDS, JobLeases
 from ._ledger import conflict
 from ._model import ChunkRecord, ChunkStatus, JournalMeta, PlanEntry
+from ._pg_connect import open_pool, replica_name, retrying
 from ._pg_reads import PostgresReads
 from ._pg_schema import INSERT_PENDING, UPSERT, chunk_row, migrate, record_row, schema_version
 from ._pg_setup import adopt_plan, read_meta
@@ -55,11 +52,6 @@ _log = structlog.get_logger("rerun_orchestrator.journal")
 ORPHANS_SHOWN = 100
 _MARKS_KEPT = 4096  # more than any concurrency in flight
 DEFAULT_OUTAGE_SECONDS = 120.0
-
-
-def replica_name() -> str:
-    """Who writes: host, pid and a random tag (pids repeat across machines and restarts)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class PostgresJournal(PostgresReads):
@@ -122,7 +114,7 @@ class PostgresJournal(PostgresReads):
                 plan's zone or a location's spelling changed after it covered days.
         """
         clock = clock or SystemClock()
-        pool = _pool(url, max_connections)
+        pool = open_pool(url, max_connections)
         try:
             with pool.connection() as conn:
                 if migrate(conn, redact(url)):
@@ -173,7 +165,7 @@ class PostgresJournal(PostgresReads):
         Raises:
             JournalError: the database cannot be reached or holds no journal.
         """
-        pool = _pool(url, 2)
+        pool = open_pool(url, 2)
         try:
             with pool.connection() as conn:
                 version = schema_version(conn)
@@ -405,42 +397,4 @@ class PostgresJournal(PostgresReads):
         """Run `work` on a pooled connection; while the database is away, wait and retry."""
         if self._closed:
             raise JournalError(f"journal {self._where} is closed")
-        deadline = time.monotonic() + self._outage
-        delay = 0.05
-        while True:
-            try:
-                with self._pool.connection() as conn:
-                    return work(conn)
-            except (psycopg.OperationalError, PoolTimeout) as exc:
-                if time.monotonic() + delay > deadline:
-                    raise JournalError(
-                        f"journal {self._where} has been unreachable for "
-                        f"{self._outage:g} s ({exc}); the run stops, a later run resumes"
-                    ) from exc
-                _log.warning("rerun.journal.unreachable", journal=self._where, error=str(exc))
-                time.sleep(delay)  # the journal's calls are synchronous by contract
-                delay = min(delay * 2, 1.0)
-
-
-def _pool(url: str, max_size: int) -> ConnectionPool[psycopg.Connection[Any]]:
-    # One plain connection first: a wrong URL or a refused connection is told at once,
-    # with the server's reason, instead of after the pool's wait.
-    try:
-        psycopg.connect(url, connect_timeout=10, prepare_threshold=None).close()
-    except psycopg.Error as exc:
-        raise JournalError(f"journal {redact(url)} cannot be reached: {exc}") from exc
-    pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-        url,
-        min_size=1,
-        max_size=max_size,
-        kwargs={"autocommit": True, "prepare_threshold": None},  # PgBouncer-safe
-        open=False,
-        name="rerun-journal",
-        timeout=10.0,
-    )
-    try:
-        pool.open(wait=True, timeout=10.0)
-    except PoolTimeout as exc:
-        pool.close()
-        raise JournalError(f"journal {redact(url)} cannot be reached: {exc}") from exc
-    return pool
+        return retrying(self._pool, self._where, self._outage, work)
