@@ -32,6 +32,14 @@ def rerun_arrivals(sim) -> list[float]:
     return sorted(row["at"] for row in rows if row["action"] == "RerunJob")
 
 
+def wait_until(condition, seconds: float = 60) -> None:
+    """Poll an outside process's progress (the simulator's record, the database)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the replicas made no progress"
+        time.sleep(0.02)
+
+
 def leases_of(url: str, pid: int) -> list[int]:
     """The jobs whose lease the replica of process `pid` holds (or held when it died)."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -57,15 +65,14 @@ def test_three_replicas_one_killed_every_day_once_within_the_rate(e2e, postgres_
         "replicas", JOBS, start=START, days=DAYS, chunk_days=2, rate=f"{RATE}/s", concurrency=3
     )
     args = e2e.run_args(plan, sim.url, postgres_url)  # type: ignore[arg-type]
-    replicas = [e2e.launch(*args, env=LEASE) for _ in range(3)]
+    # The first replica starts alone, so that it holds leases when it is killed; the
+    # other two join while it works.
+    replicas = [e2e.launch(*args, env=LEASE)]
     try:
         victim = replicas[0]
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (
-            len(sim.calls()) >= 10 and leases_of(postgres_url, victim.pid)
-        ):
-            time.sleep(0.02)
-        assert len(sim.calls()) >= 10, "the replicas did not start sending"
+        wait_until(lambda: len(sim.calls()) >= 3 and bool(leases_of(postgres_url, victim.pid)))
+        replicas += [e2e.launch(*args, env=LEASE) for _ in range(2)]
+        wait_until(lambda: len(sim.calls()) >= 10 and bool(leases_of(postgres_url, victim.pid)))
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         held = leases_of(postgres_url, victim.pid)  # never released: it was killed
