@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 import urllib.request
 from datetime import date
@@ -30,6 +31,16 @@ def rerun_arrivals(sim) -> list[float]:
     with urllib.request.urlopen(sim.url + "/_simulator/requests", timeout=10) as response:
         rows = json.loads(response.read())
     return sorted(row["at"] for row in rows if row["action"] == "RerunJob")
+
+
+def finish(proc, who: str, seconds: float = 50) -> tuple[str, str]:
+    """Its output once it exits; if it hangs, kill it and fail with what it printed."""
+    try:
+        return proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"{who} hung:\n{out[-2000:]}\n{err[-6000:]}") from None
 
 
 def wait_until(condition, seconds: float = 60) -> None:
@@ -171,12 +182,12 @@ def test_a_replica_paused_past_its_leases_wakes_and_writes_nothing_twice(e2e, po
             time.sleep(0.02)
         paused.send_signal(signal.SIGSTOP)
         survivor = e2e.launch(*args, env=LEASE)  # takes the jobs over once the leases expire
-        out, err = survivor.communicate(timeout=120)
+        out, err = finish(survivor, "the survivor")
         assert survivor.returncode == 0, out + err
         e2e.assert_exactly_once(sim, jobs, START, DAYS)
         calls = len(sim.calls())
         paused.send_signal(signal.SIGCONT)
-        out, err = paused.communicate(timeout=120)
+        out, err = finish(paused, "the woken replica")
     finally:
         for proc in (paused, survivor):
             if proc is not None and proc.poll() is None:
