@@ -36,7 +36,7 @@ from ..plan._model import Chunk
 from ._errors import DayCoveredError, JournalError
 from ._lease import DEFAULT_LEASE_SECONDS, JobLeases
 from ._ledger import conflict
-from ._model import ChunkRecord, ChunkStatus, JournalMeta, PlanEntry
+from ._model import ChunkRecord, ChunkStatus, JobFactsEntry, JobIdentity, JournalMeta, PlanEntry
 from ._pg_connect import open_pool, replica_name, retrying
 from ._pg_reads import PostgresReads
 from ._pg_schema import INSERT_PENDING, UPSERT, chunk_row, migrate, record_row, schema_version
@@ -82,6 +82,7 @@ class PostgresJournal(PostgresReads):
         self._chunks: OrderedDict[str, Chunk] = OrderedDict()
         self._idle_ms = max(1000, round(lease_seconds * 1000 / 3))
         self._marked: OrderedDict[str, ChunkRecord] = OrderedDict()  # our last marks
+        self._facts: dict[JobIdentity, JobFactsEntry] = {}
         self._outcomes: OutcomeWriter | None = None
         self.leases = JobLeases(pool.connection, owner, lease_seconds, before_release=self.flush)
         if writable:
@@ -183,6 +184,18 @@ class PostgresJournal(PostgresReads):
     def connection(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
         """A pooled connection to the journal's database (the shared pacer uses it)."""
         return self._pool.connection()
+
+    # The pre-flight's facts are kept by this process only (not in the database yet):
+    # each replica's first pre-flight asks every job.
+    def job_facts(self) -> dict[JobIdentity, JobFactsEntry]:
+        return dict(self._facts)
+
+    def record_job_facts(
+        self, facts: Iterable[JobFactsEntry], *, forget: Iterable[JobIdentity] = ()
+    ) -> None:
+        self._facts.update((entry.job, entry) for entry in facts)
+        for job in forget:
+            self._facts.pop(job, None)
 
     @property
     def outcomes_refused(self) -> int:
