@@ -85,7 +85,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--simulate", action="store_true", help="run against an in-process simulator")
     run.add_argument(
         "--journal",
-        help="SQLite journal path (default: $RERUN_ORCHESTRATOR_JOURNAL, else "
+        help="SQLite journal path or postgresql:// URL (default: $RERUN_ORCHESTRATOR_JOURNAL, else "
         "$RERUN_ORCHESTRATOR_HOME/<plan name>.sqlite; see docs/journal.md)",
     )
     run.add_argument("--journal-sync", choices=("full", "normal"), default="full", help="see docs")
@@ -329,10 +329,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from .journal import JournalError, SqliteJournal, render_status  # noqa: PLC0415
+    from .journal import JournalError, render_status  # noqa: PLC0415
+    from .journal._locate import open_readonly  # noqa: PLC0415
 
     try:
-        journal = SqliteJournal.open_readonly(args.journal)
+        journal = open_readonly(args.journal)
     except JournalError as exc:
         print(f"rerun-orchestrator status: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -371,12 +372,12 @@ def _cmd_settle(args: argparse.Namespace) -> int:
     from .journal import (  # noqa: PLC0415 - keep start-up light
         ChunkStatus,
         JournalError,
-        SqliteJournal,
         settle_by_hand,
     )
+    from .journal._locate import open_existing  # noqa: PLC0415
 
     try:
-        with SqliteJournal.open_existing(args.journal) as journal:
+        with open_existing(args.journal) as journal:
             records = settle_by_hand(journal, args.keys, ChunkStatus(args.settle_as), args.reason)
     except JournalError as exc:  # also InvalidTransitionError and a journal a run holds
         print(f"rerun-orchestrator settle: {exc}", file=sys.stderr)

@@ -12,11 +12,16 @@ runner's variables (e.g. `ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true`) cannot chang
 """
 
 import os
+import re
 import tempfile
+import uuid
 from collections.abc import MutableMapping
 from pathlib import Path
 
+import psycopg
 import pytest
+
+from rerun_orchestrator._pg_server import ServerUnavailableError, ThrowawayServer
 
 METADATA_OFF = {"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true"}
 AMBIENT_PREFIXES = ("ALIBABA_CLOUD_", "ALICLOUD_", "ALIYUN_", "RERUN_ORCHESTRATOR_", "XDG_")
@@ -52,3 +57,33 @@ def hermetic_environment(
     for name, value in METADATA_OFF.items():
         monkeypatch.setenv(name, value)
     return home
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+# One throwaway server for the whole session (started only if a test asks for it), and a
+# schema of its own for every test. In CI (CI=true) a server that cannot start fails the
+# tests that need it: the PostgreSQL journal is never silently left untested there.
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    try:
+        server = ThrowawayServer.create()
+        server.start()
+    except ServerUnavailableError as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI needs PostgreSQL for these tests and it could not start: {exc}")
+        pytest.skip(f"PostgreSQL is not available here ({exc}); CI runs these tests")
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request: pytest.FixtureRequest) -> str:
+    """A URL whose search_path is a fresh schema: each test sees an empty database."""
+    name = re.sub(r"\W", "_", request.node.name.lower())[:30] + "_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    return f"{postgres_server.url}?options=-csearch_path%3D{name}"

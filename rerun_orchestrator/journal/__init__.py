@@ -22,6 +22,9 @@ _EXPORTS: dict[str, str] = {
     "JournalMismatchError": "._errors",
     "judge_instances": "._judge",
     "JournalReplacedError": "._lock",
+    "LeaseLostError": "._lease",
+    "open_journal": "._locate",
+    "PostgresJournal": "._postgres",  # needs the [postgres] extra (psycopg)
     "MemoryJournal": "._memory",
     "ChunkRecord": "._model",
     "ChunkStatus": "._model",
@@ -55,8 +58,10 @@ __all__ = [
     "JournalMeta",
     "JournalMismatchError",
     "JournalReplacedError",
+    "LeaseLostError",
     "MemoryJournal",
     "PlanEntry",
+    "PostgresJournal",
     "ReconcileOutcome",
     "Reconciler",
     "Reconciliation",
@@ -64,6 +69,7 @@ __all__ = [
     "SyncSummary",
     "build_report",
     "judge_instances",
+    "open_journal",
     "render_status",
     "settle_by_hand",
 ]
@@ -91,6 +97,8 @@ if _TYPE_CHECKING:
         JournalMismatchError,
     )
     from ._judge import judge_instances
+    from ._lease import LeaseLostError
+    from ._locate import open_journal
     from ._lock import JournalReplacedError
     from ._memory import MemoryJournal
     from ._model import (
@@ -103,6 +111,7 @@ if _TYPE_CHECKING:
         ReconcileOutcome,
         Reconciliation,
     )
+    from ._postgres import PostgresJournal
     from ._reconcile import InstanceLister, Reconciler
     from ._report import build_report
     from ._settle import settle_by_hand

@@ -52,7 +52,7 @@ def status_data(journal: Journal) -> dict[str, Any]:
     orphans, orphan_count = journal.orphans(_ORPHANS_SHOWN)
     covered = _days_by_plan(journal)
     data: dict[str, Any] = {
-        "journal": str(journal.path) if isinstance(journal, SqliteJournal) else None,
+        "journal": _where(journal),
         "plan": meta.plan_name,
         "plan_digest": meta.plan_digest,
         "created_at": _iso(meta.created_at),
@@ -136,6 +136,13 @@ def _unknown_entry(record: ChunkRecord) -> dict[str, Any]:
         "instance_ids": list(record.instance_ids),
         "attempt_started_at": _iso(record.attempt_started_at),
     }
+
+
+def _where(journal: Journal) -> str | None:
+    if isinstance(journal, SqliteJournal):
+        return str(journal.path)
+    location = getattr(journal, "location", None)  # a PostgreSQL journal's URL, redacted
+    return location if isinstance(location, str) else None
 
 
 def _active_run(journal: Journal) -> dict[str, Any] | None:

@@ -46,9 +46,10 @@ from .._logsetup import (
 from ..journal import (
     JournalError,
     Reconciler,
-    SqliteJournal,
 )
+from ..journal._locate import describe, open_journal
 from ..journal._report import write_plan_report
+from ..journal._url import is_postgres_url, redact
 from ..journal._view import plan_counts
 from ..plan import Plan, PlanError, load_plan, parse_rate
 from ..plan._model import Rate
@@ -77,12 +78,14 @@ from ._ledger_options import (
     parse_duration,
     plan_problems,
     rerun_generation,
+    state_home,
 )
 from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
 from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
 from ._retry_instances import retry_failed_instances
+from ._shared_pacer import replica_line, shared_pacer_for
 from ._stall import DEFAULT_STALL_TIMEOUT
 from ._stop import STOP_GRACE_SECONDS, StoppedError, StopRequests
 from ._watch import InstanceWatcher, instance_counts
@@ -172,10 +175,11 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
         return _refuse(str(exc), args.log_format)
     if requests.requested:
         return _stopped_before_start(args.log_format)
-    path = Path(args.journal) if args.journal else default_journal_path(plan)
+    location = args.journal or default_journal_path(plan)  # a path or a postgresql:// URL
+    path = describe(location)  # what the summary and the logs call it (no password)
     try:
-        journal = SqliteJournal.open(
-            path,
+        journal = open_journal(
+            location,
             plan_name=plan.name,
             plan_digest=plan.digest,
             timezone=plan.timezone,
@@ -189,7 +193,13 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
     except (JournalError, OSError) as exc:
         return _refuse(str(exc), args.log_format)
     try:
-        log_file = Path(args.log_file) if args.log_file else default_log_path(path)
+        log_file = (
+            Path(args.log_file)
+            if args.log_file
+            else default_log_path(
+                state_home() / plan.name if is_postgres_url(path) else Path(location)
+            )
+        )
         try:
             configure(args.log_format, verbose=args.verbose, log_file=log_file)
         except OSError as exc:
@@ -226,6 +236,8 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
             for note in notes:
                 print(note)
             ledger_summary(result, path, plan.name, sys.stdout)
+            if (line := replica_line(journal)) is not None:
+                print(line)
             sys.stdout.flush()
         except OSError as exc:  # `run ... | head`: the run is over, its exit code stands
             if not is_closed_pipe(exc):
@@ -310,6 +322,26 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
     return plan, options
 
 
+def _account_pacers(
+    journal: Journal, account: str, plan: Plan, read_rate: Rate
+) -> tuple[Pacer, Pacer, Callable[[], Pacer]]:
+    """The account's RerunJob and read pacers, and how to build another read pacer.
+
+    A PostgreSQL journal shares the account's quota with every replica through the
+    database; otherwise the pacers are this process's.
+    """
+
+    def rerun_pacer() -> Pacer:
+        shared = shared_pacer_for(journal, account, RERUN_JOB, plan.execution.rate)
+        return shared or AdaptiveLimiter(plan.execution.rate)
+
+    def read_pacer() -> Pacer:
+        return shared_pacer_for(journal, account, READ_API, read_rate) or RateLimiter(read_rate)
+
+    pacer = shared_limiters.get(account, RERUN_JOB, rerun_pacer)
+    return pacer, shared_limiters.get(account, READ_API, read_pacer), read_pacer
+
+
 async def _execute(
     plan: Plan, journal: Journal, options: _Options, notes: list[str], requests: StopRequests
 ) -> RunResult:
@@ -349,14 +381,7 @@ async def _execute(
             finally:
                 cache.save()
 
-        def rerun_pacer() -> Pacer:
-            return AdaptiveLimiter(plan.execution.rate)
-
-        def read_pacer() -> Pacer:
-            return RateLimiter(options.read_rate)
-
-        pacer = shared_limiters.get(account, RERUN_JOB, rerun_pacer)
-        reads = shared_limiters.get(account, READ_API, read_pacer)
+        pacer, reads, read_pacer = _account_pacers(journal, account, plan, options.read_rate)
         reconciler = Reconciler(
             client,
             timezone=plan.timezone,
@@ -574,9 +599,10 @@ def _write_report(path: Path, journal: Journal, plan: Plan) -> None:
     tmp.replace(path)  # a reader never sees half a report
 
 
-def _journal_lost(path: Path, exc: BaseException) -> int:
+def _journal_lost(path: Path | str, exc: BaseException) -> int:
     """A commit failed (disk full, I/O error) or the journal went away: one line, exit 1.
     What was committed stands; the chunk being written is "in flight" and reconciled."""
+    path = redact(path) if isinstance(path, str) else path
     message = str(exc)
     cause = exc if isinstance(exc, sqlite3.Error) else exc.__cause__
     if isinstance(cause, sqlite3.Error):  # the writer's own failure, or a later write's

@@ -268,6 +268,7 @@ async def _dispatch(
             for _ in range(execution.concurrency):
                 tg.start_soon(work, receive.clone())
             receive.close()
+        await dispatcher.run_deferred()  # jobs other replicas held (a shared journal)
         outer.cancel_scope.cancel()  # the work is done; stop watching for a stop
 
 

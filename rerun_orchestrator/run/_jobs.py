@@ -28,6 +28,7 @@ import anyio
 
 from .._logs import get_logger
 from ..journal._errors import DayCoveredError
+from ..journal._lease import JobLeases, LeaseLostError
 from ..journal._model import ChunkStatus
 from ..journal._view import (
     JobPlan,
@@ -92,6 +93,7 @@ class JobDispatcher:
     gates: Sequence[Gate] = ()
     # the caps on active instances, if any (its releases come from the watcher)
     capacity: InstanceGate | None = None
+    deferred: list[JobPlan] = field(default_factory=list)  # jobs other replicas held
     _checking: Admission = field(init=False)
     _sending: Admission = field(init=False)
 
@@ -111,6 +113,40 @@ class JobDispatcher:
             by_status[ChunkStatus.PENDING] -= job.target.chunks_per_job
             by_status[ChunkStatus.SUCCEEDED] += done.records
             return not self.signal.is_set
+        leases = getattr(journal, "leases", None)
+        if not isinstance(leases, JobLeases):
+            return await self._run(job)
+        # A journal shared by replicas: work on the job only while holding its lease;
+        # a job another replica holds is taken up again once the others are done.
+        if not await anyio.to_thread.run_sync(leases.claim, job.identity):
+            self.deferred.append(job)
+            return not self.signal.is_set
+        try:
+            return await self._run(job)
+        except LeaseLostError:
+            self.deferred.append(job)
+            return not self.signal.is_set
+        finally:
+            leases.release(job.identity)
+
+    async def run_deferred(self) -> None:
+        """Come back to the jobs other replicas held until each is done here or there: a
+        replica that died leaves its jobs to the survivors once its leases expire."""
+        leases = getattr(self.runner.journal, "leases", None)
+        poll = min(2.0, max(0.05, leases.seconds / 6)) if isinstance(leases, JobLeases) else 1.0
+        while self.deferred and not self.signal.is_set:
+            jobs, self.deferred = self.deferred, []
+            for job in jobs:
+                if not await self.run(job):
+                    return
+            if self.deferred:
+                try:
+                    await self.signal.sleep(self.runner.clock.sleep, poll)
+                except StoppedError:
+                    return
+
+    async def _run(self, job: JobPlan) -> bool:
+        journal = self.runner.journal
         view = job_view(journal, job, generation=self.generation)
         self._account(view)
         key = JobKey(job.target.region, job.target.namespace, job.target.group_id, job.job_id)
@@ -135,6 +171,8 @@ class JobDispatcher:
             if not chunks:
                 return not self.signal.is_set
             outcome = await self._send(job, key, chunks)
+            if outcome is _Outcome.LOST:
+                raise LeaseLostError(chunks[0].key, None)
             if outcome is not _Outcome.CONFLICT:
                 return outcome is _Outcome.DONE
             view = job_view(journal, job, generation=self.generation)
@@ -183,6 +221,9 @@ class JobDispatcher:
                 try:
                     planned = self._cut(job, planned, admitted.ticket.days, pending)
                     going = await self._send_one(planned, record_key)
+                except LeaseLostError:  # another replica took the job over: leave it
+                    state["outcome"] = _Outcome.LOST
+                    return
                 except DayCoveredError as exc:
                     _log.info(
                         "rerun.chunk.covered", chunk=planned.key, by=exc.by_key, plan=exc.by_plan
@@ -282,6 +323,7 @@ class _Outcome(enum.Enum):
     DONE = "done"
     STOPPED = "stopped"
     CONFLICT = "conflict"
+    LOST = "lease lost"  # another replica took the job over
 
 
 __all__ = ["DayGuard", "JobDispatcher", "Screened"]

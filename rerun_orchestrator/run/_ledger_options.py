@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..journal import ChunkRecord, ChunkStatus, Journal
+from ..journal._url import is_postgres_url
 from ..journal._view import finished, job_view, plan_counts, plan_jobs
 from ..plan import Plan
 from ._result import RunResult
@@ -40,10 +41,13 @@ def state_home(environ: Mapping[str, str] | None = None) -> Path:
     return Path(xdg).expanduser() / "rerun-orchestrator"
 
 
-def default_journal_path(plan: Plan, environ: Mapping[str, str] | None = None) -> Path:
-    """``$RERUN_ORCHESTRATOR_JOURNAL`` if set, else ``<state home>/<plan name>.sqlite``."""
+def default_journal_path(plan: Plan, environ: Mapping[str, str] | None = None) -> Path | str:
+    """``$RERUN_ORCHESTRATOR_JOURNAL`` if set (a path, or a ``postgresql://`` URL kept as
+    it is), else ``<state home>/<plan name>.sqlite``."""
     env = os.environ if environ is None else environ
     if env.get(JOURNAL_VARIABLE):
+        if is_postgres_url(env[JOURNAL_VARIABLE]):
+            return env[JOURNAL_VARIABLE]
         return Path(env[JOURNAL_VARIABLE]).expanduser()
     return state_home(env) / f"{plan.name}.sqlite"
 
@@ -71,7 +75,7 @@ def plan_problems(plan: Plan, journal: Journal) -> Iterator[ChunkRecord]:
                 yield record
 
 
-def ledger_summary(result: RunResult, path: Path, plan_name: str, out: TextIO) -> None:
+def ledger_summary(result: RunResult, path: Path | str, plan_name: str, out: TextIO) -> None:
     """What the ledger adds to the summary: days, who covered them, where the journal is."""
     days = result.days
     if days is not None:

@@ -1,4 +1,5 @@
-"""The Journal protocol, run against both implementations: states, transitions, sync, orphans."""
+"""The Journal protocol, run against every implementation (SQLite, memory, PostgreSQL):
+states, transitions, sync, orphans."""
 
 from __future__ import annotations
 
@@ -16,16 +17,20 @@ from rerun_orchestrator.journal import (
     MemoryJournal,
     SqliteJournal,
 )
+from rerun_orchestrator.journal._postgres import PostgresJournal
 
 D0 = date(2024, 1, 1)
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
 def journal(request: pytest.FixtureRequest, tmp_path: Path, clock) -> Iterator[Journal]:
     if request.param == "sqlite":
         j: Journal = SqliteJournal.open(
             tmp_path / "j.sqlite", plan_name="p", plan_digest="d1", clock=clock
         )
+    elif request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        j = PostgresJournal.open(url, plan_name="p", plan_digest="d1", clock=clock)
     else:
         j = MemoryJournal(plan_name="p", plan_digest="d1", clock=clock)
     yield j

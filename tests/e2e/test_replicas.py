@@ -1,0 +1,199 @@
+"""Many replicas, one backfill: `run` processes of one plan sharing a PostgreSQL journal.
+
+Proved from the simulator's own record: every (job, day) rerun exactly once and none
+missing, and the RerunJob arrivals of all replicas together within the plan's rate (plus
+its burst of one) in every second, although one replica was SIGKILLed mid-run (its
+leases expire and the survivors reconcile what it held in flight).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import urllib.request
+from datetime import date
+
+import psycopg
+import pytest
+
+from rerun_orchestrator._pg_server import ThrowawayServer
+
+pytestmark = pytest.mark.slow
+
+START, DAYS, JOBS = date(2024, 1, 1), 12, list(range(301, 307))  # 6 jobs, 36 chunks of 2
+RATE = 12  # per second, the plan's and the simulator's quota
+LEASE = {"RERUN_ORCHESTRATOR_LEASE_SECONDS": "2"}
+
+
+def rerun_arrivals(sim) -> list[float]:
+    with urllib.request.urlopen(sim.url + "/_simulator/requests", timeout=10) as response:
+        rows = json.loads(response.read())
+    return sorted(row["at"] for row in rows if row["action"] == "RerunJob")
+
+
+def finish(proc, who: str, seconds: float = 50) -> tuple[str, str]:
+    """Its output once it exits; if it hangs, kill it and fail with what it printed."""
+    try:
+        return proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"{who} hung:\n{out[-2000:]}\n{err[-6000:]}") from None
+
+
+def wait_until(condition, seconds: float = 60) -> None:
+    """Poll an outside process's progress (the simulator's record, the database)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the replicas made no progress"
+        time.sleep(0.02)
+
+
+def leases_of(url: str, pid: int) -> list[int]:
+    """The jobs whose lease the replica of process `pid` holds (or held when it died)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT job FROM rerun_leases WHERE owner LIKE %s", (f"%:{pid}:%",)
+        ).fetchall()
+    return [json.loads(job)[-1] for (job,) in rows]
+
+
+def most_in_a_second(times: list[float]) -> int:
+    most, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= 1.0:
+            lo += 1
+        most = max(most, hi - lo + 1)
+    return most
+
+
+def test_three_replicas_one_killed_every_day_once_within_the_rate(e2e, postgres_url) -> None:
+    config = e2e.base_config(JOBS, quota={"RerunJob": f"{RATE}/s", "GetJobInstanceList": "200/s"})
+    sim = e2e.simulator(config)
+    plan = e2e.plan(
+        "replicas", JOBS, start=START, days=DAYS, chunk_days=2, rate=f"{RATE}/s", concurrency=3
+    )
+    args = e2e.run_args(plan, sim.url, postgres_url)  # type: ignore[arg-type]
+    # The first replica starts alone, so that it holds leases when it is killed; the
+    # other two join while it works.
+    replicas = [e2e.launch(*args, env=LEASE)]
+    try:
+        victim = replicas[0]
+        wait_until(lambda: len(sim.calls()) >= 3 and bool(leases_of(postgres_url, victim.pid)))
+        replicas += [e2e.launch(*args, env=LEASE) for _ in range(2)]
+        wait_until(lambda: len(sim.calls()) >= 10 and bool(leases_of(postgres_url, victim.pid)))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        held = leases_of(postgres_url, victim.pid)  # never released: it was killed
+        done_at_kill = e2e.rerun_days(sim, JOBS)
+        outputs = [proc.communicate(timeout=120) for proc in replicas]
+    finally:
+        for proc in replicas:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert replicas[0].returncode == -signal.SIGKILL
+    for proc, (out, err) in zip(replicas[1:], outputs[1:], strict=True):
+        assert proc.returncode == 0, out + err
+        assert "replica " in out  # the summary says which replica did what
+    taken = sum(int(out.split("took over ")[1].split()[0]) for out, _ in outputs[1:])
+    unfinished = [
+        j for j in held if sum(n for (job, _), n in done_at_kill.items() if job == j) < DAYS
+    ]
+    if unfinished:  # the killed replica's unfinished jobs went to the survivors
+        assert taken >= 1, f"no survivor took over the killed replica's jobs {unfinished}"
+    e2e.assert_exactly_once(sim, JOBS, START, DAYS)
+    arrivals = rerun_arrivals(sim)
+    assert most_in_a_second(arrivals) <= RATE + 1, "the replicas together exceeded the rate"
+    status = e2e.run("status", "--journal", postgres_url, "--format", "json")
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["journal"].startswith("postgresql://")
+    counts = data["counts"]
+    assert counts["succeeded"] == counts["total"] > 0, counts
+    days = {(d["job_id"], d["day"]) for d in data["days"] if d["status"] == "succeeded"}
+    assert len(days) == len(JOBS) * DAYS
+
+
+def test_a_single_run_on_postgres_resumes_after_kill_9(e2e, postgres_url) -> None:
+    sim = e2e.simulator(e2e.base_config(JOBS))
+    plan = e2e.plan("single", JOBS, start=START, days=DAYS, chunk_days=3, concurrency=2)
+    args = e2e.run_args(plan, sim.url, postgres_url)  # type: ignore[arg-type]
+    killed = e2e.run(*args, failpoints="request_written=5", env=LEASE)
+    assert killed.returncode != 0
+    resumed = e2e.run(*args, env=LEASE)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "journal: postgresql://" in resumed.stdout
+    e2e.assert_exactly_once(sim, JOBS, START, DAYS)
+
+
+def test_status_of_a_database_without_a_journal_is_refused(e2e, postgres_url) -> None:
+    done = e2e.run("status", "--journal", postgres_url)
+    assert done.returncode == 2
+    assert "no journal at postgresql://" in done.stderr
+
+
+@pytest.fixture
+def own_server(postgres_server):
+    """A server of this test's own, to restart under a run (the session's stays up)."""
+    server = ThrowawayServer.create()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+def test_a_database_restart_mid_run_is_waited_out(e2e, own_server) -> None:
+    jobs = list(range(321, 325))
+    config = e2e.base_config(jobs, quota={"RerunJob": "20/s", "GetJobInstanceList": "200/s"})
+    sim = e2e.simulator(config)
+    plan = e2e.plan("restart", jobs, start=START, days=DAYS, chunk_days=1, rate="10/s")
+    run = e2e.launch(*e2e.run_args(plan, sim.url, own_server.url))  # type: ignore[arg-type]
+    try:
+        deadline = time.monotonic() + 60
+        while len(sim.calls()) < 8 and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.05)
+        sent_before = len(sim.calls())
+        own_server.restart()  # every connection dropped at once, as in a crash
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert 8 <= sent_before < len(jobs) * DAYS, "the restart did not fall mid-run"
+    assert run.returncode == 0, out + err
+    assert "rerun.journal.unreachable" in err  # it did wait for the database
+    e2e.assert_exactly_once(sim, jobs, START, DAYS)
+
+
+def test_a_replica_paused_past_its_leases_wakes_and_writes_nothing_twice(e2e, postgres_url) -> None:
+    jobs = list(range(341, 345))
+    sim = e2e.simulator(e2e.base_config(jobs))
+    plan = e2e.plan("paused", jobs, start=START, days=DAYS, chunk_days=1, rate="20/s")
+    args = e2e.run_args(plan, sim.url, postgres_url)  # type: ignore[arg-type]
+    paused = e2e.launch(*args, env=LEASE)
+    survivor = None
+    try:
+        deadline = time.monotonic() + 60
+        while len(sim.calls()) < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        paused.send_signal(signal.SIGSTOP)
+        survivor = e2e.launch(*args, env=LEASE)  # takes the jobs over once the leases expire
+        out, err = finish(survivor, "the survivor")
+        assert survivor.returncode == 0, out + err
+        e2e.assert_exactly_once(sim, jobs, START, DAYS)
+        calls = len(sim.calls())
+        paused.send_signal(signal.SIGCONT)
+        out, err = finish(paused, "the woken replica")
+    finally:
+        for proc in (paused, survivor):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+                proc.communicate()
+    assert paused.returncode == 0, out + err
+    assert len(sim.calls()) == calls  # the woken replica sent nothing more
+    e2e.assert_exactly_once(sim, jobs, START, DAYS)
