@@ -17,6 +17,7 @@ from rerun_orchestrator.journal import (
     MemoryJournal,
     SqliteJournal,
 )
+from rerun_orchestrator.journal._instances import DayInstance, InstanceState
 from rerun_orchestrator.journal._postgres import PostgresJournal
 
 D0 = date(2024, 1, 1)
@@ -200,3 +201,47 @@ async def test_closed_journal_refuses_writes(journal, three) -> None:
     journal.close()
     with pytest.raises(JournalError, match="closed"):
         await journal.mark_in_flight(three[0].key, 1.0)
+
+
+def test_day_instances_are_upserted_by_chunk_and_day_and_read_back(journal, three) -> None:
+    """The watcher's record: every backend keeps the latest state of each (chunk, day)."""
+    journal.sync(three)
+    first, other = three[0].key, three[2].key
+    journal.record_day_instances(
+        [
+            DayInstance(first, D0, 1, 101, InstanceState.RUNNING, "2024-01-01 10:00:00"),
+            DayInstance(first, D0 + timedelta(days=1), 1, 102, InstanceState.WAITING),
+            DayInstance(other, D0, 2, 201, InstanceState.SUCCESS),
+        ]
+    )
+    journal.record_day_instances(
+        [
+            DayInstance(
+                first,
+                D0,
+                1,
+                101,
+                InstanceState.FAILED,
+                "2024-01-01 10:00:00",
+                "2024-01-01 10:05:00",
+                reason="exit 1",
+                updated_at=5.0,
+                retries=1,
+            )
+        ]
+    )
+    mine = journal.day_instances([first])
+    assert set(mine) == {(first, D0), (first, D0 + timedelta(days=1))}
+    failed = mine[(first, D0)]
+    assert (failed.status, failed.end_time, failed.reason, failed.retries) == (
+        InstanceState.FAILED,
+        "2024-01-01 10:05:00",
+        "exit 1",
+        1,
+    )
+    assert journal.day_instances([]) == {}
+    assert [(i.job_id, i.day, i.instance_id) for i in journal.all_day_instances()] == [
+        (1, D0, 101),
+        (1, D0 + timedelta(days=1), 102),
+        (2, D0, 201),
+    ]
