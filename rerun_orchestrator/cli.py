@@ -201,7 +201,7 @@ def _add_watch_options(run: _Parser) -> None:
         action="store_true",
         help="return once the calls are accepted, without watching the rerun instances",
     )
-    run.add_argument("--watch-poll", type=float, default=2.0, help=argparse.SUPPRESS)
+    run.add_argument("--watch-poll", type=float, default=None, help=argparse.SUPPRESS)
     run.add_argument("--appear-seconds", type=float, default=600.0, help=argparse.SUPPRESS)
 
 

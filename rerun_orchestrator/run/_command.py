@@ -316,7 +316,8 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         preflight=not getattr(args, "no_preflight", False),
         stall_timeout=args.stall_timeout,
         watch=not getattr(args, "no_watch", False),
-        watch_poll=getattr(args, "watch_poll", 2.0),
+        # the simulator's instances run 0.2 s: watch them at that pace, not a real job's
+        watch_poll=getattr(args, "watch_poll", None) or (0.2 if args.simulate else 2.0),
         appear_seconds=getattr(args, "appear_seconds", 600.0),
     )
     return plan, options
