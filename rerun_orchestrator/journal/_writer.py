@@ -273,13 +273,20 @@ class GroupCommitWriter:
 
     def checkpoint(self) -> None:
         """Copy the WAL into the main file (PASSIVE: never waits for a reader)."""
+        # Under the connection's lock like every other statement: a checkpoint running on
+        # one thread while a round commits on another fails that COMMIT ("SQL statements
+        # in progress"), and the run would stop with its journal lost.
+        with self._conn_lock:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
         with contextlib.suppress(sqlite3.Error):  # a busy checkpoint is tried again later
-            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         self._checkpointed_at = self._clock.now()
 
     def _maybe_checkpoint(self) -> None:
         if self._clock.now() - self._checkpointed_at >= self._checkpoint_interval:
-            self.checkpoint()
+            self._checkpoint()
 
     def _keep(self, record: ChunkRecord) -> None:
         self._recent[record.key] = record
