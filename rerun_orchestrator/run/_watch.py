@@ -136,7 +136,23 @@ class InstanceWatcher:
             if sending_done is not None and not sending_done.is_set():
                 # new chunks may be accepted meanwhile: look again soon, not constantly
                 wait = min(wait, _SENDING_RESCAN * self.min_poll)
-            await self.clock.sleep(max(wait, 0.05))
+            await self._pause(max(wait, 0.05), sending_done)
+
+    async def _pause(self, seconds: float, sending_done: anyio.Event | None) -> None:
+        """Sleep `seconds`, or less if sending ends meanwhile: the days it accepted last
+        (often all that is left to see) are looked at then, not a poll interval later."""
+        if sending_done is None or sending_done.is_set():
+            await self.clock.sleep(seconds)
+            return
+        async with anyio.create_task_group() as group:
+
+            async def wake() -> None:
+                await sending_done.wait()
+                group.cancel_scope.cancel()
+
+            group.start_soon(wake)
+            await self.clock.sleep(seconds)
+            group.cancel_scope.cancel()
 
     async def poll_job(self, job: JobIdentity, days: list[OpenDay]) -> bool:
         """One listing of `job`; records what changed; True if anything did."""
