@@ -45,6 +45,8 @@ def sim(start_simulator: Callable[[SimulatorConfig], SimulatorThread]) -> Simula
         credentials=(CredentialSpec(KEY, "the-right-secret"),),
         jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 6),)),),
         quota={"RerunJob": None, "GetJobInstanceList": None},
+        instance_wait_seconds=0.0,
+        instance_run_seconds=0.0,
     )
     return start_simulator(config)
 
@@ -125,6 +127,8 @@ def test_a_missing_security_token_stops_the_run_as_a_wrong_one_does(
         credentials=(CredentialSpec("sts-key", "sts-secret", security_token="the-token"),),
         jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 6),)),),
         quota={"RerunJob": None, "GetJobInstanceList": None},
+        instance_wait_seconds=0.0,
+        instance_run_seconds=0.0,
     )
     sim = start_simulator(config)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "sts-key")

@@ -47,6 +47,8 @@ def sim(start_simulator: Callable[[SimulatorConfig], SimulatorThread]) -> Simula
         credentials=(CredentialSpec(KEY, SECRET),),
         jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 20),)),),
         quota={"RerunJob": None, "GetJobInstanceList": None},
+        instance_wait_seconds=0.0,
+        instance_run_seconds=0.0,
     )
     return start_simulator(config)
 

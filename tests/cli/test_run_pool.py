@@ -62,6 +62,8 @@ def test_every_call_in_flight_has_its_own_connection(
             credentials=(CredentialSpec(KEY, SECRET),),
             jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, JOBS),), max_concurrency=10),),
             quota={"RerunJob": None, "GetJobInstanceList": None},
+            instance_wait_seconds=0.0,
+            instance_run_seconds=0.0,
             faults=(FaultRule("slow_after_commit", delay_seconds=0.5, actions=("RerunJob",)),),
         )
     )

@@ -82,6 +82,8 @@ def crash_matrix(e2e_module):
     return e2e, sim, scenarios
 
 
+# The first test of the module waits for the whole matrix (~40 runs) in its set-up.
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("name", list(CHAINS))
 def test_kill_9_then_resume_reruns_every_day_exactly_once(crash_matrix, name) -> None:
     e2e, sim, scenarios = crash_matrix
