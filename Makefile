@@ -21,7 +21,7 @@ demo: $(VENV)/.installed
 
 ## test: lint, type-check and run the whole suite
 test: $(VENV)/.installed lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadscope
 
 ## test-hostile: the suite again with every ambient variable it must ignore set to something odd
 HOSTILE_ENV := ALIBABA_CLOUD_ACCESS_KEY_ID=hostile-id ALIBABA_CLOUD_ACCESS_KEY_SECRET=hostile-secret \
@@ -34,7 +34,7 @@ HOSTILE_ENV := ALIBABA_CLOUD_ACCESS_KEY_ID=hostile-id ALIBABA_CLOUD_ACCESS_KEY_S
 	RERUN_ORCHESTRATOR_HOME=/nonexistent/home RERUN_ORCHESTRATOR_JOURNAL=/nonexistent/j.sqlite \
 	XDG_STATE_HOME=/nonexistent/state HOME=/nonexistent/home
 test-hostile: $(VENV)/.installed
-	env $(HOSTILE_ENV) $(BIN)/pytest -q
+	env $(HOSTILE_ENV) $(BIN)/pytest -q -n 2 --dist loadscope
 
 ## hook-check: `pre-commit try-repo` of the shipped hook: passes plans/demo.yaml, fails a broken copy
 hook-check: $(VENV)/.installed
