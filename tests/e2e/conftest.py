@@ -319,3 +319,11 @@ def e2e_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
         yield helpers
     finally:
         helpers.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every end-to-end test starts subprocesses: all are `slow` (`-m "not slow"` skips them)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.slow)
