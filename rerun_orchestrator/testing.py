@@ -36,9 +36,8 @@ from ._clock import Clock, FakeClock
 
 if TYPE_CHECKING:
     from ._doubles import Answers, ScriptedClient, ScriptedReconciler
-    from .journal import Reconciler
     from .plan import Plan, Rate
-    from .run import AccountRegistry, RunWiring
+    from .run import AccountRegistry, Reconciler, RunWiring
     from .schedulerx import SchedulerXClient, StaticCredentialsProvider
     from .simulator import CredentialSpec, Simulator, SimulatorConfig
     from .simulator._thread import SimulatorThread
