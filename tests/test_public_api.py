@@ -14,15 +14,15 @@ def test_every_public_name_resolves_to_the_subpackage_object() -> None:
         if name == "__version__":
             continue
         module = rerun_orchestrator._EXPORTS[name]
-        source = __import__(f"rerun_orchestrator.{module}", fromlist=[name])
+        source = __import__(f"rerun_orchestrator{module}", fromlist=[name])
         assert value is getattr(source, name), name
 
 
 def test_public_names_are_exported_by_their_subpackage() -> None:
     for name, module in rerun_orchestrator._EXPORTS.items():
-        if module.startswith("_"):
+        if module.startswith("._"):
             continue
-        source = __import__(f"rerun_orchestrator.{module}", fromlist=["__all__"])
+        source = __import__(f"rerun_orchestrator{module}", fromlist=["__all__"])
         assert name in source.__all__, f"{module} does not export {name}"
 
 

@@ -12,9 +12,9 @@ to the executor; they are still found here, imported from `run` on first use.
 
 from __future__ import annotations
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
+
+from .._lazy import lazy_exports as _lazy_exports
 
 # public name -> the private module that defines it; imported on first use (PEP 562), so that
 # `status` loads the SQLite journal and its renderer, not the reconciler and its HTTP stack
@@ -80,18 +80,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _Any:
-    module = _EXPORTS.get(name) or _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
+__getattr__, __dir__ = _lazy_exports(__name__, {**_EXPORTS, **_MOVED}, globals(), __all__)
 
 if _TYPE_CHECKING:
     from ._errors import (
