@@ -18,9 +18,9 @@ the HTTP stack. Everything in a ``_module`` is private; the subpackages (`plan`,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from ._lazy import lazy_exports
+from ._lazy import lazy_exports as _lazy_exports
 
 __version__ = "0.1.0"
 
@@ -161,9 +161,9 @@ __all__ = [
 ]
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals(), __all__)
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from ._clock import Clock, SystemClock
     from .journal import (
         ChunkRecord,
