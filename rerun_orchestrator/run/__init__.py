@@ -9,9 +9,10 @@ HTTP attempt is one ``rerun.attempt`` structlog event; the library never configu
 """
 
 from ._adaptive import AdaptiveLimiter, CubicRate
+from ._attempt import RerunClient
 from ._backoff import Backoff, RetryBudget
-from ._chunk import ChunkReconciler, RerunClient
 from ._concurrency import ConcurrencyLimiter, KeyedLimiter
+from ._doubt import ChunkReconciler
 from ._events import (
     AttemptFinished,
     ChunkEvent,
