@@ -29,6 +29,7 @@ from pathlib import Path
 
 from rerun_orchestrator.journal import ChunkStatus, Journal, MemoryJournal, SqliteJournal
 from rerun_orchestrator.plan._model import Chunk, chunk_key
+from rerun_orchestrator.run._attempt import rerun_params
 
 Send = Callable[[Chunk], Awaitable[str | None]]
 CONCURRENCY = 4
@@ -140,7 +141,6 @@ async def simulator_send(
     (as the real service is: its CPU is not ours). `pace`: calls per second at most."""
     from rerun_orchestrator.schedulerx import (  # noqa: PLC0415
         Credentials,
-        RerunJobParams,
         SchedulerXClient,
         StaticCredentialsProvider,
     )
@@ -170,17 +170,7 @@ async def simulator_send(
         if pace:
             slot, next_slot[0] = next_slot[0], max(next_slot[0], time.monotonic()) + 1 / pace
             await asyncio.sleep(max(0.0, slot - time.monotonic()))
-        result = await client.rerun_job(
-            RerunJobParams(
-                chunk.region,
-                chunk.namespace,
-                chunk.group_id,
-                chunk.job_id,
-                chunk.start_date,
-                chunk.end_date,
-                chunk.data_time,
-            )
-        )
+        result = await client.rerun_job(rerun_params(chunk))
         assert result.request_id, result.reason
         return result.request_id
 

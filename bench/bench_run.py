@@ -44,6 +44,7 @@ from rerun_orchestrator._logsetup import configure
 from rerun_orchestrator.journal import Journal, MemoryJournal, Reconciler, SqliteJournal
 from rerun_orchestrator.plan import Plan, load_plan
 from rerun_orchestrator.run import AdaptiveLimiter, run_plan
+from rerun_orchestrator.run._attempt import rerun_params
 from rerun_orchestrator.schedulerx import (
     AiohttpTransport,
     Credentials,
@@ -88,18 +89,7 @@ def simulator(directory: Path, jobs: int) -> Iterator[str]:
 
 
 def params_of(plan: Plan) -> list[RerunJobParams]:
-    return [
-        RerunJobParams(
-            region=c.region,
-            namespace=c.namespace,
-            group_id=c.group_id,
-            job_id=c.job_id,
-            start_date=c.start_date,
-            end_date=c.end_date,
-            data_time=c.data_time,
-        )
-        for c in plan.chunks()
-    ]
+    return [rerun_params(c) for c in plan.chunks()]
 
 
 async def bare(url: str, calls: list[RerunJobParams], concurrency: int) -> float:

@@ -37,11 +37,11 @@ from rerun_orchestrator.journal._model import ChunkStatus
 from rerun_orchestrator.journal._view import derive_chunks, job_view, plan_jobs
 from rerun_orchestrator.plan import Plan, Rate, load_plan
 from rerun_orchestrator.run import RateLimiter
+from rerun_orchestrator.run._attempt import rerun_params
 from rerun_orchestrator.run._command import MAX_WATCH_POLL, WATCH_SHARE
 from rerun_orchestrator.run._watch import InstanceWatcher, instance_counts
 from rerun_orchestrator.schedulerx import (
     Credentials,
-    RerunJobParams,
     SchedulerXClient,
     StaticCredentialsProvider,
 )
@@ -133,16 +133,7 @@ async def _send_all(
         (chunk,) = derive_chunks(job_view(journal, job), zone, retry_failed=False)
         record = journal.propose(chunk, plan=plan.name, timezone=plan.timezone)
         await journal.mark_in_flight(record.key, clock.wall())
-        params = RerunJobParams(
-            region=chunk.region,
-            namespace=chunk.namespace,
-            group_id=chunk.group_id,
-            job_id=chunk.job_id,
-            start_date=chunk.start_date,
-            end_date=chunk.end_date,
-            data_time=chunk.data_time,
-        )
-        result = await client.rerun_job(params)
+        result = await client.rerun_job(rerun_params(chunk))
         assert result.request_id is not None, result.reason
         journal.record_outcome(record.key, ChunkStatus.SUCCEEDED, request_id=result.request_id)
 

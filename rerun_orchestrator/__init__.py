@@ -18,77 +18,78 @@ the HTTP stack. Everything in a ``_module`` is private; the subpackages (`plan`,
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from ._lazy import lazy_exports as _lazy_exports
 
 __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _EXPORTS: dict[str, str] = {
-    "Chunk": "plan",
-    "Diagnostic": "plan",
-    "Execution": "plan",
-    "Plan": "plan",
-    "PlanError": "plan",
-    "Rate": "plan",
-    "check_plan": "plan",
-    "load_plan": "plan",
-    "load_plan_mapping": "plan",
-    "load_plan_text": "plan",
-    "parse_rate": "plan",
-    "ApiCallError": "schedulerx",
-    "AttemptResult": "schedulerx",
-    "Credentials": "schedulerx",
-    "CredentialsError": "schedulerx",
-    "EndpointError": "schedulerx",
-    "RerunJobParams": "schedulerx",
-    "SchedulerXClient": "schedulerx",
-    "SchedulerXError": "schedulerx",
-    "StaticCredentialsProvider": "schedulerx",
-    "Verdict": "schedulerx",
-    "default_credentials_provider": "schedulerx",
-    "AdaptiveLimiter": "run",
-    "ConcurrencyLimiter": "run",
-    "RateLimiter": "run",
-    "RunEvent": "run",
-    "RunResult": "run",
-    "open_run": "run",
-    "run_plan": "run",
-    "shared_limiters": "run",
-    "Account": "run",
-    "AccountRegistry": "run",
-    "AttemptFinished": "run",
-    "ChunkEvent": "run",
-    "ChunkFinished": "run",
-    "ChunkReconciled": "run",
-    "RunCancelledError": "run",
-    "RunFinished": "run",
-    "RunHandle": "run",
-    "RunPolicy": "run",
-    "RunStarted": "run",
-    "RunWiring": "run",
-    "StopRequested": "run",
-    "Throttled": "run",
-    "close_journal": "run",
-    "default_accounts": "run",
-    "journal_status": "run",
-    "open_plan_journal": "run",
-    "plan_report": "run",
-    "start_run": "run",
-    "ServerGuard": "run",
-    "ChunkRecord": "journal",
-    "ChunkStatus": "journal",
-    "Journal": "journal",
-    "JournalError": "journal",
-    "JournalLockedError": "journal",
-    "MemoryJournal": "journal",
-    "Reconciler": "journal",
-    "SqliteJournal": "journal",
-    "build_report": "journal",
-    "Simulator": "simulator",
-    "SimulatorConfig": "simulator",
-    "Clock": "_clock",
-    "SystemClock": "_clock",
+    "Chunk": ".plan",
+    "Diagnostic": ".plan",
+    "Execution": ".plan",
+    "Plan": ".plan",
+    "PlanError": ".plan",
+    "Rate": ".plan",
+    "check_plan": ".plan",
+    "load_plan": ".plan",
+    "load_plan_mapping": ".plan",
+    "load_plan_text": ".plan",
+    "parse_rate": ".plan",
+    "ApiCallError": ".schedulerx",
+    "AttemptResult": ".schedulerx",
+    "Credentials": ".schedulerx",
+    "CredentialsError": ".schedulerx",
+    "EndpointError": ".schedulerx",
+    "RerunJobParams": ".schedulerx",
+    "SchedulerXClient": ".schedulerx",
+    "SchedulerXError": ".schedulerx",
+    "StaticCredentialsProvider": ".schedulerx",
+    "Verdict": ".schedulerx",
+    "default_credentials_provider": ".schedulerx",
+    "AdaptiveLimiter": ".run",
+    "ConcurrencyLimiter": ".run",
+    "RateLimiter": ".run",
+    "RunEvent": ".run",
+    "RunResult": ".run",
+    "open_run": ".run",
+    "run_plan": ".run",
+    "shared_limiters": ".run",
+    "Account": ".run",
+    "AccountRegistry": ".run",
+    "AttemptFinished": ".run",
+    "ChunkEvent": ".run",
+    "ChunkFinished": ".run",
+    "ChunkReconciled": ".run",
+    "RunCancelledError": ".run",
+    "RunFinished": ".run",
+    "RunHandle": ".run",
+    "RunPolicy": ".run",
+    "RunStarted": ".run",
+    "RunWiring": ".run",
+    "StopRequested": ".run",
+    "Throttled": ".run",
+    "close_journal": ".run",
+    "default_accounts": ".run",
+    "journal_status": ".run",
+    "open_plan_journal": ".run",
+    "plan_report": ".run",
+    "start_run": ".run",
+    "ServerGuard": ".run",
+    "Reconciler": ".run",
+    "ChunkRecord": ".journal",
+    "ChunkStatus": ".journal",
+    "Journal": ".journal",
+    "JournalError": ".journal",
+    "JournalLockedError": ".journal",
+    "MemoryJournal": ".journal",
+    "SqliteJournal": ".journal",
+    "build_report": ".journal",
+    "Simulator": ".simulator",
+    "SimulatorConfig": ".simulator",
+    "Clock": "._clock",
+    "SystemClock": "._clock",
 }
 
 __all__ = [
@@ -160,20 +161,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals(), __all__)
 
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
-
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from ._clock import Clock, SystemClock
     from .journal import (
         ChunkRecord,
@@ -182,7 +172,6 @@ if TYPE_CHECKING:
         JournalError,
         JournalLockedError,
         MemoryJournal,
-        Reconciler,
         SqliteJournal,
         build_report,
     )
@@ -209,6 +198,7 @@ if TYPE_CHECKING:
         ChunkReconciled,
         ConcurrencyLimiter,
         RateLimiter,
+        Reconciler,
         RunCancelledError,
         RunEvent,
         RunFinished,

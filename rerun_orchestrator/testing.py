@@ -33,12 +33,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._clock import Clock, FakeClock
+from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._doubles import Answers, ScriptedClient, ScriptedReconciler
-    from .journal import Reconciler
     from .plan import Plan, Rate
-    from .run import AccountRegistry, RunWiring
+    from .run import AccountRegistry, Reconciler, RunWiring
     from .schedulerx import SchedulerXClient, StaticCredentialsProvider
     from .simulator import CredentialSpec, Simulator, SimulatorConfig
     from .simulator._thread import SimulatorThread
@@ -58,17 +58,12 @@ __all__ = [
     "simulator_config_for",
 ]
 
-_DOUBLES = frozenset({"Answers", "ScriptedClient", "ScriptedReconciler"})
-
-
-def __getattr__(name: str) -> Any:
-    """The executor's doubles, imported on first use (pytest imports this module at every
-    start-up, and they pull in the client's modules)."""
-    if name in _DOUBLES:
-        from . import _doubles  # noqa: PLC0415 - kept off pytest's start-up
-
-        return getattr(_doubles, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The executor's doubles, imported on first use (pytest imports this module at every
+# start-up, and they pull in the client's modules).
+_DOUBLES = dict.fromkeys(
+    ("Answers", "ScriptedClient", "ScriptedReconciler"), "rerun_orchestrator._doubles"
+)
+__getattr__, __dir__ = lazy_exports(__name__, _DOUBLES, globals(), __all__)
 
 
 @dataclass(frozen=True)

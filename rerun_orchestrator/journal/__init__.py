@@ -3,14 +3,18 @@
 RerunJob is not idempotent, so the journal is what lets a user type the same command
 again and trust the result: a chunk is marked in flight durably before its request is
 written, its outcome after; a chunk found in flight or unknown is checked with
-GetJobInstanceList (`Reconciler`) before anything is resent.
+GetJobInstanceList (`rerun_orchestrator.run.Reconciler`) before anything is resent.
+
+The journal is storage only: it imports no client (``tests/journal/test_layering.py``).
+`Reconciler`, `InstanceLister` and `judge_instances`, which lived here in 0.x, moved next
+to the executor; they are still found here, imported from `run` on first use.
 """
 
 from __future__ import annotations
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
+
+from .._lazy import lazy_exports as _lazy_exports
 
 # public name -> the private module that defines it; imported on first use (PEP 562), so that
 # `status` loads the SQLite journal and its renderer, not the reconciler and its HTTP stack
@@ -20,7 +24,6 @@ _EXPORTS: dict[str, str] = {
     "JournalError": "._errors",
     "JournalLockedError": "._errors",
     "JournalMismatchError": "._errors",
-    "judge_instances": "._judge",
     "JournalReplacedError": "._lock",
     "LeaseLostError": "._lease",
     "open_journal": "._locate",
@@ -34,8 +37,6 @@ _EXPORTS: dict[str, str] = {
     "PlanEntry": "._model",
     "ReconcileOutcome": "._model",
     "Reconciliation": "._model",
-    "InstanceLister": "._reconcile",
-    "Reconciler": "._reconcile",
     "build_report": "._report",
     "settle_by_hand": "._settle",
     "SqliteJournal": "._sqlite",
@@ -44,11 +45,17 @@ _EXPORTS: dict[str, str] = {
     "SyncSummary": "._store",
 }
 
+# moved out of the journal (which imports no client); absolute, found in `run` on first use
+_MOVED: dict[str, str] = {
+    "InstanceLister": "rerun_orchestrator.run._finder",
+    "Reconciler": "rerun_orchestrator.run._reconcile",
+    "judge_instances": "rerun_orchestrator.run._judge",
+}
+
 __all__ = [
     "ChunkRecord",
     "ChunkStatus",
     "DayCoveredError",
-    "InstanceLister",
     "InvalidTransitionError",
     "JobFactsEntry",
     "JobIdentity",
@@ -63,30 +70,17 @@ __all__ = [
     "PlanEntry",
     "PostgresJournal",
     "ReconcileOutcome",
-    "Reconciler",
     "Reconciliation",
     "SqliteJournal",
     "SyncSummary",
     "build_report",
-    "judge_instances",
     "open_journal",
     "render_status",
     "settle_by_hand",
 ]
 
 
-def __getattr__(name: str) -> _Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
+__getattr__, __dir__ = _lazy_exports(__name__, {**_EXPORTS, **_MOVED}, globals(), __all__)
 
 if _TYPE_CHECKING:
     from ._errors import (
@@ -96,7 +90,6 @@ if _TYPE_CHECKING:
         JournalLockedError,
         JournalMismatchError,
     )
-    from ._judge import judge_instances
     from ._lease import LeaseLostError
     from ._locate import open_journal
     from ._lock import JournalReplacedError
@@ -112,7 +105,6 @@ if _TYPE_CHECKING:
         Reconciliation,
     )
     from ._postgres import PostgresJournal
-    from ._reconcile import InstanceLister, Reconciler
     from ._report import build_report
     from ._settle import settle_by_hand
     from ._sqlite import SqliteJournal

@@ -38,11 +38,6 @@ class InstanceState(enum.StrEnum):
         return self not in (InstanceState.WAITING, InstanceState.RUNNING)
 
     @property
-    def needs_person(self) -> bool:
-        """Failed, rejected or unknown: a person must look (events at warning)."""
-        return self in (InstanceState.FAILED, InstanceState.REJECTED, InstanceState.UNKNOWN)
-
-    @property
     def retryable(self) -> bool:
         """What `--retry-failed` retries in place with RetryJobInstance."""
         return self in (InstanceState.FAILED, InstanceState.REJECTED)
@@ -66,20 +61,8 @@ SCHEDULERX2_STATUSES: Mapping[int, InstanceState] = {
     11: InstanceState.FAILED,
     99: InstanceState.STOPPED,
 }
-# SchedulerX 3 (2024-06-24 API), kept for when a client speaks it: 8 is rejected there.
-SCHEDULERX3_STATUSES: Mapping[int, InstanceState] = {
-    1: InstanceState.WAITING,
-    3: InstanceState.RUNNING,
-    4: InstanceState.SUCCESS,
-    5: InstanceState.FAILED,
-    6: InstanceState.WAITING,
-    7: InstanceState.WAITING,
-    8: InstanceState.REJECTED,
-    9: InstanceState.WAITING,
-    10: InstanceState.FAILED,
-    11: InstanceState.STOPPED,
-    12: InstanceState.STOPPED,
-}
+# SchedulerX 3 (2024-06-24 API) numbers them differently (8 is rejected there): another table
+# when a client speaks it, from docs/schedulerx-api.md §8.
 
 
 def instance_state(

@@ -124,10 +124,6 @@ class JobLeases:
                 (key, self.owner, epoch),
             )
 
-    def holds(self, job: JobIdentity) -> bool:
-        with self._lock:
-            return job_key(job) in self._held
-
     def fence_read(self, conn: psycopg.Connection[Any], job: JobIdentity) -> psycopg.Cursor[Any]:
         """Inside a write's transaction: read (and share-lock) the job's live lease; the
         result goes to `fence_check` (apart, so that a pipeline sends both at once)."""

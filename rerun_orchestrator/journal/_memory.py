@@ -14,7 +14,7 @@ from typing import Self
 
 from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
-from ._errors import DayCoveredError, JournalError, JournalMismatchError
+from ._errors import DayCoveredError, JournalError
 from ._instances import DayInstance, MemoryDayInstances
 from ._ledger import conflict
 from ._model import (
@@ -51,25 +51,6 @@ class MemoryJournal(MemoryDayInstances):
     @property
     def meta(self) -> JournalMeta:
         return self._meta
-
-    def reopen(self, *, plan_name: str, plan_digest: str, timezone: str | None = None) -> Self:
-        """Adopt a plan as `SqliteJournal.open` would on an existing journal (several plans
-        may share it; a plan's timezone may not change once it covered days)."""
-        known = self._plans.get(plan_name)
-        if (
-            known is not None
-            and known.timezone not in (None, timezone)
-            and any(
-                r.plan == plan_name and r.covers and r.timezone == known.timezone
-                for r in self._records.values()
-            )
-        ):
-            raise JournalMismatchError("<memory>", f"{plan_name} in {known.timezone}", plan_name)
-        previous = known.digest if known is not None and known.digest != plan_digest else None
-        self._plans[plan_name] = PlanEntry(plan_name, plan_digest, timezone)
-        self._meta = JournalMeta(plan_name, plan_digest, self._meta.created_at, 3, previous)
-        self._closed = False
-        return self
 
     def plans(self) -> list[PlanEntry]:
         return list(reversed(self._plans.values()))

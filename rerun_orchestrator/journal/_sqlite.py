@@ -14,6 +14,7 @@ Why these choices:
   An outcome lost in a crash leaves its chunk in flight, which the next run reconciles,
   never resends blindly.
 - Every field of a chunk is stored, so status and reports need no plan.
+- Reads (`_sqlite_reads`) go through a second connection and see every write made.
 - The ledger (see `_ledger`): records are spans of days of one job, indexed by job and
   first day; `job_records` reads a job's records in one range read, and `mark_in_flight`
   refuses a chunk any of whose days another record covers (`DayCoveredError`). Chunks
@@ -29,10 +30,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from itertools import islice
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
 from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
@@ -46,13 +46,10 @@ from ._model import ChunkRecord, ChunkStatus, JobIdentity, JournalMeta, PlanEntr
 from ._opening import Synchronous, open_for_reading, open_for_run
 from ._schema import (
     COLUMNS,
-    PAGE,
-    filters,
     insert_chunks,
-    to_record,
 )
-from ._setup import read_plans
 from ._sqlite_ledger import LedgerQueries
+from ._sqlite_reads import RecordReads
 from ._store import SyncSummary
 from ._transitions import begin_attempt, settle
 from ._writer import GroupCommitWriter
@@ -62,7 +59,7 @@ ORPHANS_SHOWN = 100  # keys returned by `sync`; the count is always exact
 _SYNCHRONOUS = ("FULL", "NORMAL")
 
 
-class SqliteJournal(SqliteDayInstances, LedgerQueries, JobFactsQueries):
+class SqliteJournal(RecordReads, SqliteDayInstances, LedgerQueries, JobFactsQueries):
     """The `Journal` on a local SQLite file. Build it with `open` or `open_readonly`.
 
     Use it from one thread (an event loop's) at a time; commits happen in worker threads
@@ -216,81 +213,6 @@ class SqliteJournal(SqliteDayInstances, LedgerQueries, JobFactsQueries):
     def meta(self) -> JournalMeta:
         return self._meta
 
-    def plans(self) -> list[PlanEntry]:
-        """Every plan that ran on this journal, most recent first."""
-        with self._read_lock:
-            return read_plans(self._reader)
-
-    # -- reads -----------------------------------------------------------------------
-    # Through the read connection, which sees what is committed; the writer's records
-    # (staged or just committed) take precedence, so a read sees every write made.
-
-    def get(self, key: str) -> ChunkRecord | None:
-        if (proposed := self._proposed.get(key)) is not None:
-            return proposed
-        if self._writer is not None and (held := self._writer.latest(key)) is not None:
-            return held
-        rows = self._read(f"SELECT {self._columns} FROM chunks WHERE key = ?", (key,))  # noqa: S608 (constants only)
-        return to_record(rows[0]) if rows else None
-
-    def records(
-        self, statuses: Iterable[ChunkStatus] | None = None, *, plan_only: bool = False
-    ) -> Iterator[ChunkRecord]:
-        # Pages keyed by seq, each read whole before it is yielded, so the caller may
-        # write to the journal while iterating without upsetting an open cursor.
-        where, params = filters(statuses, plan_only=plan_only)
-        if where is None:
-            return
-        sql = f"SELECT {self._columns} FROM chunks WHERE seq > ?{where} ORDER BY seq LIMIT {PAGE}"  # noqa: S608
-        last = 0
-        while True:
-            self._commit_for_reads()
-            rows = self._read(sql, (last, *params))
-            if not rows:
-                return
-            for row in rows:
-                yield to_record(row)
-            last = rows[-1][0]
-
-    def records_for(self, keys: Iterable[str]) -> Iterator[ChunkRecord | None]:
-        """Records of `keys`, in that order (None for a key the journal lacks)."""
-        writer = self._writer
-        it = iter(keys)
-        while batch := list(islice(it, 500)):
-            marks = ",".join("?" * len(batch))
-            read_at = writer.tickets if writer is not None else 0
-            rows = self._read(f"SELECT {self._columns} FROM chunks WHERE key IN ({marks})", batch)  # noqa: S608
-            found = {row[1]: row for row in rows}
-            for key in batch:
-                if writer is not None and (held := writer.latest(key)) is not None:
-                    yield held
-                elif (row := found.get(key)) is not None:
-                    record = to_record(row)
-                    if writer is not None:
-                        # A run reads a stream's chunks, then marks them: spare that read.
-                        writer.remember(record, read_at=read_at)
-                    yield record
-                else:
-                    yield None
-
-    def counts(self, *, plan_only: bool = False) -> dict[ChunkStatus, int]:
-        self._commit_for_reads()
-        where, _ = filters(None, plan_only=plan_only)
-        sql = f"SELECT status, COUNT(*) FROM chunks WHERE 1{where} GROUP BY status"  # noqa: S608
-        rows = self._read(sql, ())
-        counts = dict.fromkeys(ChunkStatus, 0)
-        counts.update({ChunkStatus(status): n for status, n in rows})
-        return counts
-
-    def orphans(self, limit: int | None = None) -> tuple[tuple[str, ...], int]:
-        with self._read_lock:
-            (total,) = self._reader.execute("SELECT COUNT(*) FROM orphans").fetchone()
-            rows = self._reader.execute(
-                "SELECT o.key FROM orphans o JOIN chunks c ON c.key = o.key ORDER BY c.seq LIMIT ?",
-                (-1 if limit is None else limit,),
-            ).fetchall()
-        return tuple(key for (key,) in rows), int(total)
-
     # -- writes ----------------------------------------------------------------------
 
     def sync(self, chunks: Iterable[Chunk]) -> SyncSummary:
@@ -395,13 +317,3 @@ class SqliteJournal(SqliteDayInstances, LedgerQueries, JobFactsQueries):
         if record is None:
             raise JournalError(f"chunk {key} is not in journal {self._path}; sync the plan first")
         return record
-
-    def _read(self, sql: str, params: Iterable[Any]) -> list[Any]:
-        with self._read_lock:
-            return self._reader.execute(sql, tuple(params)).fetchall()
-
-    def _commit_for_reads(self) -> None:
-        # A filtered or counted read cannot overlay staged writes row by row: commit them
-        # first (not in the hot path: runs read this way only before and after sending).
-        if self._writer is not None and self._writer.dirty and not self._closed:
-            self._writer.commit()

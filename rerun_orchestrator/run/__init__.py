@@ -9,9 +9,10 @@ HTTP attempt is one ``rerun.attempt`` structlog event; the library never configu
 """
 
 from ._adaptive import AdaptiveLimiter, CubicRate
+from ._attempt import RerunClient
 from ._backoff import Backoff, RetryBudget
-from ._chunk import ChunkReconciler, RerunClient
 from ._concurrency import ConcurrencyLimiter, KeyedLimiter
+from ._doubt import ChunkReconciler
 from ._events import (
     AttemptFinished,
     ChunkEvent,
@@ -24,13 +25,16 @@ from ._events import (
     Throttled,
 )
 from ._executor import open_run, run_plan
+from ._finder import InstanceFinder, InstanceLister, InstanceSource
 from ._guard import ServerGuard
 from ._handle import RunCancelledError, RunHandle, start_run
 from ._jobs import DayGuard
+from ._judge import judge_instances
 from ._limiter import LimiterRegistry, Pacer, RateLimiter, shared_limiters
 from ._offloop import close_journal, journal_status, open_plan_journal, plan_report
 from ._options import RunPolicy, RunWiring
 from ._policy import ON_RECONCILIATION, ON_VERDICT, Action
+from ._reconcile import Reconciler
 from ._registry import Account, AccountPacer, AccountRegistry, default_accounts
 from ._result import RunResult, RunStats, StatusCounts
 from ._streams import JobKey, JobStream, job_streams
@@ -52,12 +56,16 @@ __all__ = [
     "ConcurrencyLimiter",
     "CubicRate",
     "DayGuard",
+    "InstanceFinder",
+    "InstanceLister",
+    "InstanceSource",
     "JobKey",
     "JobStream",
     "KeyedLimiter",
     "LimiterRegistry",
     "Pacer",
     "RateLimiter",
+    "Reconciler",
     "RerunClient",
     "RetryBudget",
     "RunCancelledError",
@@ -77,6 +85,7 @@ __all__ = [
     "default_accounts",
     "job_streams",
     "journal_status",
+    "judge_instances",
     "open_plan_journal",
     "open_run",
     "plan_report",

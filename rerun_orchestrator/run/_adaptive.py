@@ -194,10 +194,6 @@ class AdaptiveLimiter:
         """The token bucket underneath (for inspection)."""
         return self._limiter
 
-    def measured_rate(self) -> float:
-        """Calls per second actually sent lately."""
-        return self._meter.rate(self._clock.now(), self._limiter.rate)
-
     async def acquire(self) -> None:
         await self._limiter.acquire()
         self._meter.record(self._clock.now())

@@ -17,7 +17,8 @@ retry budget pauses retries behind the `RetryGate` until a probe shows the servi
 working. Only a refusal of the chunk fails it; a refusal of its whole location stops that
 location (`LocationBreaker`); a refusal of who is asking halts the run. The `StallWatch`
 ends a run in which no chunk has settled for the stall limit. An ambiguous answer is never
-resent before the `Reconciler` has shown that the call did not apply.
+resent before the `Reconciler` has shown that the call did not apply (`_doubt`); one
+attempt on the wire, and what it tells the pacer, is `_attempt`.
 """
 
 from __future__ import annotations
@@ -25,26 +26,25 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result
 
 from .._clock import Clock
 from .._failpoints import failpoint
-from ..journal._model import ChunkRecord, ChunkStatus, ReconcileOutcome, Reconciliation
+from ..journal._model import ChunkRecord, ChunkStatus, ReconcileOutcome
 from ..journal._store import Journal
 from ..plan._model import Chunk
-from ..schedulerx._classify import is_explicit_refusal
-from ..schedulerx._errors import CredentialsError, SchedulerXError
-from ..schedulerx._wire import AttemptResult, RerunJobParams, Scope, Verdict
+from ..schedulerx._wire import AttemptResult, Scope, Verdict
 from ._admission import Admission, Gate, RateGate, SlotGate, Ticket
+from ._attempt import RerunClient, pace_by, send
 from ._backoff import Backoff, RetryBudget
 from ._breaker import LocationBreaker
 from ._concurrency import ConcurrencyLimiter
-from ._events import EventSink, Throttled
+from ._doubt import ChunkReconciler, ask, is_doubtful, status_after
+from ._events import EventSink
 from ._gate import RetryGate, Turn
 from ._limiter import Pacer
-from ._policy import ON_RECONCILIATION, ON_VERDICT, Action, halts_the_run
+from ._policy import ON_VERDICT, Action, halts_the_run
 from ._report_events import ChunkReporter
 from ._result import RunStats
 from ._stall import StallWatch
@@ -55,20 +55,6 @@ from ._streams import JobKey
 # jitter over a ceiling that doubles per round, from ROUND_PAUSE_BASE to ROUND_PAUSE_CAP.
 ROUND_PAUSE_BASE = 20.0
 ROUND_PAUSE_CAP = 300.0
-
-
-class RerunClient(Protocol):
-    """What the executor needs from a client (`SchedulerXClient` has it)."""
-
-    async def rerun_job(self, params: RerunJobParams) -> AttemptResult:
-        """Exactly one freshly signed attempt; failures are results."""
-        ...
-
-
-class ChunkReconciler(Protocol):
-    """What the executor needs to settle a doubtful chunk (`journal.Reconciler` has it)."""
-
-    async def reconcile(self, record: ChunkRecord) -> Reconciliation: ...
 
 
 @dataclass(slots=True)
@@ -152,7 +138,7 @@ class ChunkRunner:
         state = _ChunkState(record.chunk, record.status)
         if self.locations.hold_back(record.chunk):
             return  # its location refuses every chunk: not sent, stays as it is
-        if self._doubtful(record):
+        if is_doubtful(record, retry_failed=self.retry_failed):
             # An earlier attempt may have applied: find out before anything else.
             settled = await self._reconcile(state, record)
             if settled is not ReconcileOutcome.ABSENT:
@@ -168,18 +154,6 @@ class ChunkRunner:
             if self.locations.hold_back(record.chunk):
                 return
             step = await self._round(state)
-
-    def _doubtful(self, record: ChunkRecord) -> bool:
-        if record.status in (ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN):
-            return True
-        # --retry-failed: a failure that could have followed an applied call (an answer
-        # that was not the server's refusal) is reconciled before it is resent.
-        return (
-            record.status is ChunkStatus.FAILED
-            and self.retry_failed
-            and record.attempt_started_at is not None
-            and not is_explicit_refusal(record.code)
-        )
 
     async def _round(self, state: _ChunkState) -> _Step:
         """Up to `max_attempts` attempts. Most chunks succeed at once: the first attempt runs
@@ -219,13 +193,15 @@ class ChunkRunner:
             self.stats.attempts += 1  # counted when sent: a call cut off by a stop counts too
             self.stats.on_wire += 1
             try:
-                result = await self._send(chunk)
+                result = await send(self.client, chunk)
             finally:
                 self.stats.on_wire -= 1
             failpoint("after_response")
         finally:
             admitted.release()
-        self._feedback(chunk, result, sent_at)
+        pace_by(
+            self.pacer, result, chunk=chunk, sent_at=sent_at, events=self.events, stats=self.stats
+        )
         healthy = result.verdict in (Verdict.SUCCEEDED, Verdict.PERMANENT)
         self._gate.answered(healthy=healthy, probe=state.probe)
         state.probe = False
@@ -241,34 +217,6 @@ class ChunkRunner:
                 state.probe = turn is Turn.PROBE
                 state.gated = False
                 return
-
-    async def _send(self, chunk: Chunk) -> AttemptResult:
-        params = RerunJobParams(
-            region=chunk.region,
-            namespace=chunk.namespace,
-            group_id=chunk.group_id,
-            job_id=chunk.job_id,
-            start_date=chunk.start_date,
-            end_date=chunk.end_date,
-            data_time=chunk.data_time,
-            namespace_source=chunk.namespace_source,
-        )
-        try:
-            return await self.client.rerun_job(params)
-        except CredentialsError as exc:  # the client raises before sending: not applied
-            return AttemptResult(Verdict.RETRY, f"not sent: {exc}", None, wrote_request=False)
-        except SchedulerXError as exc:  # no endpoint for the region: resending cannot help
-            return AttemptResult(Verdict.PERMANENT, f"not sent: {exc}", None, wrote_request=False)
-
-    def _feedback(self, chunk: Chunk, result: AttemptResult, sent_at: float) -> None:
-        if result.throttled:
-            self.stats.throttled += 1
-            before = self.pacer.rate
-            hint = result.retry_after_ms
-            self.pacer.on_throttle(sent_at=sent_at, retry_after=hint / 1000 if hint else None)
-            self.events.emit(Throttled(chunk.key, result.code, hint, before, self.pacer.rate))
-        elif result.response is not None:
-            self.pacer.on_success()
 
     async def _settle(
         self, state: _ChunkState, record: ChunkRecord, result: AttemptResult
@@ -377,27 +325,9 @@ class ChunkRunner:
 
         Raises `StoppedError` if a stop cuts the wait short (the chunk stays doubtful).
         """
-        if self.reconciler is None:
-            verdict = Reconciliation(
-                ReconcileOutcome.UNDECIDABLE,
-                "the outcome is unknown and no reconciler was given to check it",
-            )
-        else:
-            with self.stop.waiting():
-                try:
-                    verdict = await self.reconciler.reconcile(record)
-                except Exception as exc:  # failures are results; the chunk stays doubtful
-                    verdict = Reconciliation(
-                        ReconcileOutcome.UNDECIDABLE,
-                        f"reconciliation failed ({type(exc).__name__}: {exc})",
-                    )
+        verdict = await ask(self.reconciler, record, self.stop)
         self._report.reconciled(record.chunk, verdict)
-        action = ON_RECONCILIATION[verdict.outcome]
-        status = {
-            Action.SUCCEED: ChunkStatus.SUCCEEDED,
-            Action.BACKOFF: ChunkStatus.PENDING,
-            Action.GIVE_UP: ChunkStatus.UNKNOWN,
-        }[action]
+        status = status_after(verdict)
         success = status is ChunkStatus.SUCCEEDED
         settled = self.journal.record_outcome(
             record.key,
@@ -433,4 +363,4 @@ class ChunkRunner:
         await self.stop.sleep(self.clock.sleep, seconds)
 
 
-__all__ = ["ChunkReconciler", "ChunkRunner", "RerunClient", "StoppedError"]
+__all__ = ["ChunkRunner", "StoppedError"]

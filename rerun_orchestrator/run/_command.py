@@ -43,10 +43,7 @@ from .._logsetup import (
     mute_stream,
     on_io_failure,
 )
-from ..journal import (
-    JournalError,
-    Reconciler,
-)
+from ..journal import JournalError
 from ..journal._locate import describe, open_journal
 from ..journal._report import write_plan_report
 from ..journal._url import is_postgres_url, redact
@@ -83,6 +80,7 @@ from ._ledger_options import (
 from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
+from ._reconcile import Reconciler
 from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
 from ._retry_instances import retry_failed_instances
 from ._shared_pacer import replica_line, shared_pacer_for

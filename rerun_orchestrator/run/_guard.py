@@ -8,7 +8,7 @@ are looked up: rerun instances (TriggerType 2) whose data day is one of them and
 were scheduled within `lookback`. Days found are recorded as succeeded ("found on the
 server", with the instance ids) and not sent. Per job, in the worker that sends the job:
 sending starts as soon as a job is checked, and the reads spend GetJobInstanceList's own
-quota (the reconciler's pacer).
+quota (the `InstanceFinder`'s pacer: the reconciler's).
 
 What it cannot see: reruns older than `lookback`; instances the server has pruned (it
 keeps about the newest 300 per job, so a job with a busy schedule forgets within days);
@@ -21,19 +21,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .._clock import Clock, SystemClock
 from .._logs import get_logger
-from ..journal._judge import RERUN_TRIGGER_TYPES, data_day, server_time_to_epoch
 from ..journal._model import ChunkStatus, JobIdentity
-from ..journal._reconcile import Reconciler
 from ..journal._store import Journal
 from ..journal._view import JobView, make_chunk
 from ..plan._model import Chunk
 from ..schedulerx._errors import ApiCallError
+from ._finder import InstanceSource, time_windows
 from ._jobs import Screened
+from ._judge import RERUN_TRIGGER_TYPES, data_day, server_time_to_epoch
 
 _log = get_logger("rerun_orchestrator.run")
 
@@ -45,7 +45,7 @@ _SKEW_SECONDS = 300.0
 class ServerGuard:
     """The `DayGuard` of a run: one per run, shared by every worker."""
 
-    reconciler: Reconciler
+    finder: InstanceSource
     journal: Journal
     plan_name: str
     timezone: str
@@ -73,18 +73,14 @@ class ServerGuard:
         first, last = min(unseen), max(unseen)
         now = self.clock.wall()
         probe = chunks[0]
-        windows = {
-            "schedule_time": (
-                _ms(now - self.lookback_seconds - _SKEW_SECONDS),
-                _ms(now + _SKEW_SECONDS),
-            ),
-            "data_time": (_midnight_ms(first, zone), _midnight_ms(last + timedelta(days=1), zone)),
-        }
+        windows = time_windows(
+            now - self.lookback_seconds, now, first, last, zone, skew=_SKEW_SECONDS
+        )
         found: dict[date, set[int]] = defaultdict(set)
         earliest = now - self.lookback_seconds
         for reading, (low, high) in windows.items():
             try:
-                instances = await self.reconciler.list_instances(
+                instances = await self.finder.list_instances(
                     probe, low, high, reading=f"guard:{reading}"
                 )
             except ApiCallError as exc:  # refused for good: RerunJob will say why
@@ -174,11 +170,3 @@ def _runs(days: list[date]) -> list[tuple[date, date]]:
         else:
             runs.append((day, day))
     return runs
-
-
-def _midnight_ms(day: date, zone: ZoneInfo) -> int:
-    return _ms(datetime.combine(day, time(), zone).timestamp())
-
-
-def _ms(seconds: float) -> int:
-    return int(seconds * 1000)

@@ -25,10 +25,11 @@ import anyio
 from .._clock import Clock
 from ..journal._store import Journal
 from ._admission import Gate
+from ._attempt import RerunClient
 from ._backoff import Backoff, RetryBudget
 from ._capacity import InstanceGate
-from ._chunk import ChunkReconciler, RerunClient
 from ._concurrency import ConcurrencyLimiter
+from ._doubt import ChunkReconciler
 from ._events import RunEvent
 from ._jobs import DayGuard
 from ._limiter import Pacer

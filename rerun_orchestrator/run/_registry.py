@@ -23,11 +23,12 @@ from typing import Any
 
 from .._clock import Clock, SystemClock
 from .._metrics import MeteredInstanceLister
-from ..journal._reconcile import InstanceLister, Reconciler
 from ..plan._model import Rate
 from ._adaptive import AdaptiveLimiter
 from ._concurrency import ConcurrencyLimiter
+from ._finder import InstanceLister
 from ._limiter import RateLimiter
+from ._reconcile import Reconciler
 
 # GetJobInstanceList's quota: 100 calls a minute per account, like RerunJob's.
 DEFAULT_READ_RATE = Rate(100, 60)

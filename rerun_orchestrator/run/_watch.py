@@ -8,7 +8,8 @@ the journal as soon as it sees them (SchedulerX keeps only the newest ~300 insta
 job: what is not recorded while visible is lost).
 
 Cost: one GetJobInstanceList listing per job per poll covers every open day of that job
-(the reconciler's paged, paced, retried `list_instances`: never written twice). A job's
+(the `InstanceFinder`'s paged, paced, retried `list_instances`, shared with the reconciler
+and the guard). A job's
 polls back off (doubling up to `max_poll`) while nothing of it changes. Which time the
 listing's window bounds is undocumented: the first poll asks both windows, and the
 reading that finds our instances is kept.
@@ -23,7 +24,7 @@ import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -31,16 +32,16 @@ import structlog
 
 from .._clock import Clock, SystemClock
 from ..journal._instances import DayInstance, InstanceState, instance_state
-from ..journal._judge import RERUN_TRIGGER_TYPES, data_day, server_time_to_epoch
 from ..journal._ledger import Segment
 from ..journal._model import ChunkRecord, ChunkStatus, JobIdentity
-from ..journal._reconcile import Reconciler
 from ..journal._store import Journal
 from ..journal._view import day_status, job_view, plan_jobs
 from ..plan._plan import Plan
 from ..schedulerx._errors import ApiCallError
 from ..schedulerx._wire import JobInstance
 from ._events import EventSink, InstanceChanged
+from ._finder import InstanceSource, time_windows
+from ._judge import RERUN_TRIGGER_TYPES, data_day, server_time_to_epoch
 
 _log = structlog.get_logger("rerun_orchestrator.run")
 
@@ -70,7 +71,7 @@ class _JobPolls:
 class InstanceWatcher:
     """Watches the plan's accepted days; one per run."""
 
-    reconciler: Reconciler
+    finder: InstanceSource  # an `InstanceFinder` (or the run's `Reconciler`, which has one)
     journal: Journal
     plan: Plan
     clock: Clock = field(default_factory=SystemClock)
@@ -160,14 +161,9 @@ class InstanceWatcher:
         probe = days[0].record.chunk
         attempts = [d.record.attempt_started_at for d in days if d.record.attempt_started_at]
         now = self.clock.wall()
-        since = min(attempts, default=now - 7 * 86_400) - _SKEW
-        windows = {
-            "schedule_time": (_ms(since), _ms(now + _SKEW)),
-            "data_time": (
-                _midnight_ms(min(d.day for d in days), zone),
-                _midnight_ms(max(d.day for d in days) + timedelta(days=1), zone),
-            ),
-        }
+        since = min(attempts, default=now - 7 * 86_400)
+        first, last = min(d.day for d in days), max(d.day for d in days)
+        windows = time_windows(since, now, first, last, zone, skew=_SKEW)
         readings = [self._reading] if self._reading else list(windows)
         found: dict[str, list[JobInstance]] = {}
         for reading in readings:
@@ -176,7 +172,7 @@ class InstanceWatcher:
                 await self.acquire()
             self.calls += 1
             try:
-                listed = await self.reconciler.list_instances(
+                listed = await self.finder.list_instances(
                     probe, low, high, reading=f"watch:{reading}"
                 )
             except ApiCallError as exc:
@@ -364,14 +360,6 @@ def _event(item: DayInstance) -> InstanceChanged:
         chunk=item.chunk_key,
         reason=item.reason,
     )
-
-
-def _midnight_ms(day: date, zone: ZoneInfo) -> int:
-    return _ms(datetime.combine(day, time(), zone).timestamp())
-
-
-def _ms(seconds: float) -> int:
-    return int(seconds * 1000)
 
 
 def instance_counts(

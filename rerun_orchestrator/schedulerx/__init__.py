@@ -9,9 +9,9 @@ the official default chain. Nothing here retries, paces or logs attempts: the ex
 
 from __future__ import annotations
 
-import importlib as _importlib
 from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
+
+from .._lazy import lazy_exports as _lazy_exports
 
 # public name -> the private module that defines it; imported on first use (PEP 562), so that
 # `journal` (and `status`, `validate`) can use the wire types without loading aiohttp
@@ -134,18 +134,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals(), __all__)
 
 if _TYPE_CHECKING:
     from ._aiohttp import AiohttpTransport, pool_size

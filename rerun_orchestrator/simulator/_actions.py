@@ -16,6 +16,7 @@ from . import _errors
 from ._calendar import day_of, days_between, parse_time_of_day
 from ._config import JobSpec
 from ._errors import GatewayError
+from ._instances import Instance
 from ._state import JobState, SimState
 
 _LOCATION = ("RegionId", "Namespace", "GroupId")
@@ -205,8 +206,8 @@ def get_job_instance_list(state: SimState, params: Mapping[str, str], ctx: CallC
     return _ok({"JobInstanceDetails": details})
 
 
-def get_job_instance(state: SimState, params: Mapping[str, str], ctx: CallContext) -> Result:
-    """One instance of a job, with the extra fields GetJobInstance adds."""
+def _instance_of(state: SimState, params: Mapping[str, str]) -> tuple[JobState, Instance] | Result:
+    """The instance a JobId + JobInstanceId call names, or the answer that refuses it."""
     error = _common(state, params, ("JobId", "JobInstanceId"))
     if error is not None:
         return error
@@ -223,29 +224,27 @@ def get_job_instance(state: SimState, params: Mapping[str, str], ctx: CallContex
         return _fail(
             state, "instance_not_found", f"instance not found, jobInstanceId={instance_id}"
         )
+    return located, instance
+
+
+def get_job_instance(state: SimState, params: Mapping[str, str], ctx: CallContext) -> Result:
+    """One instance of a job, with the extra fields GetJobInstance adds."""
+    found = _instance_of(state, params)
+    if not isinstance(found, tuple):
+        return found
+    located, instance = found
     detail = instance.to_api(ctx.now_ms, state.zone)
-    detail |= {"JobName": f"job-{job_id}", "Parameters": "", "TraceId": ""}
+    detail |= {"JobName": f"job-{located.job_id}", "Parameters": "", "TraceId": ""}
     return _ok({"JobInstanceDetail": detail})
 
 
 def retry_job_instance(state: SimState, params: Mapping[str, str], ctx: CallContext) -> Result:
     """Run one ended instance again: the same instance id, a new attempt, no new instance."""
-    error = _common(state, params, ("JobId", "JobInstanceId"))
-    if error is not None:
-        return error
-    job_id, instance_id = _long(params, "JobId"), _long(params, "JobInstanceId")
-    if isinstance(job_id, GatewayError):
-        return job_id
-    if isinstance(instance_id, GatewayError):
-        return instance_id
-    located = _locate(state, params, job_id)
-    if isinstance(located, Answer):
-        return located
-    instance = state.instance(located, instance_id or 0)
-    if instance is None:
-        return _fail(
-            state, "instance_not_found", f"instance not found, jobInstanceId={instance_id}"
-        )
+    found = _instance_of(state, params)
+    if not isinstance(found, tuple):
+        return found
+    located, instance = found
+    instance_id = instance.instance_id
     if not instance.ended(ctx.now_ms):
         return _fail(
             state,

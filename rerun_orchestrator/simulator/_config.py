@@ -175,9 +175,6 @@ class JobSpec:
         hour, minute, second = self.history_time.split(":")
         return f"{int(second)} {int(minute)} {int(hour)} * * ?"
 
-    def contains(self, job_id: int) -> bool:
-        return any(first <= job_id <= last for first, last in self.job_ids)
-
 
 @dataclass(frozen=True)
 class SimulatorConfig:

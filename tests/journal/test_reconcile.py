@@ -3,6 +3,7 @@ filter GetJobInstanceList on either time, in either order, with capped pages."""
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,9 +13,10 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from rerun_orchestrator.journal import ChunkRecord, ChunkStatus, ReconcileOutcome
-from rerun_orchestrator.journal._judge import judge_instances, server_time_to_epoch
-from rerun_orchestrator.journal._reconcile import Reconciler
 from rerun_orchestrator.plan._model import Chunk
+from rerun_orchestrator.run import Backoff
+from rerun_orchestrator.run._judge import judge_instances, server_time_to_epoch
+from rerun_orchestrator.run._reconcile import Reconciler
 from rerun_orchestrator.schedulerx._errors import ApiCallError, CredentialsError
 from rerun_orchestrator.schedulerx._wire import (
     ApiResponse,
@@ -337,11 +339,12 @@ async def test_throttled_queries_back_off_and_retry(chunk, late_clock) -> None:
     c = chunk(1, D0)
     failures = [_error(Verdict.RETRY, retry_after_ms=2500), _error(Verdict.RETRY)]
     server = FakeServer([inst(7, D0, scheduled=late_clock.wall() - 30)], failures=failures)
-    reconciler = Reconciler(server, clock=late_clock, timezone=TZ)
+    reconciler = Reconciler(server, clock=late_clock, timezone=TZ, rng=random.Random(7))
     with capture_logs() as logs:
         verdict = await reconciler.reconcile(_record(c))
     assert verdict.outcome is ReconcileOutcome.FOUND
-    assert late_clock.sleeps == [2.5, 2.0]  # the server's hint, then 1 s doubled
+    # the server's hint, then the shared full-jitter backoff (1 s doubled) with our randomness
+    assert late_clock.sleeps == [2.5, Backoff(1.0, 30.0).delay(2, random.Random(7))]
     first = logs[0]
     assert first["event"] == "rerun.reconcile.query"
     assert (first["code"], first["request_id"], first["instances"]) == (

@@ -1,20 +1,12 @@
-"""The public surface: `__all__` lists exactly what the package exports, and examples hold."""
+"""Example plans hold what the README says of them (`__all__`: tests/test_all_attributes.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import rerun_orchestrator.plan as plan_package
 from rerun_orchestrator.plan import load_plan
 
 ROOT = Path(__file__).parents[2]
-
-
-def test_all_matches_the_public_names() -> None:
-    public = {n for n in vars(plan_package) if n.isidentifier() and not n.startswith("_")}
-    assert set(plan_package.__all__) == public
-    assert plan_package.__all__ == sorted(plan_package.__all__, key=lambda n: (not n.isupper(), n))
-    assert plan_package.__doc__
 
 
 def test_example_plans_have_the_documented_sizes() -> None:

@@ -10,7 +10,6 @@ import pytest
 import structlog
 from rich.console import Console
 
-import rerun_orchestrator.run as run_api
 from rerun_orchestrator._clock import FakeClock
 from rerun_orchestrator._logsetup import configure
 from rerun_orchestrator.journal import ChunkRecord, ChunkStatus
@@ -157,14 +156,6 @@ def test_exit_codes() -> None:
     assert result(total=2, succeeded=1, unknown=1).exit_code == 1
     stopped = RunResult("p", StatusCounts(total=1, succeeded=1), 0, 0, 0, 0, True, 0.0)
     assert stopped.exit_code == 130
-
-
-def test_public_names_match_all() -> None:
-    exported = set(run_api.__all__)
-    public = {name for name in vars(run_api) if not name.startswith("_")}
-    modules = {name for name in public if type(vars(run_api)[name]).__name__ == "module"}
-    assert exported == public - modules
-    assert run_api.__doc__
 
 
 @pytest.fixture

@@ -26,9 +26,9 @@ from collections.abc import Collection, Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from ..journal._model import ReconcileOutcome, Reconciliation
 from ..plan._model import Chunk
 from ..schedulerx._wire import JobInstance, TriggerType
-from ._model import ReconcileOutcome, Reconciliation
 
 RERUN_TRIGGER_TYPES: frozenset[int] = frozenset({int(TriggerType.RERUN)})
 _SERVER_FORMAT = "%Y-%m-%d %H:%M:%S"
