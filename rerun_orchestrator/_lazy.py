@@ -35,7 +35,8 @@ def lazy_exports(
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         value = getattr(importlib.import_module(module, package), name)
-        namespace[name] = value
+        if name in names:  # a name kept for old imports (not in __all__) is not cached:
+            namespace[name] = value  # the package's namespace stays what it lists
         return value
 
     def __dir__() -> list[str]:  # noqa: N807
