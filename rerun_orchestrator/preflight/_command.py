@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import structlog
 
+from .._exit_codes import ExitCode
 from .._logsetup import configure
 from ..plan import Plan, Rate, check_plan, parse_rate
 from ..schedulerx import (
@@ -36,10 +37,6 @@ from ..schedulerx import (
 from ._model import MemoryCache
 from ._plan import DEFAULT_READ_RATE, PlanCheck, preflight_plan
 from ._progress import ProgressBar
-
-EXIT_OK = 0
-EXIT_BAD = 2
-EXIT_INTERRUPTED = 130
 
 
 class _UsageError(Exception):
@@ -104,14 +101,14 @@ def _main(args: argparse.Namespace) -> int:
         else:
             plans.append(plan)
     if invalid:
-        return EXIT_BAD
+        return ExitCode.USAGE
     try:
         checks = anyio.run(_check_all, plans, options)
     except _UsageError as exc:
         return _refuse(str(exc))
     except KeyboardInterrupt:  # nothing to keep: a check has no state
         print("rerun-orchestrator check: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     for check in checks:
         if args.format != "github":
             for line in check.diagnostics():
@@ -128,7 +125,7 @@ def _main(args: argparse.Namespace) -> int:
     else:
         for check in checks:
             print(check.summary())
-    return EXIT_OK if all(check.ok for check in checks) else EXIT_BAD
+    return ExitCode.OK if all(check.ok for check in checks) else ExitCode.USAGE
 
 
 def _timeouts(seconds: float | None) -> Timeouts | None:
@@ -191,4 +188,4 @@ async def _simulator(plan: Plan, provider: CredentialsProvider, stack: AsyncExit
 
 def _refuse(message: str) -> int:
     print(f"rerun-orchestrator check: {message}", file=sys.stderr)
-    return EXIT_BAD
+    return ExitCode.USAGE
