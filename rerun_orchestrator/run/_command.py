@@ -35,6 +35,7 @@ import structlog
 from rich.console import Console
 
 from .._clock import SystemClock
+from .._exit_codes import ExitCode
 from .._logsetup import (
     IoFailure,
     close_log_file,
@@ -83,7 +84,7 @@ from ._ledger_options import (
 from ._limiter import Pacer, RateLimiter, shared_limiters
 from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
-from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
+from ._result import RunResult, RunStats
 from ._retry_instances import retry_failed_instances
 from ._shared_pacer import replica_line, shared_pacer_for
 from ._stall import DEFAULT_STALL_TIMEOUT
@@ -93,8 +94,6 @@ from ._watch import InstanceWatcher, instance_counts
 if TYPE_CHECKING:
     from ..journal import Journal
 
-EXIT_USAGE = 2
-EXIT_CONSOLE_CLOSED = 141  # 128 + SIGPIPE, as a shell reports a writer `head` closed
 # GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
 READ_API = "GetJobInstanceList"
 RETRY_API = "RetryJobInstance"
@@ -161,8 +160,8 @@ def main(args: argparse.Namespace) -> int:
         requests.restore()
         close_log_file()
         structlog.configure(**saved)
-    if failures and code == EXIT_INTERRUPTED:  # the stop was ours, not a person's
-        return EXIT_CONSOLE_CLOSED if failures[0] == "console" else EXIT_INCOMPLETE
+    if failures and code == ExitCode.INTERRUPTED:  # the stop was ours, not a person's
+        return ExitCode.CONSOLE_CLOSED if failures[0] == "console" else ExitCode.INCOMPLETE
     return code
 
 
@@ -568,7 +567,7 @@ def _stopped_before_start(log_format: str) -> int:
     else:
         with contextlib.suppress(OSError):  # a closed console: the exit code still says it
             print(f"rerun-orchestrator run: {message}", file=sys.stderr)
-    return EXIT_INTERRUPTED
+    return ExitCode.INTERRUPTED
 
 
 def _interrupted(plan: Plan, journal: Journal, stats: RunStats, elapsed: float) -> RunResult:
@@ -614,7 +613,7 @@ def _journal_lost(path: Path | str, exc: BaseException) -> int:
     _log.error("rerun.run.journal_lost", journal=str(path), error=message)
     with contextlib.suppress(OSError):
         print(f"rerun-orchestrator run: {message}", file=sys.stderr)
-    return EXIT_INCOMPLETE
+    return ExitCode.INCOMPLETE
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -628,7 +627,7 @@ def _refuse(message: str, log_format: str) -> int:
     else:
         with contextlib.suppress(OSError):  # a closed console: the exit code still says it
             print(f"rerun-orchestrator run: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return ExitCode.USAGE
 
 
-__all__ = ["EXIT_INTERRUPTED", "default_journal_path", "main"]
+__all__ = ["default_journal_path", "main"]
