@@ -53,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "run":
             _run.check_combinations(parser.prog, args)
+        elif args.command == "status":
+            _status.check_arguments(parser.prog, args)
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return ExitCode.USAGE

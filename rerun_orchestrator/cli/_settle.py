@@ -29,6 +29,7 @@ def command(args: argparse.Namespace) -> int:
     from ..journal import (  # noqa: PLC0415 - keep start-up light
         ChunkStatus,
         JournalError,
+        JournalLockedError,
         settle_by_hand,
     )
     from ..journal._locate import open_existing  # noqa: PLC0415
@@ -38,7 +39,8 @@ def command(args: argparse.Namespace) -> int:
             records = settle_by_hand(journal, args.keys, ChunkStatus(args.settle_as), args.reason)
     except JournalError as exc:  # also InvalidTransitionError and a journal a run holds
         print(f"rerun-orchestrator settle: {exc}", file=sys.stderr)
-        return ExitCode.USAGE
+        busy = isinstance(exc, JournalLockedError)  # a run holds it: try later
+        return ExitCode.JOURNAL_BUSY if busy else ExitCode.USAGE
     for record in records:
         print(f"{record.key}: {record.status} ({record.reason})")
     return ExitCode.OK
