@@ -46,6 +46,7 @@ from .._logsetup import (
 )
 from ..journal import (
     JournalError,
+    JournalLockedError,
     Reconciler,
 )
 from ..journal._locate import describe, open_journal
@@ -189,8 +190,9 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
             },
             synchronous="NORMAL" if args.journal_sync == "normal" else "FULL",
         )
-    except (JournalError, OSError) as exc:
-        return _refuse(str(exc), args.log_format)
+    except (JournalError, OSError) as exc:  # held by another run: try later, not a bad plan
+        busy = isinstance(exc, JournalLockedError)
+        return _refuse(str(exc), args.log_format, ExitCode.JOURNAL_BUSY if busy else None)
     try:
         log_file = (
             Path(args.log_file)
@@ -621,13 +623,13 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _refuse(message: str, log_format: str) -> int:
+def _refuse(message: str, log_format: str, code: ExitCode | None = None) -> int:
     if log_format == "json":
         _log.error("rerun.run.refused", error=message)
     else:
         with contextlib.suppress(OSError):  # a closed console: the exit code still says it
             print(f"rerun-orchestrator run: {message}", file=sys.stderr)
-    return ExitCode.USAGE
+    return code or ExitCode.USAGE
 
 
 __all__ = ["default_journal_path", "main"]

@@ -95,7 +95,7 @@ def test_a_journal_held_by_a_run_is_refused(
     key = next(plan.chunks()).key
     with SqliteJournal.open(journal_path, plan_name=plan.name, plan_digest=plan.digest):
         args = ["settle", "--journal", str(journal_path), key, "--as", "pending"]
-        assert main([*args, "--reason", "r"]) == ExitCode.USAGE
+        assert main([*args, "--reason", "r"]) == ExitCode.JOURNAL_BUSY == 75
     assert "in use by pid" in capsys.readouterr().err
     assert _statuses(journal_path)[key] is ChunkStatus.UNKNOWN
 
