@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from .. import __version__
 from .._exit_codes import ExitCode
 from . import _check, _plan, _run, _settle, _simulate, _status, _validate
-from ._parser import Parser, UsageError
+from ._parser import Parser, UsageError, check_connection
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": _validate.command,
@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.command in ("run", "check"):
+            check_connection(parser.prog, args.command, args)
         if args.command == "run":
             _run.check_combinations(parser.prog, args)
         elif args.command == "status":

@@ -43,3 +43,20 @@ def add_connection(parser: argparse.ArgumentParser, *, timeout_help: str) -> Non
     parser.add_argument(
         "--timeout", type=types.seconds(minimum=0.1), default=None, help=timeout_help
     )
+    parser.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="credentials of this profile only, as `aliyun --profile`: the aliyun CLI "
+        "config's profile NAME, else the credentials file's section [NAME] (not the "
+        "environment's keys; overrides ALIBABA_CLOUD_PROFILE)",
+    )
+
+
+def check_connection(prog: str, verb: str, args: argparse.Namespace) -> None:
+    """Options on credentials mean nothing to the simulator: refused, not ignored."""
+    if args.simulate and args.profile is not None:
+        raise UsageError(
+            f"{prog} {verb}: --profile chooses real credentials; --simulate uses throwaway ones"
+        )
+    if args.profile is not None and not args.profile.strip():
+        raise UsageError(f"{prog} {verb}: --profile needs a profile name")

@@ -50,6 +50,7 @@ class _Options:
     timeouts: Timeouts | None
     read_rate: Rate
     progress: bool
+    profile: str | None = None
 
 
 def _options(args: argparse.Namespace) -> _Options:
@@ -68,6 +69,7 @@ def _options(args: argparse.Namespace) -> _Options:
         timeouts=_timeouts(args.timeout),
         read_rate=read_rate,
         progress=not args.no_progress and sys.stderr.isatty(),
+        profile=getattr(args, "profile", None),
     )
 
 
@@ -143,7 +145,7 @@ async def _check_all(plans: list[Plan], options: _Options) -> list[PlanCheck]:
             credentials = Credentials("sim-" + secrets.token_hex(8), secrets.token_urlsafe(24))
             provider = StaticCredentialsProvider(credentials)
         else:
-            provider, credentials = await _credentials()
+            provider, credentials = await _credentials(options.profile)
         account = credentials.access_key_id
         del credentials
         for plan in plans:
@@ -167,9 +169,9 @@ async def _check_all(plans: list[Plan], options: _Options) -> list[PlanCheck]:
     return checks
 
 
-async def _credentials() -> tuple[CredentialsProvider, Credentials]:
+async def _credentials(profile: str | None) -> tuple[CredentialsProvider, Credentials]:
     try:
-        provider = default_credentials_provider()
+        provider = default_credentials_provider(profile=profile)
         return provider, await provider.get_credentials()
     except CredentialsError as exc:
         raise _UsageError(str(exc)) from None
