@@ -130,6 +130,7 @@ class _Options:
     watch: bool = True
     watch_poll: float = 2.0
     appear_seconds: float = 600.0
+    profile: str | None = None  # --profile: that profile only (see default_credentials_provider)
 
 
 def default_log_path(journal: Path) -> Path:
@@ -320,6 +321,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         # the simulator's instances run 0.2 s: watch them at that pace, not a real job's
         watch_poll=getattr(args, "watch_poll", None) or (0.2 if args.simulate else 2.0),
         appear_seconds=getattr(args, "appear_seconds", 600.0),
+        profile=getattr(args, "profile", None),
     )
     return plan, options
 
@@ -357,7 +359,7 @@ async def _execute(
         if options.simulate:
             provider, credentials, endpoint = await _start_simulator(plan, options, stack)
         else:
-            provider, credentials = await _credentials()
+            provider, credentials = await _credentials(options.profile)
             endpoint = options.endpoint
         # a connection per call in flight: no call waits for one (issue 13)
         limit = pool_size(plan.execution.concurrency)
@@ -538,10 +540,10 @@ async def _send_and_watch(
     return watched_result
 
 
-async def _credentials() -> tuple[CredentialsProvider, Credentials]:
+async def _credentials(profile: str | None) -> tuple[CredentialsProvider, Credentials]:
     """The default chain, resolved now, so that a missing key refuses before any send."""
     try:
-        provider = default_credentials_provider()
+        provider = default_credentials_provider(profile=profile)
         return provider, await provider.get_credentials()
     except CredentialsError as exc:
         raise _UsageError(str(exc)) from None
