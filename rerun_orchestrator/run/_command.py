@@ -50,7 +50,7 @@ from ..journal import (
     Reconciler,
 )
 from ..journal._locate import describe, open_journal
-from ..journal._report import write_plan_report
+from ..journal._report import RunInfo, write_plan_report
 from ..journal._url import is_postgres_url, redact
 from ..journal._view import plan_counts
 from ..plan import Plan, PlanError, load_plan, parse_rate
@@ -83,6 +83,7 @@ from ._ledger_options import (
     state_home,
 )
 from ._limiter import Pacer, RateLimiter, shared_limiters
+from ._options import RunPolicy, new_run_id
 from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
 from ._result import RunResult, RunStats
@@ -131,6 +132,7 @@ class _Options:
     watch_poll: float = 2.0
     appear_seconds: float = 600.0
     profile: str | None = None  # --profile: that profile only (see default_credentials_provider)
+    run_id: str = dataclasses.field(default_factory=new_run_id)  # the logs' and the report's
 
 
 def default_log_path(journal: Path) -> Path:
@@ -210,6 +212,7 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
             )
         if requests.requested:
             return _stopped_before_start(args.log_format)
+        started_at = SystemClock().wall()  # for the report
         try:
             notes: list[str] = []
             result = anyio.run(_execute, plan, journal, options, notes, requests)
@@ -227,7 +230,8 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
         if result is None:  # stopped hard: nothing to summarise but the journal
             result = _interrupted(plan, journal, RunStats(), 0.0)
         if args.report:
-            _write_report(Path(args.report), journal, plan)
+            run = RunInfo(options.run_id, started_at, SystemClock().wall())
+            _write_report(Path(args.report), journal, plan, run)
         try:
             write_summary(
                 result,
@@ -437,6 +441,7 @@ async def _execute(
                     stall_timeout=options.stall_timeout,
                     stop_requested=lambda: requests.requested,
                     ignore_windows=options.ignore_windows,
+                    policy=RunPolicy(run_id=options.run_id),
                 )
                 result = await (
                     sending()
@@ -595,12 +600,13 @@ def _interrupted(plan: Plan, journal: Journal, stats: RunStats, elapsed: float) 
     )
 
 
-def _write_report(path: Path, journal: Journal, plan: Plan) -> None:
+def _write_report(path: Path, journal: Journal, plan: Plan, run: RunInfo) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as out:
-        write_plan_report(journal, plan, out)
+        write_plan_report(journal, plan, out, run=run)
     tmp.replace(path)  # a reader never sees half a report
+    _log.info("rerun.run.report", run_id=run.run_id, path=str(path))
 
 
 def _journal_lost(path: Path | str, exc: BaseException) -> int:
