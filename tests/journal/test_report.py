@@ -87,7 +87,8 @@ def test_report_follows_the_contract(tmp_path, chunk, kind) -> None:
         "updated_at",
     ]
     ours = ("region", "namespace", "namespace_source", "group_id", "first_day", "last_day")
-    assert [first[k] for k in ours] == ["cn-hangzhou", "ns-1", None, "g1", "2024-01-02", "2024-01-03"]
+    where = ["cn-hangzhou", "ns-1", None, "g1", "2024-01-02", "2024-01-03"]
+    assert [first[k] for k in ours] == where
     assert {k: v for k, v in first.items() if k not in ours and not k.endswith("_at")} == {
         "key": chunks[0].key,
         "job_id": 1,
