@@ -4,11 +4,14 @@ packed, never one cut in two) and the end-of-run summary."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
+import structlog
 from rich.console import Console
 
 from rerun_orchestrator._clock import FakeClock
+from rerun_orchestrator._logsetup import configure
 from rerun_orchestrator.journal import ChunkRecord, ChunkStatus
 from rerun_orchestrator.plan import check_plan_text
 from rerun_orchestrator.run._limiter import RateLimiter
@@ -97,3 +100,19 @@ def test_the_summary_on_an_80_column_terminal_fits(monkeypatch: pytest.MonkeyPat
     lines = out.getvalue().splitlines()
     assert max(len(line) for line in lines) <= 80, "\n".join(lines)
     assert any("273000" in line for line in lines)
+
+
+def test_console_log_lines_leave_the_width_to_the_fields(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    saved = structlog.get_config()
+    try:
+        configure("console")
+        structlog.get_logger().warning("rerun.throttle", rate=1.16667, rate_text="70/min")
+    finally:
+        structlog.configure(**saved)
+    line = capsys.readouterr().err.splitlines()[-1]
+    # 05:15:51Z [warning] rerun.throttle         rate=1.16667 rate_text=70/min
+    shape = r"\d\d:\d\d:\d\dZ \[warning\] rerun\.throttle +rate=1\.16667 rate_text=70/min"
+    assert re.fullmatch(shape, line), line
+    assert line.index("rate=") <= 43  # was 70: 27 for the date, 10 for the level, 30 pad
