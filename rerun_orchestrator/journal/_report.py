@@ -79,7 +79,7 @@ def iso_time(wall: float | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
-    """The run that wrote a report: its id (also in its `rerun.run.report` log event) and
+    """The run that wrote a report: its id (the ``run_id`` of that run's log lines) and
     wall times (epoch seconds)."""
 
     run_id: str
