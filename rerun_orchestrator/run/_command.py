@@ -606,7 +606,6 @@ def _write_report(path: Path, journal: Journal, plan: Plan, run: RunInfo) -> Non
     with tmp.open("w", encoding="utf-8") as out:
         write_plan_report(journal, plan, out, run=run)
     tmp.replace(path)  # a reader never sees half a report
-    _log.info("rerun.run.report", run_id=run.run_id, path=str(path))
 
 
 def _journal_lost(path: Path | str, exc: BaseException) -> int:
