@@ -72,8 +72,9 @@ def command(args: argparse.Namespace) -> int:
         from ..plan import check_plan  # noqa: PLC0415
 
         plan, diagnostics = check_plan(args.plan)
-        for diagnostic in diagnostics:
-            print(diagnostic, file=sys.stderr)
+        for diagnostic in diagnostics:  # a warning is validate's to say, not every status's
+            if diagnostic.is_error:
+                print(diagnostic, file=sys.stderr)
         if plan is None:
             return ExitCode.USAGE
     location = journal_location(args.journal, plan.name if plan else "")

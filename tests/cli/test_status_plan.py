@@ -135,6 +135,20 @@ def test_journal_flag_beats_the_environment_which_beats_the_home(
     assert main(["status", "--exit-code"]) == ExitCode.INCOMPLETE
 
 
+def test_a_plan_with_a_warning_reads_quietly_and_a_broken_one_is_refused(
+    write_plan: Write, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, plan = write_plan()
+    journal_of(plan, home_journal(tmp_path, plan), S, S, S)
+    path.write_text(path.read_text() + "execution: {rate: 500/min}\n")  # above the quota
+    capsys.readouterr()
+    assert main(["status", str(path), "--exit-code"]) == ExitCode.OK
+    assert capsys.readouterr().err == ""
+    path.write_text(path.read_text().replace("name: st", "name: a b"))
+    assert main(["status", str(path), "--exit-code"]) == ExitCode.USAGE
+    assert f"{path}:2:7: " in capsys.readouterr().err
+
+
 def test_without_plan_or_journal_it_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status"]) == ExitCode.USAGE
     assert "give PLAN" in capsys.readouterr().err
