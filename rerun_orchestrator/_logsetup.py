@@ -119,6 +119,17 @@ class _UtcStamper:
         return event_dict
 
 
+_PAD_EVENT = 22  # "rerun.reconcile.query" and most others line up
+
+
+def _time_of_day(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """``2024-06-01T08:00:00.123456Z`` → ``08:00:00Z`` for the console (after the tee)."""
+    stamp = event_dict.get("timestamp")
+    if isinstance(stamp, str) and len(stamp) > 19 and stamp[10] == "T":
+        event_dict["timestamp"] = stamp[11:19] + "Z"
+    return event_dict
+
+
 def _drop_routine(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
     event = event_dict.get("event")
     if event in _ROUTINE or (event == "rerun.attempt" and event_dict.get("outcome") == "succeeded"):
@@ -237,7 +248,14 @@ def configure(
     else:
         if not verbose:
             processors.append(_drop_routine)
-        processors.append(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+        # An 80-column terminal: the time of day (the date and the microseconds are in the
+        # log file), no padded level, the event padded to our longest common name.
+        processors += [
+            _time_of_day,
+            structlog.dev.ConsoleRenderer(
+                colors=sys.stderr.isatty(), pad_event_to=_PAD_EVENT, pad_level=False
+            ),
+        ]
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -9,7 +9,7 @@ The PostgreSQL backend is imported only when a URL asks for it (the extra
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,34 @@ if TYPE_CHECKING:
     from ._postgres import PostgresJournal
 
 LEASE_VARIABLE = "RERUN_ORCHESTRATOR_LEASE_SECONDS"
+HOME_VARIABLE = "RERUN_ORCHESTRATOR_HOME"
+JOURNAL_VARIABLE = "RERUN_ORCHESTRATOR_JOURNAL"
+
+
+def state_home(environ: Mapping[str, str] | None = None) -> Path:
+    """``$RERUN_ORCHESTRATOR_HOME``, else ``${XDG_STATE_HOME:-~/.local/state}/rerun-orchestrator``:
+    where journals live by default, whatever the working directory."""
+    env = os.environ if environ is None else environ
+    if env.get(HOME_VARIABLE):
+        return Path(env[HOME_VARIABLE]).expanduser()
+    xdg = env.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
+    return Path(xdg).expanduser() / "rerun-orchestrator"
+
+
+def journal_location(
+    explicit: str | None, plan_name: str, environ: Mapping[str, str] | None = None
+) -> Path | str:
+    """Where the journal of plan `plan_name` is, as `run` and `status PLAN` find it:
+    `explicit` (``--journal``), else ``$RERUN_ORCHESTRATOR_JOURNAL`` (a path, or a
+    ``postgresql://`` URL kept as it is), else ``<state home>/<plan name>.sqlite``."""
+    if explicit:
+        return explicit
+    env = os.environ if environ is None else environ
+    if env.get(JOURNAL_VARIABLE):
+        if is_postgres_url(env[JOURNAL_VARIABLE]):
+            return env[JOURNAL_VARIABLE]
+        return Path(env[JOURNAL_VARIABLE]).expanduser()
+    return state_home(env) / f"{plan_name}.sqlite"
 
 
 def describe(location: str | os.PathLike[str]) -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
@@ -57,7 +58,40 @@ def chunk_entry(record: ChunkRecord) -> dict[str, Any]:
         "message": record.message,
         "instance_ids": list(record.instance_ids),
         "reason": record.reason,
+        # where and when, so a row is read without the plan: ours beyond the contract
+        "region": chunk.region,
+        "namespace": chunk.namespace,
+        "namespace_source": chunk.namespace_source,
+        "group_id": chunk.group_id,
+        "first_day": chunk.first_day.isoformat(),
+        "last_day": chunk.last_day.isoformat(),
+        "attempt_started_at": iso_time(record.attempt_started_at),
+        "updated_at": iso_time(record.updated_at),
     }
+
+
+def iso_time(wall: float | None) -> str | None:
+    """Epoch seconds as an ISO 8601 UTC time (to the millisecond), or None."""
+    if wall is None:
+        return None
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """The run that wrote a report: its id (the ``run_id`` of that run's log lines) and
+    wall times (epoch seconds)."""
+
+    run_id: str
+    started_at: float
+    ended_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.run_id,
+            "started_at": iso_time(self.started_at),
+            "ended_at": iso_time(self.ended_at),
+        }
 
 
 def build_report(
@@ -84,19 +118,30 @@ def build_report(
     return {"plan": plan_name, "counts": counts, "chunks": chunks}
 
 
-def write_plan_report(journal: Journal, plan: Plan, out: TextIO, *, generation: int = 0) -> None:
+def write_plan_report(
+    journal: Journal,
+    plan: Plan,
+    out: TextIO,
+    *,
+    generation: int = 0,
+    run: RunInfo | None = None,
+) -> None:
     """The report of `plan` as the ledger holds it, streamed to `out` as one JSON object.
 
     The contract's keys (`plan`, `counts`, `chunks`: the records that cover or refused the
     plan's days, whichever plan wrote them, then the chunks that would send its open days)
     and version 2's: `day_counts`, `covered_by` (covered days per plan) and `days`, one
     entry per (job, day) of the plan. Streamed, so a plan of a million days never sits
-    in memory as a list.
+    in memory as a list. With `run`, a ``run`` object (id, started_at, ended_at) follows
+    ``plan``.
     """
     zone = ZoneInfo(plan.timezone)
     counts = plan_counts(journal, plan, generation=generation)
     chunk_counts = _contract_counts(counts.chunks)
-    out.write("{" + f'"plan": {json.dumps(plan.name)}, "counts": {json.dumps(chunk_counts)}, ')
+    out.write("{" + f'"plan": {json.dumps(plan.name)}, ')
+    if run is not None:
+        out.write(f'"run": {json.dumps(run.to_json())}, ')
+    out.write(f'"counts": {json.dumps(chunk_counts)}, ')
     out.write(f'"day_counts": {json.dumps(_contract_counts(counts.days))}, ')
     out.write(f'"covered_by": {json.dumps(dict(counts.days_by_plan))},\n "chunks": [')
     first = True

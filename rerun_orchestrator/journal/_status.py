@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
+from ..plan._plan import Plan
 from ._lock import active_holder
 from ._model import ChunkRecord, ChunkStatus
 from ._sqlite import SqliteJournal
 from ._status_days import failed_by_job, instance_counts, status_days
+from ._status_plan import Verdict, plan_status, verdict, write_plan_table
 from ._store import Journal
 
 Format = Literal["table", "json"]
@@ -26,7 +28,7 @@ _IN_FLIGHT_REASON = {
     ChunkStatus.IN_FLIGHT: "in flight: its run is going on, or stopped mid-call "
     "(the next run checks it)"
 }
-_ORPHANS_SHOWN = 20
+_ORPHANS_SHOWN = 20  # in the table; JSON lists them all
 _UNKNOWN_ROWS = 50  # in the table; JSON lists them all
 _ORDER = (
     ChunkStatus.SUCCEEDED,
@@ -49,7 +51,7 @@ def status_data(journal: Journal) -> dict[str, Any]:
     """Everything `status` shows, as JSON-ready data."""
     meta = journal.meta
     counts = journal.counts()
-    orphans, orphan_count = journal.orphans(_ORPHANS_SHOWN)
+    orphans, orphan_count = journal.orphans()  # all of them: JSON is never cut short
     covered = _days_by_plan(journal)
     data: dict[str, Any] = {
         "journal": _where(journal),
@@ -98,14 +100,40 @@ def _days_by_plan(journal: Journal) -> dict[str, dict[str, int]]:
     return out
 
 
-def render_status(journal: Journal, stream: TextIO, *, fmt: Format = "table") -> None:
-    """Write what `journal` holds to `stream` as a table or as one JSON document."""
+def render_status(
+    journal: Journal,
+    stream: TextIO,
+    *,
+    fmt: Format = "table",
+    plan: Plan | None = None,
+    plan_path: str | None = None,
+) -> dict[str, Any]:
+    """Write what `journal` holds to `stream` as a table or as one JSON document (every
+    entry: only the table shortens long lists); returns the data. With `plan`, the data's
+    ``plan_status`` is that plan's progress and verdict (`plan_status`)."""
     data = status_data(journal)
+    if plan is not None:
+        data["plan_status"] = plan_status(journal, plan, path=plan_path)
     if fmt == "json":
         json.dump(data, stream, indent=2)
         stream.write("\n")
-        return
+        return data
     _table(data, stream.write)
+    if plan is not None:
+        write_plan_table(data["plan_status"], stream.write)
+    return data
+
+
+def journal_verdict(data: dict[str, Any]) -> Verdict:
+    """The verdict of a whole journal (`status --exit-code` without a plan): its chunks
+    (in flight reads as unknown) and its accepted days' instances."""
+    counts = data["counts"]
+    chunks = {
+        "failed": counts["failed"],
+        "unknown": counts["unknown"] + counts["in_flight"],
+        "pending": counts["pending"],
+    }
+    return verdict(chunks, data["instance_counts"])
 
 
 def _failures(journal: Journal) -> list[_FailureGroup]:
@@ -208,10 +236,11 @@ def _table(data: dict[str, Any], write: Callable[[str], object]) -> None:
             f"\nOrphans ({orphans['count']}): chunks in the journal that the plan no longer "
             "has; they are never sent\n"
         )
-        for key in orphans["keys"]:
+        for key in orphans["keys"][:_ORPHANS_SHOWN]:
             write(f"  {key}\n")
-        if orphans["count"] > len(orphans["keys"]):
-            write(f"  ... and {orphans['count'] - len(orphans['keys'])} more\n")
+        if orphans["count"] > _ORPHANS_SHOWN:
+            more = orphans["count"] - _ORPHANS_SHOWN
+            write(f"  ... and {more} more (--format json lists all)\n")
 
 
 def _code(code: str | int | None) -> str:

@@ -51,6 +51,18 @@ def run_seconds(calls: int, rate: Rate) -> float:
     return calls / rate.per_second
 
 
+def format_rate(per_second: float) -> str:
+    """A rate as a person reads it: ``2.5/s`` when it is whole tenths of a call a second
+    (one or more), else per minute with four significant digits at most (a limiter's
+    1.6666666666666667/s is ``100/min``)."""
+    if per_second <= 0:
+        return "0/s"
+    tenths = per_second * 10
+    if per_second >= 1 and abs(tenths - round(tenths)) < 1e-6:
+        return f"{round(tenths) / 10:g}/s"
+    return f"{per_second * 60:.4g}/min"
+
+
 def format_duration(seconds: float) -> str:
     """A rough human duration: ``45 s``, ``12 min``, ``2 h 4 min``, ``3 d 4 h``."""
     seconds = max(0.0, seconds)

@@ -20,6 +20,7 @@ from typing import Any
 import anyio
 import structlog
 
+from .._exit_codes import ExitCode
 from .._logsetup import configure
 from ..plan import Plan, Rate, check_plan, parse_rate
 from ..schedulerx import (
@@ -37,10 +38,6 @@ from ._model import MemoryCache
 from ._plan import DEFAULT_READ_RATE, PlanCheck, preflight_plan
 from ._progress import ProgressBar
 
-EXIT_OK = 0
-EXIT_BAD = 2
-EXIT_INTERRUPTED = 130
-
 
 class _UsageError(Exception):
     """Refused before anything was asked: exit 2 with this message."""
@@ -53,6 +50,7 @@ class _Options:
     timeouts: Timeouts | None
     read_rate: Rate
     progress: bool
+    profile: str | None = None
 
 
 def _options(args: argparse.Namespace) -> _Options:
@@ -71,6 +69,7 @@ def _options(args: argparse.Namespace) -> _Options:
         timeouts=_timeouts(args.timeout),
         read_rate=read_rate,
         progress=not args.no_progress and sys.stderr.isatty(),
+        profile=getattr(args, "profile", None),
     )
 
 
@@ -104,14 +103,14 @@ def _main(args: argparse.Namespace) -> int:
         else:
             plans.append(plan)
     if invalid:
-        return EXIT_BAD
+        return ExitCode.USAGE
     try:
         checks = anyio.run(_check_all, plans, options)
     except _UsageError as exc:
         return _refuse(str(exc))
     except KeyboardInterrupt:  # nothing to keep: a check has no state
         print("rerun-orchestrator check: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     for check in checks:
         if args.format != "github":
             for line in check.diagnostics():
@@ -128,7 +127,7 @@ def _main(args: argparse.Namespace) -> int:
     else:
         for check in checks:
             print(check.summary())
-    return EXIT_OK if all(check.ok for check in checks) else EXIT_BAD
+    return ExitCode.OK if all(check.ok for check in checks) else ExitCode.USAGE
 
 
 def _timeouts(seconds: float | None) -> Timeouts | None:
@@ -146,7 +145,7 @@ async def _check_all(plans: list[Plan], options: _Options) -> list[PlanCheck]:
             credentials = Credentials("sim-" + secrets.token_hex(8), secrets.token_urlsafe(24))
             provider = StaticCredentialsProvider(credentials)
         else:
-            provider, credentials = await _credentials()
+            provider, credentials = await _credentials(options.profile)
         account = credentials.access_key_id
         del credentials
         for plan in plans:
@@ -170,9 +169,9 @@ async def _check_all(plans: list[Plan], options: _Options) -> list[PlanCheck]:
     return checks
 
 
-async def _credentials() -> tuple[CredentialsProvider, Credentials]:
+async def _credentials(profile: str | None) -> tuple[CredentialsProvider, Credentials]:
     try:
-        provider = default_credentials_provider()
+        provider = default_credentials_provider(profile=profile)
         return provider, await provider.get_credentials()
     except CredentialsError as exc:
         raise _UsageError(str(exc)) from None
@@ -191,4 +190,4 @@ async def _simulator(plan: Plan, provider: CredentialsProvider, stack: AsyncExit
 
 def _refuse(message: str) -> int:
     print(f"rerun-orchestrator check: {message}", file=sys.stderr)
-    return EXIT_BAD
+    return ExitCode.USAGE

@@ -35,6 +35,7 @@ import structlog
 from rich.console import Console
 
 from .._clock import SystemClock
+from .._exit_codes import ExitCode
 from .._logsetup import (
     IoFailure,
     close_log_file,
@@ -43,9 +44,9 @@ from .._logsetup import (
     mute_stream,
     on_io_failure,
 )
-from ..journal import JournalError
+from ..journal import JournalError, JournalLockedError
 from ..journal._locate import describe, open_journal
-from ..journal._report import write_plan_report
+from ..journal._report import RunInfo, write_plan_report
 from ..journal._url import is_postgres_url, redact
 from ..journal._view import plan_counts
 from ..plan import Plan, PlanError, load_plan, parse_rate
@@ -78,10 +79,11 @@ from ._ledger_options import (
     state_home,
 )
 from ._limiter import Pacer, RateLimiter, shared_limiters
+from ._options import RunPolicy, new_run_id
 from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
 from ._reconcile import Reconciler
-from ._result import EXIT_INCOMPLETE, EXIT_INTERRUPTED, RunResult, RunStats
+from ._result import RunResult, RunStats
 from ._retry_instances import retry_failed_instances
 from ._shared_pacer import replica_line, shared_pacer_for
 from ._stall import DEFAULT_STALL_TIMEOUT
@@ -91,8 +93,6 @@ from ._watch import InstanceWatcher, instance_counts
 if TYPE_CHECKING:
     from ..journal import Journal
 
-EXIT_USAGE = 2
-EXIT_CONSOLE_CLOSED = 141  # 128 + SIGPIPE, as a shell reports a writer `head` closed
 # GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
 READ_API = "GetJobInstanceList"
 RETRY_API = "RetryJobInstance"
@@ -128,6 +128,8 @@ class _Options:
     watch: bool = True
     watch_poll: float = 2.0
     appear_seconds: float = 600.0
+    profile: str | None = None  # --profile: that profile only (see default_credentials_provider)
+    run_id: str = dataclasses.field(default_factory=new_run_id)  # the logs' and the report's
 
 
 def default_log_path(journal: Path) -> Path:
@@ -159,8 +161,8 @@ def main(args: argparse.Namespace) -> int:
         requests.restore()
         close_log_file()
         structlog.configure(**saved)
-    if failures and code == EXIT_INTERRUPTED:  # the stop was ours, not a person's
-        return EXIT_CONSOLE_CLOSED if failures[0] == "console" else EXIT_INCOMPLETE
+    if failures and code == ExitCode.INTERRUPTED:  # the stop was ours, not a person's
+        return ExitCode.CONSOLE_CLOSED if failures[0] == "console" else ExitCode.INCOMPLETE
     return code
 
 
@@ -188,8 +190,9 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
             },
             synchronous="NORMAL" if args.journal_sync == "normal" else "FULL",
         )
-    except (JournalError, OSError) as exc:
-        return _refuse(str(exc), args.log_format)
+    except (JournalError, OSError) as exc:  # held by another run: try later, not a bad plan
+        busy = isinstance(exc, JournalLockedError)
+        return _refuse(str(exc), args.log_format, ExitCode.JOURNAL_BUSY if busy else None)
     try:
         log_file = (
             Path(args.log_file)
@@ -206,6 +209,7 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
             )
         if requests.requested:
             return _stopped_before_start(args.log_format)
+        started_at = SystemClock().wall()  # for the report
         try:
             notes: list[str] = []
             result = anyio.run(_execute, plan, journal, options, notes, requests)
@@ -223,7 +227,8 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
         if result is None:  # stopped hard: nothing to summarise but the journal
             result = _interrupted(plan, journal, RunStats(), 0.0)
         if args.report:
-            _write_report(Path(args.report), journal, plan)
+            run = RunInfo(options.run_id, started_at, SystemClock().wall())
+            _write_report(Path(args.report), journal, plan, run)
         try:
             write_summary(
                 result,
@@ -317,6 +322,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
         # the simulator's instances run 0.2 s: watch them at that pace, not a real job's
         watch_poll=getattr(args, "watch_poll", None) or (0.2 if args.simulate else 2.0),
         appear_seconds=getattr(args, "appear_seconds", 600.0),
+        profile=getattr(args, "profile", None),
     )
     return plan, options
 
@@ -354,7 +360,7 @@ async def _execute(
         if options.simulate:
             provider, credentials, endpoint = await _start_simulator(plan, options, stack)
         else:
-            provider, credentials = await _credentials()
+            provider, credentials = await _credentials(options.profile)
             endpoint = options.endpoint
         # a connection per call in flight: no call waits for one (issue 13)
         limit = pool_size(plan.execution.concurrency)
@@ -432,6 +438,7 @@ async def _execute(
                     stall_timeout=options.stall_timeout,
                     stop_requested=lambda: requests.requested,
                     ignore_windows=options.ignore_windows,
+                    policy=RunPolicy(run_id=options.run_id),
                 )
                 result = await (
                     sending()
@@ -535,10 +542,10 @@ async def _send_and_watch(
     return watched_result
 
 
-async def _credentials() -> tuple[CredentialsProvider, Credentials]:
+async def _credentials(profile: str | None) -> tuple[CredentialsProvider, Credentials]:
     """The default chain, resolved now, so that a missing key refuses before any send."""
     try:
-        provider = default_credentials_provider()
+        provider = default_credentials_provider(profile=profile)
         return provider, await provider.get_credentials()
     except CredentialsError as exc:
         raise _UsageError(str(exc)) from None
@@ -566,7 +573,7 @@ def _stopped_before_start(log_format: str) -> int:
     else:
         with contextlib.suppress(OSError):  # a closed console: the exit code still says it
             print(f"rerun-orchestrator run: {message}", file=sys.stderr)
-    return EXIT_INTERRUPTED
+    return ExitCode.INTERRUPTED
 
 
 def _interrupted(plan: Plan, journal: Journal, stats: RunStats, elapsed: float) -> RunResult:
@@ -590,11 +597,11 @@ def _interrupted(plan: Plan, journal: Journal, stats: RunStats, elapsed: float) 
     )
 
 
-def _write_report(path: Path, journal: Journal, plan: Plan) -> None:
+def _write_report(path: Path, journal: Journal, plan: Plan, run: RunInfo) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as out:
-        write_plan_report(journal, plan, out)
+        write_plan_report(journal, plan, out, run=run)
     tmp.replace(path)  # a reader never sees half a report
 
 
@@ -612,7 +619,7 @@ def _journal_lost(path: Path | str, exc: BaseException) -> int:
     _log.error("rerun.run.journal_lost", journal=str(path), error=message)
     with contextlib.suppress(OSError):
         print(f"rerun-orchestrator run: {message}", file=sys.stderr)
-    return EXIT_INCOMPLETE
+    return ExitCode.INCOMPLETE
 
 
 def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -620,13 +627,13 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _refuse(message: str, log_format: str) -> int:
+def _refuse(message: str, log_format: str, code: ExitCode | None = None) -> int:
     if log_format == "json":
         _log.error("rerun.run.refused", error=message)
     else:
         with contextlib.suppress(OSError):  # a closed console: the exit code still says it
             print(f"rerun-orchestrator run: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return code or ExitCode.USAGE
 
 
-__all__ = ["EXIT_INTERRUPTED", "default_journal_path", "main"]
+__all__ = ["default_journal_path", "main"]

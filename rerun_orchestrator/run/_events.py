@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._logs import get_logger
 from ..plan._model import Chunk
+from ..plan._rate import format_rate
 from ._policy import AttemptOutcome
 
 if TYPE_CHECKING:
@@ -100,6 +101,9 @@ class RunStarted(RunEvent):
     concurrency: int
     retry_failed: bool
 
+    def fields(self) -> dict[str, Any]:
+        return with_rate_text(RunEvent.fields(self), "rate")
+
 
 @dataclass(frozen=True, slots=True)
 class AttemptFinished(ChunkEvent):
@@ -133,6 +137,9 @@ class Throttled(ChunkEvent):
     retry_after_ms: int | None
     rate_before: float
     rate: float  # calls per second permitted now
+
+    def fields(self) -> dict[str, Any]:
+        return with_rate_text(RunEvent.fields(self), "rate_before", "rate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +313,19 @@ class EventSink:
         """A retry waits `seconds` (a metric; the attempt's event already said why)."""
         if self._metrics is not None:
             self._metrics.backoff(seconds)
+
+
+def with_rate_text(values: dict[str, Any], *names: str) -> dict[str, Any]:
+    """Rates (calls per second) rounded to what a limiter means (no 15 decimals), each
+    followed by the same as a person reads it (``rate_text: "100/min"``)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in names and isinstance(value, float):
+            out[key] = float(f"{value:.6g}")
+            out[f"{key}_text"] = format_rate(value)
+        else:
+            out[key] = value
+    return out
 
 
 def _place(chunk: Chunk) -> dict[str, Any]:

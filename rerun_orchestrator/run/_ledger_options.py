@@ -3,19 +3,16 @@ back, which generation a deliberate rerun aims at, and the summary's ledger line
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
 from ..journal import ChunkRecord, ChunkStatus, Journal
-from ..journal._url import is_postgres_url
+from ..journal._locate import journal_location, state_home
 from ..journal._view import finished, job_view, plan_counts, plan_jobs
 from ..plan import Plan
 from ._result import RunResult
 
-HOME_VARIABLE = "RERUN_ORCHESTRATOR_HOME"
-JOURNAL_VARIABLE = "RERUN_ORCHESTRATOR_JOURNAL"
 _PROBLEMS = frozenset({ChunkStatus.FAILED, ChunkStatus.UNKNOWN, ChunkStatus.IN_FLIGHT})
 
 
@@ -31,25 +28,11 @@ def parse_duration(text: str) -> float:
     return value
 
 
-def state_home(environ: Mapping[str, str] | None = None) -> Path:
-    """``$RERUN_ORCHESTRATOR_HOME``, else ``${XDG_STATE_HOME:-~/.local/state}/rerun-orchestrator``:
-    where journals live by default, whatever the working directory."""
-    env = os.environ if environ is None else environ
-    if env.get(HOME_VARIABLE):
-        return Path(env[HOME_VARIABLE]).expanduser()
-    xdg = env.get("XDG_STATE_HOME") or str(Path("~/.local/state").expanduser())
-    return Path(xdg).expanduser() / "rerun-orchestrator"
-
-
 def default_journal_path(plan: Plan, environ: Mapping[str, str] | None = None) -> Path | str:
     """``$RERUN_ORCHESTRATOR_JOURNAL`` if set (a path, or a ``postgresql://`` URL kept as
-    it is), else ``<state home>/<plan name>.sqlite``."""
-    env = os.environ if environ is None else environ
-    if env.get(JOURNAL_VARIABLE):
-        if is_postgres_url(env[JOURNAL_VARIABLE]):
-            return env[JOURNAL_VARIABLE]
-        return Path(env[JOURNAL_VARIABLE]).expanduser()
-    return state_home(env) / f"{plan.name}.sqlite"
+    it is), else ``<state home>/<plan name>.sqlite`` (`journal_location`, shared with
+    `status PLAN`)."""
+    return journal_location(None, plan.name, environ)
 
 
 def rerun_generation(plan: Plan, journal: Journal) -> int:
@@ -88,3 +71,13 @@ def ledger_summary(result: RunResult, path: Path | str, plan_name: str, out: Tex
         named = ", ".join(f"{n} by plan {name}" for name, n in sorted(others.items()))
         out.write(f"days covered by other plans of this journal (not sent again): {named}\n")
     out.write(f"journal: {path}\n")
+
+
+__all__ = [
+    "default_journal_path",
+    "ledger_summary",
+    "parse_duration",
+    "plan_problems",
+    "rerun_generation",
+    "state_home",
+]

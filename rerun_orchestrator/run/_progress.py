@@ -40,6 +40,7 @@ class LiveProgress:
         self._pacer = pacer
         self._clock = clock
         self._samples: deque[tuple[float, int]] = deque()
+        self._console = console
         self._live = Live(
             console=console,
             get_renderable=self.render,
@@ -59,6 +60,8 @@ class LiveProgress:
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
     def render(self) -> Text:
+        """The live lines: figures packed into the console's width (80 columns: two
+        lines), never a figure cut in two by a wrap."""
         stats = self._stats
         by = stats.by_status
         total = sum(by.values())
@@ -71,21 +74,25 @@ class LiveProgress:
         pending = by[ChunkStatus.PENDING]
         rate = self.sent_rate()
         eta = format_duration(pending / rate) if rate > 0 and pending else "-"
-        text = Text()
-        text.append(f"{done}/{total} done ({done / total:.1%})", style="bold")
-        text.append(f"  succeeded {by[ChunkStatus.SUCCEEDED]}", style="green")
         failed = by[ChunkStatus.FAILED]
-        text.append(f"  failed {failed}", style="red" if failed else "")
-        text.append(f"  in flight {on_wire}  pending {pending}")
-        text.append(f"  unknown {unknown}", style="yellow" if unknown else "")
-        text.append(
-            f"  rate {rate * 60:.1f}/min (limit {self._pacer.rate * 60:.1f}"
-            f" of {self._pacer.ceiling * 60:.1f}/min)"
-        )
-        text.append(f"  throttled {stats.throttled}  ETA {eta}")
+        limit, ceiling = self._pacer.rate * 60, self._pacer.ceiling * 60
+        segments = [
+            (f"{done}/{total} done ({done / total:.1%})", "bold"),
+            (f"succeeded {by[ChunkStatus.SUCCEEDED]}", "green"),
+            (f"failed {failed}", "red" if failed else ""),
+            (f"in flight {on_wire}", ""),
+            (f"pending {pending}", ""),
+            (f"unknown {unknown}", "yellow" if unknown else ""),
+            (f"rate {rate * 60:.4g}/min (limit {limit:.4g} of {ceiling:.4g}/min)", ""),
+            (f"throttled {stats.throttled}", ""),
+            (f"ETA {eta}", ""),
+        ]
         if stats.waiting:
-            text.append(f"  {stats.waiting}", style="yellow")
-        return text
+            segments.append((stats.waiting, "yellow"))
+        return pack(segments, self._width())
+
+    def _width(self) -> int:
+        return max(20, self._console.width)
 
     def __enter__(self) -> LiveProgress:
         self._live.__enter__()
@@ -98,6 +105,24 @@ class LiveProgress:
         tb: TracebackType | None,
     ) -> None:
         self._live.__exit__(exc_type, exc, tb)
+
+
+def pack(segments: Iterable[tuple[str, str]], width: int, gap: str = "  ") -> Text:
+    """`segments` (text, style) joined by `gap` on lines of at most `width` columns: a
+    segment that does not fit starts the next line; one wider than a line is cut with …"""
+    text = Text()
+    used = 0
+    for segment, style in segments:
+        words = segment if len(segment) <= width else segment[: width - 1] + "…"
+        if used and used + len(gap) + len(words) > width:
+            text.append("\n")
+            used = 0
+        elif used:
+            text.append(gap)
+            used += len(gap)
+        text.append(words, style=style)
+        used += len(words)
+    return text
 
 
 def write_summary(

@@ -7,15 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._exit_codes import ExitCode
 from ..journal._model import ChunkRecord, ChunkStatus
 
 if TYPE_CHECKING:
     pass
-
-
-EXIT_OK = 0
-EXIT_INCOMPLETE = 1
-EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +96,10 @@ class RunResult:
     @property
     def exit_code(self) -> int:
         if self.stopped:
-            return EXIT_INTERRUPTED
-        return EXIT_OK if self.complete and self.instances_succeeded else EXIT_INCOMPLETE
+            return ExitCode.INTERRUPTED
+        if self.complete and self.instances_succeeded:
+            return ExitCode.OK
+        return ExitCode.INCOMPLETE
 
     @property
     def instances_succeeded(self) -> bool:

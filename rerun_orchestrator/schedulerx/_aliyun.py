@@ -10,7 +10,9 @@ package works without the extra as long as plain keys are enough.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +30,28 @@ _OIDC_VARS = (
     "ALIBABA_CLOUD_OIDC_PROVIDER_ARN",
     "ALIBABA_CLOUD_OIDC_TOKEN_FILE",
 )
+
+
+def _mute_library_logging() -> None:
+    """Take the official library's own stderr handlers off its logger ``credentials``.
+
+    Its modules add a `StreamHandler` at import and log each failure with its traceback
+    (``log.exception``), and at debug level the credentials they got: three tracebacks
+    before our one-line reason, on a user's terminal. Its failures reach the user as the
+    reason of its step in our error; its records go nowhere (not propagated: a host's
+    handlers might print a secret)."""
+    logger = logging.getLogger("credentials")
+    theirs = {
+        id(getattr(module, "ch", None))
+        for name, module in list(sys.modules.items())
+        if name.startswith("alibabacloud_credentials")
+    }
+    for handler in list(logger.handlers):
+        if id(handler) in theirs:
+            logger.removeHandler(handler)
+    if not logger.handlers:  # else logging's last resort prints them to stderr all the same
+        logger.addHandler(logging.NullHandler())
+    logger.propagate = False
 
 
 def aliyun_credentials_available() -> bool:
@@ -90,6 +114,7 @@ class AliyunCredentialsProvider:
         ):
             source = source()
         self._built = source
+        _mute_library_logging()  # its modules are imported by now
         return source
 
     async def get_credentials(self) -> Credentials:
@@ -107,6 +132,8 @@ class AliyunCredentialsProvider:
             raise
         except Exception as exc:
             raise self._error(f"{self._name}: {_short(exc)}") from None
+        finally:
+            _mute_library_logging()  # a module imported on first use adds its handler then
         if not key_id or not secret:
             raise CredentialsError(f"{self._name}: the library returned no AccessKey pair")
         return Credentials(
@@ -149,12 +176,25 @@ def _ini_profile(name: str, path: str) -> CredentialsProvider:
     return AliyunCredentialsProvider(build, name=f"credentials file {path} section [{name}]")
 
 
+class _NotTried:
+    """A source of the chain that was not tried, and why: its line in "no credentials"."""
+
+    def __init__(self, why: str) -> None:
+        self._why = why
+
+    async def get_credentials(self) -> Credentials:
+        raise CredentialsNotFoundError(self._why)
+
+    def __repr__(self) -> str:
+        return "NotTried()"  # not a source: nothing of it is in the chain's repr
+
+
 def _library_step(name: str, build: Callable[[], Any], *, absent_ok: bool) -> CredentialsProvider:
     return AliyunCredentialsProvider(build, name=name, absent_is_not_found=absent_ok)
 
 
 def default_credentials_provider(
-    *, environ: Mapping[str, str] | None = None
+    *, environ: Mapping[str, str] | None = None, profile: str | None = None
 ) -> CredentialsProvider:
     """The default chain of docs/schedulerx-api.md §5, first source with credentials wins:
 
@@ -171,9 +211,21 @@ def default_credentials_provider(
 
     Args:
         environ: the variables to read (default `os.environ`), for tests and embedding.
+        profile: a profile chosen on purpose (``--profile``, as ``aliyun --profile``): only
+            that profile of 3, then that section of 4, is used, never the environment's
+            keys or a role of the machine (another account's keys, silently).
     """
     env = os.environ if environ is None else environ
     extra = aliyun_credentials_available()
+    if profile is not None:
+        return ChainCredentialsProvider(
+            CliConfigCredentialsProvider(
+                environ=env, profile=profile, delegate=_cli_profile if extra else None
+            ),
+            IniFileCredentialsProvider(
+                environ=env, profile=profile, delegate=_ini_profile if extra else None
+            ),
+        )
     providers: list[CredentialsProvider] = [EnvironmentCredentialsProvider(env)]
     if all(env.get(var) for var in _OIDC_VARS):
 
@@ -195,7 +247,13 @@ def default_credentials_provider(
     providers.append(
         IniFileCredentialsProvider(environ=env, delegate=_ini_profile if extra else None)
     )
-    if extra and (env.get("ALIBABA_CLOUD_ECS_METADATA_DISABLED") or "").lower() != "true":
+    if not extra:
+        providers.append(_NotTried(f"ECS instance RAM role, OIDC: not tried; {EXTRA_HINT}"))
+    elif (env.get("ALIBABA_CLOUD_ECS_METADATA_DISABLED") or "").lower() == "true":
+        providers.append(
+            _NotTried("ECS instance RAM role: not tried (ALIBABA_CLOUD_ECS_METADATA_DISABLED=true)")
+        )
+    else:
 
         def ecs() -> Any:
             from alibabacloud_credentials.provider import EcsRamRoleCredentialsProvider  # noqa: PLC0415

@@ -105,7 +105,10 @@ class ChainCredentialsProvider:
             self._winner = provider
             _log.debug("schedulerx.credentials.resolved", source=repr(provider))
             return credentials
-        raise CredentialsNotFoundError("no credentials found; " + "; ".join(missing))
+        # One line per source, in the chain's order: what each one lacked.
+        raise CredentialsNotFoundError(
+            "no credentials found:" + "".join(f"\n  {reason}" for reason in missing)
+        )
 
     def invalidate(self) -> None:
         """Forward to the source that won (the chain keeps it: the same source is asked

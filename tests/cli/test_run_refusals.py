@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rerun_orchestrator.cli import EXIT_USAGE, main
+from rerun_orchestrator.cli import ExitCode, main
 
 PLAN = """\
 version: 1
@@ -33,6 +33,6 @@ def test_a_region_outside_the_endpoint_map_is_refused_up_front(
 
     code = main(["run", str(plan), "--journal", str(journal), "--no-progress"])
 
-    assert code == EXIT_USAGE
+    assert code == ExitCode.USAGE
     assert "'cn-nowhere' is not in the SchedulerX endpoint map" in capsys.readouterr().err
     assert not journal.exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rerun_orchestrator.cli import EXIT_OK, EXIT_USAGE, main
+from rerun_orchestrator.cli import ExitCode, main
 from rerun_orchestrator.simulator import (
     CredentialSpec,
     FaultRule,
@@ -68,7 +68,7 @@ def test_an_answer_slower_than_the_timeout_is_reconciled_not_resent(
     args = ["run", str(plan), "--endpoint", sim.url, "--journal", str(journal)]
     args += ["--report", str(report), "--timeout", "0.5", "--settle-seconds", "0.2"]
 
-    assert main([*args, "--no-progress"]) == EXIT_OK
+    assert main([*args, "--no-progress"]) == ExitCode.OK
 
     days = Counter(
         (i["job_id"], i["data_time"][:10]) for i in sim.instances() if i["trigger_type"] == 2
@@ -92,4 +92,4 @@ def test_an_answer_slower_than_the_timeout_is_reconciled_not_resent(
 def test_a_timeout_must_be_positive(tmp_path: Path, value: str) -> None:
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN)
-    assert main(["run", str(plan), "--simulate", "--timeout", value]) == EXIT_USAGE
+    assert main(["run", str(plan), "--simulate", "--timeout", value]) == ExitCode.USAGE

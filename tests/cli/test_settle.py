@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rerun_orchestrator.cli import EXIT_OK, EXIT_USAGE, main
+from rerun_orchestrator.cli import ExitCode, main
 from rerun_orchestrator.journal import ChunkStatus, SqliteJournal
 from rerun_orchestrator.plan import Plan, check_plan_text
 
@@ -64,7 +64,7 @@ def test_an_unknown_chunk_settled_as_succeeded_keeps_the_reason(
 ) -> None:
     key = next(plan.chunks()).key
     args = ["settle", "--journal", str(journal_path), key, "--as", "succeeded"]
-    assert main([*args, "--reason", "seen in the console by alice"]) == EXIT_OK
+    assert main([*args, "--reason", "seen in the console by alice"]) == ExitCode.OK
     assert f"{key}: succeeded" in capsys.readouterr().out
     with SqliteJournal.open_readonly(journal_path) as journal:
         record = journal.get(key)
@@ -81,10 +81,10 @@ def test_settling_is_all_or_nothing(
     unknown, succeeded, _ = (chunk.key for chunk in plan.chunks())
     before = _statuses(journal_path)
     args = ["settle", "--journal", str(journal_path), unknown, succeeded]
-    assert main([*args, "--as", "pending", "--reason", "r"]) == EXIT_USAGE
+    assert main([*args, "--as", "pending", "--reason", "r"]) == ExitCode.USAGE
     assert f"chunk {succeeded} is succeeded" in capsys.readouterr().err
     args = ["settle", "--journal", str(journal_path), unknown, "no-such-key"]
-    assert main([*args, "--as", "pending", "--reason", "r"]) == EXIT_USAGE
+    assert main([*args, "--as", "pending", "--reason", "r"]) == ExitCode.USAGE
     assert "no chunk 'no-such-key'" in capsys.readouterr().err
     assert _statuses(journal_path) == before
 
@@ -95,7 +95,7 @@ def test_a_journal_held_by_a_run_is_refused(
     key = next(plan.chunks()).key
     with SqliteJournal.open(journal_path, plan_name=plan.name, plan_digest=plan.digest):
         args = ["settle", "--journal", str(journal_path), key, "--as", "pending"]
-        assert main([*args, "--reason", "r"]) == EXIT_USAGE
+        assert main([*args, "--reason", "r"]) == ExitCode.JOURNAL_BUSY == 75
     assert "in use by pid" in capsys.readouterr().err
     assert _statuses(journal_path)[key] is ChunkStatus.UNKNOWN
 
@@ -105,10 +105,10 @@ def test_a_chunk_settled_as_pending_is_sent_by_the_next_run(
 ) -> None:
     unknown, _, failed = (chunk.key for chunk in plan.chunks())
     args = ["settle", "--journal", str(journal_path), unknown, failed, "--as", "pending"]
-    assert main([*args, "--reason", "no instances in the console"]) == EXIT_OK
+    assert main([*args, "--reason", "no instances in the console"]) == ExitCode.OK
     report = tmp_path / "report.json"
     run = ["run", str(plan_path), "--simulate", "--journal", str(journal_path), "--no-progress"]
-    assert main([*run, "--report", str(report)]) == EXIT_OK
+    assert main([*run, "--report", str(report)]) == ExitCode.OK
     chunks = {c["key"]: c for c in json.loads(report.read_text())["chunks"]}
     assert chunks[unknown]["status"] == "succeeded"
     assert chunks[unknown]["attempts"] == 1

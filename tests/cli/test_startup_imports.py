@@ -39,13 +39,14 @@ def journal(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("command", ["validate", "plan", "schema", "status"])
+@pytest.mark.parametrize("command", ["validate", "plan", "schema", "status", "status-plan"])
 def test_commands_that_send_nothing_import_no_network_stack(command: str, journal: str) -> None:
     args = {
         "validate": ["validate", DEMO],
         "plan": ["plan", DEMO],
         "schema": ["schema"],
         "status": ["status", "--journal", journal],
+        "status-plan": ["status", DEMO, "--journal", journal, "--exit-code"],
     }[command]
     code, modules = imported_by(*args)
     assert code == 0

@@ -81,7 +81,7 @@ def test_a_second_run_on_the_same_journal_is_refused(e2e) -> None:
             time.sleep(0.05)
         assert sim.calls(), "the first run never sent anything"
         second = e2e.run(*args)
-        assert second.returncode == 2, second.stderr
+        assert second.returncode == 75, second.stderr  # busy: try later, not a bad plan
         assert f"in use by pid {first.pid}" in second.stderr
         calls_before = len(sim.calls())
     finally:

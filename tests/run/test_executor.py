@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 
 from rerun_orchestrator._clock import FakeClock
 from rerun_orchestrator.journal import ChunkStatus, MemoryJournal, ReconcileOutcome
+from rerun_orchestrator.plan._rate import format_rate
 from rerun_orchestrator.run import (
     AttemptFinished,
     Backoff,
@@ -655,6 +656,7 @@ async def test_a_throttled_then_accepted_chunk_logs_exactly_these_events(
     ]
     cut = chunk_events[0].pop("rate")  # how far the adaptive limiter cuts is its business
     assert 0 < cut < 10.0
+    assert chunk_events[0].pop("rate_text") == format_rate(cut)
     where = {
         "run_id": chunk_events[0]["run_id"],
         "plan": "t",
@@ -678,6 +680,7 @@ async def test_a_throttled_then_accepted_chunk_logs_exactly_these_events(
             "code": "Throttling.User",
             "retry_after_ms": None,
             "rate_before": 10.0,
+            "rate_before_text": "10/s",
         },
         {
             **attempt,

@@ -94,7 +94,7 @@ def test_live_line_shows_progress_rate_and_eta() -> None:
     assert "9/100 done (9.0%)" in text  # succeeded and failed; unknown is not done
     assert "failed 1" in text
     assert "unknown 1" in text
-    assert "rate 90.0/min (limit 120.0 of 120.0/min)" in text
+    assert "rate 90/min (limit 120 of 120/min)" in text
     assert "ETA 1 min" in text  # 90 pending at 1.5 calls/s
 
 
