@@ -5,7 +5,6 @@ Everything downstream (executor, journal, report) consumes `Chunk`; nothing here
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -126,6 +125,8 @@ def chunk_key(
         last_day.isoformat(),
         data_time,
     )
+    import hashlib  # noqa: PLC0415 - `status` imports this module and hashes nothing
+
     digest = hashlib.sha256("\x1f".join(fields).encode()).hexdigest()[:16]
     return f"{job_id}:{first_day.isoformat()}:{last_day.isoformat()}:{digest}"
 
