@@ -20,7 +20,7 @@ _EXPORTS: dict[str, str] = {
     "Diagnostic": "._diagnostics",
     "PlanError": "._diagnostics",
     "Severity": "._diagnostics",
-    "DEFAULT_CHUNK_DAYS": "._loader",
+    "DEFAULT_CHUNK_DAYS": "._model",
     "check_plan": "._loader",
     "check_plan_text": "._loader",
     "load_plan": "._loader",
@@ -94,9 +94,17 @@ def __dir__() -> list[str]:
 
 if _TYPE_CHECKING:
     from ._diagnostics import Diagnostic, PlanError, Severity
-    from ._loader import DEFAULT_CHUNK_DAYS, check_plan, check_plan_text, load_plan
+    from ._loader import check_plan, check_plan_text, load_plan
     from ._many import PlanCheck, check_plans
-    from ._model import DEFAULT_MAX_CHUNKS, Chunk, Execution, Order, Rate, chunk_key
+    from ._model import (
+        DEFAULT_CHUNK_DAYS,
+        DEFAULT_MAX_CHUNKS,
+        Chunk,
+        Execution,
+        Order,
+        Rate,
+        chunk_key,
+    )
     from ._plan import JobSet, Plan, Target, Window
     from ._positions import job_positions, job_positions_of_file
     from ._rate import format_duration, parse_rate

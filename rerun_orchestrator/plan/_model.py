@@ -17,6 +17,7 @@ ALWAYS_OPEN = RunWindows()
 
 Order = Literal["oldest_first", "newest_first"]
 
+DEFAULT_CHUNK_DAYS = 7  # here, not in _loader: `schema` prints it without loading YAML
 DEFAULT_MAX_CHUNKS = 1_000_000
 
 
