@@ -15,15 +15,17 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
-from ..plan._plan import Plan
 from ._instances import DayInstance
 from ._ledger import Segment
 from ._model import ChunkRecord, ChunkStatus
 from ._store import Journal
 from ._view import day_status, job_view, plan_counts, plan_jobs, viewed_chunks
+
+if TYPE_CHECKING:  # `status` never builds a plan
+    from ..plan._plan import Plan
 
 _REPORTED = {
     ChunkStatus.PENDING: "pending",
