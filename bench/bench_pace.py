@@ -137,7 +137,10 @@ async def naive_loop(url: str, rate: float, calls: int) -> list[float]:
     # The SDK is a dev dependency, used only by benches and tests.
     from alibabacloud_schedulerx220190430 import models  # noqa: PLC0415
     from alibabacloud_schedulerx220190430.client import Client  # noqa: PLC0415
-    from alibabacloud_tea_openapi.exceptions import ThrottlingException  # noqa: PLC0415
+    from alibabacloud_tea_openapi.exceptions import (  # noqa: PLC0415
+        AlibabaCloudException,
+        ThrottlingException,
+    )
     from alibabacloud_tea_openapi.models import Config  # noqa: PLC0415
 
     client = Client(
@@ -166,6 +169,12 @@ async def naive_loop(url: str, rate: float, calls: int) -> list[float]:
             try:
                 response = await client.rerun_job_async(request)
             except ThrottlingException:
+                await asyncio.sleep(1.0)
+                continue
+            except AlibabaCloudException as exc:
+                # a throttle the SDK does not map to ThrottlingException (Throttling.User, 400)
+                if not str(exc.code or "").startswith("Throttling"):
+                    raise
                 await asyncio.sleep(1.0)
                 continue
             if response.body.success:

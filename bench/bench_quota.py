@@ -24,7 +24,10 @@ counted as capacity.
     .venv/bin/python bench/bench_quota.py [--quota 10] [--seconds 60] [--case N]
 
 Goals: (1) >= 98% accepted, <= 1% throttled; (2) >= 90%, <= 5%; (3) >= 85% of what is
-left, <= 5%, and the other caller's calls throttled <= 1% (issue 13).
+left, <= 5%, and the other caller's calls throttled <= 1% (issue 13). The other caller's
+share is also printed without our start-up (the first recovery time, 20 s, in which the
+limiter descends from the quota to what is left): a backfill runs for hours, its start-up
+once; ``--seconds 300`` shows the steady state.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from _common import write_plan
 from rerun_orchestrator.journal import Reconciler, SqliteJournal
 from rerun_orchestrator.plan import Plan, load_plan
 from rerun_orchestrator.run import AdaptiveLimiter, AttemptFinished, RunEvent, run_plan
+from rerun_orchestrator.run._adaptive import RECOVERY_SECONDS
 from rerun_orchestrator.schedulerx import (
     Credentials,
     RerunJobParams,
@@ -72,6 +76,8 @@ class Outcome:
     other_accepted: int = 0  # in the window
     other_throttled: int = 0  # over the whole run...
     other_sent: int = 0  # ...of this many calls
+    other_throttled_late: int = 0  # after our first recovery time (the start-up descent)
+    other_sent_late: int = 0
 
 
 def _plan(directory: Path, name: str, chunks: int, rate: float) -> Plan:
@@ -113,6 +119,7 @@ async def one_case(
     accepted_at: list[float] = []
     other_accepted_at: list[float] = []
     other_throttled = 0
+    other_throttled_at: list[float] = []
     seen: set[str] = set()
 
     def on_event(event: RunEvent) -> None:
@@ -139,6 +146,7 @@ async def one_case(
                 other_accepted_at.append(time.monotonic())
             else:
                 other_throttled += 1
+                other_throttled_at.append(time.monotonic())
 
     async with Simulator(config) as sim:
         journal = SqliteJournal.open(
@@ -162,6 +170,7 @@ async def one_case(
                     await other_task
                 journal.close()
     window_start, window_end = first_attempts[0], first_attempts[-1]
+    settled = window_start + RECOVERY_SECONDS
     return Outcome(
         accepted=sum(t <= window_end for t in accepted_at),
         attempts=result.attempts,
@@ -170,6 +179,8 @@ async def one_case(
         other_accepted=sum(window_start <= t <= window_end for t in other_accepted_at),
         other_throttled=other_throttled,
         other_sent=len(other_accepted_at) + other_throttled,
+        other_throttled_late=sum(t >= settled for t in other_throttled_at),
+        other_sent_late=sum(t >= settled for t in [*other_accepted_at, *other_throttled_at]),
     )
 
 
@@ -222,7 +233,10 @@ def main() -> None:
                 ok = ok and other_share <= 0.01
                 extra = (
                     f"; other caller: {outcome.other_throttled} of {other_sent} calls "
-                    f"throttled ({other_share:.1%}, goal <= 1%)"
+                    f"throttled ({other_share:.1%}, goal <= 1%); after our first "
+                    f"{RECOVERY_SECONDS:g} s: {outcome.other_throttled_late} of "
+                    f"{outcome.other_sent_late} "
+                    f"({outcome.other_throttled_late / max(1, outcome.other_sent_late):.1%})"
                 )
             verdict = "ok" if ok else "MISSED"
             of = "what is left" if other_rate else "the quota"

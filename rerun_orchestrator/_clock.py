@@ -6,13 +6,16 @@ Injecting it lets tests drive hours of backoff and pacing in milliseconds
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 import time
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import anyio
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio and anyio are imported where they are used: `status` and `validate` name a
+# clock (the journal takes one) but never sleep, and the event loop costs them start-up.
 
 
 @runtime_checkable
@@ -42,6 +45,8 @@ class SystemClock:
         return time.time()
 
     async def sleep(self, seconds: float) -> None:
+        import anyio  # noqa: PLC0415 - see the module's imports
+
         await anyio.sleep(max(0.0, seconds))
 
     def __repr__(self) -> str:
@@ -93,6 +98,8 @@ class FakeClock:
         return self._now + self._wall_offset
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio  # noqa: PLC0415 - see the module's imports
+
         if seconds <= 0:
             await asyncio.sleep(0)
             return

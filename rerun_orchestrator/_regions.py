@@ -8,8 +8,6 @@ stay light.
 
 from __future__ import annotations
 
-import difflib
-
 #: Regions with a host of their own (``schedulerx.<region>.aliyuncs.com``).
 OWN_HOST_REGIONS = ("cn-beijing", "cn-hangzhou", "cn-shanghai", "cn-shenzhen")
 #: Regions served by the central host; the request's ``RegionId`` picks the region.
@@ -40,5 +38,7 @@ KNOWN_REGIONS = frozenset(OWN_HOST_REGIONS + CENTRAL_HOST_REGIONS)
 
 def suggest_region(region: str) -> str | None:
     """The known region id closest to a misspelt one (``cn-hangzou`` -> ``cn-hangzhou``)."""
+    import difflib  # noqa: PLC0415 - only when something is misspelt
+
     close = difflib.get_close_matches(region, sorted(KNOWN_REGIONS), n=1, cutoff=0.75)
     return close[0] if close else None

@@ -16,15 +16,17 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
-from ..plan._plan import Plan
 from ._instances import DayInstance
 from ._ledger import Segment
 from ._model import ChunkRecord, ChunkStatus
 from ._store import Journal
 from ._view import day_status, job_view, plan_counts, plan_jobs, viewed_chunks
+
+if TYPE_CHECKING:  # `status` never builds a plan
+    from ..plan._plan import Plan
 
 _REPORTED = {
     ChunkStatus.PENDING: "pending",

@@ -55,14 +55,18 @@ class LedgerQueries:
         )
         found = {row[1]: to_record(row) for row in rows}
         if self._writer is not None:  # what is staged but not committed yet
+            job_id = job.job_id
             for record in self._writer.dirty_records():
                 chunk = record.chunk
                 if (
-                    JobIdentity.of(chunk) == job
+                    chunk.job_id == job_id  # cheap first: a mark scans a round's worth
                     and chunk.first_day <= last
                     and chunk.last_day >= first
+                    and JobIdentity.of(chunk) == job
                 ):
                     found[record.key] = record
+        if len(found) < 2:  # usually: the chunk's own record, or none
+            return list(found.values())
         return sorted(found.values(), key=lambda r: r.chunk.first_day)
 
     def succeeded_days(

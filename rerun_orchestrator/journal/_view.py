@@ -12,14 +12,17 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ..plan._calendar import local_midnight_ms
 from ..plan._model import Chunk, chunk_key
-from ..plan._plan import Plan, Target
 from ._ledger import DayState, Segment, cut, segments, sendable_spans
 from ._model import ChunkRecord, ChunkStatus, JobIdentity
 from ._store import Journal
+
+if TYPE_CHECKING:  # `status` reads journals and never builds a plan
+    from ..plan._plan import Plan, Target
 
 
 @dataclass(frozen=True, slots=True)

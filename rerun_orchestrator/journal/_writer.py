@@ -40,9 +40,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import anyio
+if TYPE_CHECKING:
+    import anyio
 
 from .._clock import Clock
 from .._failpoints import failpoint
@@ -57,11 +58,18 @@ _RECENT = 4096  # records kept after their commit: more than any concurrency in 
 CHECKPOINT_INTERVAL = 5.0  # seconds between WAL checkpoints while commits go on
 
 
+def _new_event() -> anyio.Event:
+    # anyio is imported on the first write: `status` opens journals and never writes.
+    import anyio  # noqa: PLC0415
+
+    return anyio.Event()
+
+
 @dataclass(eq=False, slots=True)
 class _Round:
     """One commit: queued until it takes what is staged, then running until it commits."""
 
-    ended: anyio.Event = field(default_factory=anyio.Event)
+    ended: anyio.Event = field(default_factory=_new_event)
     last: int = 0  # the last ticket it took, once running
 
 
@@ -173,6 +181,8 @@ class GroupCommitWriter:
         if not self._offload:
             self.commit()  # cheaper than a trip to a thread (see the module's docstring)
             return
+        from anyio import to_thread  # noqa: PLC0415 - see _new_event
+
         while self._durable < ticket:
             self.check()
             with self._lock:
@@ -191,7 +201,7 @@ class GroupCommitWriter:
                 assert queued is not None
                 try:
                     # Not abandoned on cancel: a hard stop waits for the fsync under way.
-                    await anyio.to_thread.run_sync(self._run_round, queued)
+                    await to_thread.run_sync(self._run_round, queued)
                 finally:
                     with self._lock:
                         if self._queued is queued:  # cancelled before it ran

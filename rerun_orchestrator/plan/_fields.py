@@ -7,7 +7,6 @@ vocabulary of the plan format, and never repeat more than the offending scalar.
 
 from __future__ import annotations
 
-import difflib
 import re
 import zoneinfo
 from collections.abc import Collection
@@ -103,6 +102,8 @@ def check_known_region(
     """`region` if it is one of `known`; else reported, with the closest as a suggestion."""
     if region in known:
         return region
+    import difflib  # noqa: PLC0415 - only when something is misspelt
+
     close = difflib.get_close_matches(region, sorted(known), n=1, cutoff=0.75)
     hint = (
         f"; did you mean {close[0]!r}?"
@@ -148,6 +149,8 @@ def read_timezone(report: Reporter, node: Node) -> str | None:
 
 
 def _suggest_zone(name: str) -> str | None:
+    import difflib  # noqa: PLC0415 - only when something is misspelt
+
     matches = difflib.get_close_matches(name, _zones(), n=1, cutoff=0.6)
     return matches[0] if matches else None
 

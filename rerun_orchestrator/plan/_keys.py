@@ -6,7 +6,6 @@ appears, and its value is never repeated in the message (it would land in CI log
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from ._yaml import MappingNode, Node, Reporter, ScalarNode, SequenceNode
@@ -89,6 +88,8 @@ def report_unknown_key(report: Reporter, key: str, key_node: Node, scope: str) -
     allowed = _HOMES[scope]
     message = f"unknown key {key!r} {_WHERE[scope]}"
     homes = [_WHERE[name] for name, keys in _HOMES.items() if key in keys and name != scope]
+    import difflib  # noqa: PLC0415 - only when something is misspelt
+
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if homes:
         message += f" (it belongs {' or '.join(homes)})"

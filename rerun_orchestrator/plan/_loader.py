@@ -29,7 +29,7 @@ from ._keys import (
     report_unknown_key,
     scan_credentials,
 )
-from ._model import Execution
+from ._model import DEFAULT_CHUNK_DAYS, Execution
 from ._neighbour import NEIGHBOUR_KEYS, read_neighbour_key
 from ._overlaps import Rect
 from ._plan import Plan, Target, Window
@@ -38,7 +38,6 @@ from ._yaml import MappingNode, Node, Reporter, SequenceNode, compose, mapping_i
 
 _REQUIRED_TOP = ("version", "name", "timezone", "targets")
 _REQUIRED_LOCATION = ("region", "namespace", "group", "data_time")
-DEFAULT_CHUNK_DAYS = 7
 _INVALID = object()  # a key that is present but whose value was reported as wrong
 
 

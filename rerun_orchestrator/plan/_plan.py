@@ -8,7 +8,6 @@ only when those are few), so a plan of millions of chunks expands in constant me
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -169,6 +168,8 @@ def _spans(target: Target, zone: ZoneInfo) -> Iterator[tuple[date, date, int, in
 
 
 def _expand(target: Target, zone: ZoneInfo) -> Iterator[Chunk]:
+    import hashlib  # noqa: PLC0415 - `status` imports this module and hashes nothing
+
     cached = tuple(_spans(target, zone)) if target.chunks_per_job <= _SPAN_CACHE_LIMIT else None
     # Same bytes as `chunk_key`, hashed incrementally: the location prefix is hashed once
     # per target instead of once per chunk (a test keeps the two identical).
@@ -208,6 +209,8 @@ def _expand(target: Target, zone: ZoneInfo) -> Iterator[Chunk]:
 
 
 def _digest(plan: Plan) -> str:
+    import hashlib  # noqa: PLC0415 - `status` imports this module and hashes nothing
+
     content = {
         "version": plan.version,
         "name": plan.name,

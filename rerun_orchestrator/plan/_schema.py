@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._limits import INT_BOUNDS
-from ._loader import DEFAULT_CHUNK_DAYS
-from ._model import Execution
+from ._model import DEFAULT_CHUNK_DAYS, Execution
 from ._rate import RATE_PATTERN
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"

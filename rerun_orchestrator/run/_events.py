@@ -285,12 +285,13 @@ class EventSink:
         self._log = _log.bind()
         self._metrics = metrics
         self._run = {"run_id": run_id, "plan": plan}
-        self._chunks: dict[str, Chunk] = {}
+        # a tracked chunk's stamps, made once: a chunk's two or more events share them
+        self._chunks: dict[str, dict[str, Any]] = {}
 
     @contextmanager
     def tracking(self, chunk: Chunk) -> Iterator[None]:
         """While a chunk is worked on, its events carry its location and days."""
-        self._chunks[chunk.key] = chunk
+        self._chunks[chunk.key] = {**self._run, **_place(chunk)}
         try:
             yield
         finally:
@@ -299,10 +300,12 @@ class EventSink:
     def emit(self, event: RunEvent) -> None:
         stamps: dict[str, Any] = self._run
         if isinstance(event, ChunkEvent):
-            chunk = self._chunks.get(event.chunk)  # type: ignore[attr-defined]
-            if chunk is not None:
-                stamps = {**stamps, **_place(chunk)}
-        event = dataclasses.replace(event, **stamps)
+            stamps = self._chunks.get(event.chunk, stamps)  # type: ignore[attr-defined]
+        # dataclasses.replace, without its per-call walk of the fields (every event field
+        # is an __init__ argument): two events per call, so this is the hot path
+        values = {name: getattr(event, name) for name in _field_names(type(event))}
+        values.update(stamps)
+        event = type(event)(**values)
         getattr(self._log, event_level(event))(event_name(event), **event.fields())
         if self._metrics is not None:
             self._metrics.observe(event)
