@@ -36,9 +36,10 @@ from ..plan._model import Chunk
 from ._errors import DayCoveredError, JournalError
 from ._lease import DEFAULT_LEASE_SECONDS, JobLeases
 from ._ledger import conflict
-from ._model import ChunkRecord, ChunkStatus, JobFactsEntry, JobIdentity, JournalMeta, PlanEntry
+from ._model import ChunkRecord, ChunkStatus, JournalMeta, PlanEntry
 from ._pg_connect import open_pool, replica_name, retrying
 from ._pg_instances import PostgresDayInstances
+from ._pg_job_facts import PostgresJobFacts
 from ._pg_reads import PostgresReads
 from ._pg_schema import INSERT_PENDING, UPSERT, chunk_row, migrate, record_row, schema_version
 from ._pg_setup import adopt_plan, read_meta
@@ -55,7 +56,7 @@ _MARKS_KEPT = 4096  # more than any concurrency in flight
 DEFAULT_OUTAGE_SECONDS = 120.0
 
 
-class PostgresJournal(PostgresDayInstances, PostgresReads):
+class PostgresJournal(PostgresDayInstances, PostgresJobFacts, PostgresReads):
     """The `Journal` in a PostgreSQL database. Build it with `open` or `open_readonly`."""
 
     def __init__(
@@ -83,7 +84,6 @@ class PostgresJournal(PostgresDayInstances, PostgresReads):
         self._chunks: OrderedDict[str, Chunk] = OrderedDict()
         self._idle_ms = max(1000, round(lease_seconds * 1000 / 3))
         self._marked: OrderedDict[str, ChunkRecord] = OrderedDict()  # our last marks
-        self._facts: dict[JobIdentity, JobFactsEntry] = {}
         self._outcomes: OutcomeWriter | None = None
         self.leases = JobLeases(pool.connection, owner, lease_seconds, before_release=self.flush)
         if writable:
@@ -185,18 +185,6 @@ class PostgresJournal(PostgresDayInstances, PostgresReads):
     def connection(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
         """A pooled connection to the journal's database (the shared pacer uses it)."""
         return self._pool.connection()
-
-    # The pre-flight's facts are kept by this process only (not in the database yet):
-    # each replica's first pre-flight asks every job.
-    def job_facts(self) -> dict[JobIdentity, JobFactsEntry]:
-        return dict(self._facts)
-
-    def record_job_facts(
-        self, facts: Iterable[JobFactsEntry], *, forget: Iterable[JobIdentity] = ()
-    ) -> None:
-        self._facts.update((entry.job, entry) for entry in facts)
-        for job in forget:
-            self._facts.pop(job, None)
 
     @property
     def outcomes_refused(self) -> int:
