@@ -186,6 +186,10 @@ class PostgresJournal(PostgresDayInstances, PostgresJobFacts, PostgresReads):
         """A pooled connection to the journal's database (the shared pacer uses it)."""
         return self._pool.connection()
 
+    def retry(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run `work` on a pooled connection, waiting out an outage (the shared pacer)."""
+        return self._retry(work)
+
     @property
     def outcomes_refused(self) -> int:
         """Outcomes not written because their job's lease was lost (left in flight)."""
