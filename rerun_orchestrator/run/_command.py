@@ -337,7 +337,8 @@ def _account_pacers(
         return shared or AdaptiveLimiter(plan.execution.rate)
 
     def read_pacer() -> Pacer:
-        return shared_pacer_for(journal, account, READ_API, read_rate) or RateLimiter(read_rate)
+        shared = shared_pacer_for(journal, account, READ_API, read_rate, adaptive=False)
+        return shared or RateLimiter(read_rate)
 
     pacer = shared_limiters.get(account, RERUN_JOB, rerun_pacer)
     return pacer, shared_limiters.get(account, READ_API, read_pacer), read_pacer
