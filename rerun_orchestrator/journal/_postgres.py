@@ -59,6 +59,8 @@ DEFAULT_OUTAGE_SECONDS = 120.0
 class PostgresJournal(PostgresDayInstances, PostgresJobFacts, PostgresReads):
     """The `Journal` in a PostgreSQL database. Build it with `open` or `open_readonly`."""
 
+    remote = True  # every call is a round trip: the executor makes them off the loop
+
     def __init__(
         self,
         pool: ConnectionPool[psycopg.Connection[Any]],

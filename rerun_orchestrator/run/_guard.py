@@ -34,6 +34,7 @@ from ..journal._view import JobView, make_chunk
 from ..plan._model import Chunk
 from ..schedulerx._errors import ApiCallError
 from ._jobs import Screened
+from ._offloop import journal_write
 
 _log = get_logger("rerun_orchestrator.run")
 
@@ -119,7 +120,7 @@ class ServerGuard:
                     found[day].add(instance.instance_id)
         if not found:
             return Screened.SEND
-        self._record(view, found, zone)
+        await journal_write(self.journal, self._record, view, found, zone)
         return Screened.DERIVE_AGAIN
 
     def _record(self, view: JobView, found: dict[date, set[int]], zone: ZoneInfo) -> None:
