@@ -23,8 +23,9 @@ replica's sends say nothing of the others').
 
 `try_acquire` always says no (a reservation is a round trip); the executor then awaits
 `acquire`, which reserves in a worker thread. `on_throttle`, called on the event loop,
-pauses this replica at once and hands the row's update to a thread of its own (the loop
-never waits for the database); this replica's next reservation waits for it to land.
+hands the row's update to a thread of its own (the loop never waits for the database);
+this replica's next reservation waits for it to land. (Not a local pause on top: calls
+already slotted would wake together at its end, with the slots after the pause.)
 Through the journal (`shared_pacer_for`), every statement waits out a database restart
 as the journal's own calls do.
 """
@@ -34,6 +35,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import math
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -186,7 +188,7 @@ class SharedPacer:
         self._offset: float | None = None  # database time minus the clock's, at a grant
         self._pending: list[concurrent.futures.Future[None]] = []
         self._worker: concurrent.futures.ThreadPoolExecutor | None = None
-        self._paused_until = -math.inf  # this replica's own pause, on its clock
+        self._pending_lock = threading.Lock()
         self.granted = 0
         self.throttles = 0
         self.cuts = 0
@@ -243,7 +245,6 @@ class SharedPacer:
 
     async def acquire(self) -> None:
         wait = await anyio.to_thread.run_sync(self.reserve)
-        wait = max(wait, self._paused_until - self._clock.now())
         if wait > 0:
             await self._clock.sleep(wait)
         self.granted += 1
@@ -254,12 +255,11 @@ class SharedPacer:
         once: the row is updated by this pacer's worker thread."""
         self.throttles += 1
         pause = min(retry_after, RETRY_AFTER_CAP) if retry_after else DEFAULT_PAUSE_SECONDS
-        pause = max(pause, 0.0)
-        self._paused_until = max(self._paused_until, self._clock.now() + pause)
         sent = None if self._offset is None else sent_at + self._offset
-        if self._worker is None:
-            self._worker = concurrent.futures.ThreadPoolExecutor(1, "rerun-shared-pacer")
-        self._pending.append(self._worker.submit(self._throttled, pause, sent))
+        with self._pending_lock:
+            if self._worker is None:
+                self._worker = concurrent.futures.ThreadPoolExecutor(1, "rerun-shared-pacer")
+            self._pending.append(self._worker.submit(self._throttled, max(pause, 0.0), sent))
 
     def _throttled(self, pause: float, sent: float | None) -> None:
         try:
@@ -272,9 +272,14 @@ class SharedPacer:
             self.cuts += 1
 
     def wait_throttles(self) -> None:
-        """Return once every throttle this pacer was told of is in the database."""
-        while self._pending:
-            self._pending.pop(0).result()
+        """Return once every throttle this pacer was told of is in the database (every
+        reservation waits for them: none is slotted before a pause it should honour)."""
+        with self._pending_lock:
+            pending = list(self._pending)
+        for future in pending:
+            future.result()
+        with self._pending_lock:
+            self._pending = [f for f in self._pending if not f.done()]
 
     def on_success(self) -> None:
         pass  # the recovery is the curve's, evaluated at each reservation
@@ -299,13 +304,21 @@ def shared_pacer_for(
 
 
 def replica_line(journal: object) -> str | None:
-    """The summary's line about this replica of a shared journal (None for a file)."""
+    """The summary's line about this replica of a shared journal (None for a file):
+    what it sent and settled, and what it took over from replicas whose lease expired."""
     leases = getattr(journal, "leases", None)
     owner = getattr(journal, "owner", None)
     if leases is None or owner is None:
         return None
+    line = f"replica {owner}:"
+    work = getattr(journal, "work", None)
+    if work is not None:
+        line += (
+            f" sent {work.calls} RerunJob calls, settled {work.chunks} chunks "
+            f"({work.days} days) as succeeded;"
+        )
+    line += f" took over {leases.taken_over} jobs whose holder's lease expired"
     refused = getattr(journal, "outcomes_refused", 0)
-    line = f"replica {owner}: took over {leases.taken_over} jobs whose holder's lease expired"
     if refused:
         line += f"; {refused} outcomes refused (lease lost; the new holder reconciles them)"
     return line
