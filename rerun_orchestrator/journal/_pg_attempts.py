@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -40,6 +41,18 @@ T = TypeVar("T")
 MARKS_KEPT = 4096  # more than any concurrency in flight
 
 
+@dataclass(slots=True)
+class ReplicaWork:
+    """What this replica did on the shared journal (the run's summary says it)."""
+
+    calls: int = 0  # marks in flight written: each is followed by one RerunJob
+    chunks: int = 0  # chunks whose attempt it settled as succeeded...
+    days: int = 0  # ...and their days
+
+
+_ATTEMPTED = (ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN)
+
+
 class PostgresAttempts:
     """`PostgresJournal`'s marks and outcomes (a mixin: needs its state and `_retry`)."""
 
@@ -53,6 +66,7 @@ class PostgresAttempts:
     _chunks: OrderedDict[str, Chunk]
     _marked: OrderedDict[str, ChunkRecord]
     _outcomes: OutcomeWriter | None
+    work: ReplicaWork
 
     def _retry(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         raise NotImplementedError
@@ -112,6 +126,7 @@ class PostgresAttempts:
 
         new = self._retry(work)
         with self._proposed_lock:
+            self.work.calls += 1
             self._marked[key] = new
             if len(self._marked) > MARKS_KEPT:
                 self._marked.popitem(last=False)
@@ -152,6 +167,9 @@ class PostgresAttempts:
         )
         outcomes.stage(new)
         with self._proposed_lock:
+            if new.status is ChunkStatus.SUCCEEDED and current.status in _ATTEMPTED:
+                self.work.chunks += 1
+                self.work.days += new.chunk.days
             self._proposed.pop(key, None)
             self._marked.pop(key, None)
         return new

@@ -32,7 +32,7 @@ from ..plan._model import Chunk
 from ._errors import JournalError
 from ._lease import DEFAULT_LEASE_SECONDS, JobLeases
 from ._model import ChunkRecord, ChunkStatus, JournalMeta, PlanEntry
-from ._pg_attempts import PostgresAttempts
+from ._pg_attempts import PostgresAttempts, ReplicaWork
 from ._pg_connect import open_pool, replica_name, retrying
 from ._pg_instances import PostgresDayInstances
 from ._pg_job_facts import PostgresJobFacts
@@ -80,6 +80,7 @@ class PostgresJournal(PostgresAttempts, PostgresDayInstances, PostgresJobFacts, 
         self._chunks: OrderedDict[str, Chunk] = OrderedDict()
         self._idle_ms = max(1000, round(lease_seconds * 1000 / 3))
         self._marked: OrderedDict[str, ChunkRecord] = OrderedDict()  # our last marks
+        self.work = ReplicaWork()
         self._outcomes: OutcomeWriter | None = None
         self.leases = JobLeases(pool.connection, owner, lease_seconds, before_release=self.flush)
         if writable:

@@ -99,6 +99,10 @@ def test_three_replicas_one_killed_every_day_once_within_the_rate(e2e, postgres_
         assert proc.returncode == 0, out + err
         assert "replica " in out  # the summary says which replica did what
     taken = sum(int(out.split("took over ")[1].split()[0]) for out, _ in outputs[1:])
+    # Which replica did what: the survivors settled at least what was left at the kill.
+    settled = sum(int(out.split(" chunks (")[1].split()[0]) for out, _ in outputs[1:])
+    left = len(JOBS) * DAYS - sum(done_at_kill.values())
+    assert left <= settled <= len(JOBS) * DAYS, (settled, left)
     unfinished = [
         j for j in held if sum(n for (job, _), n in done_at_kill.items() if job == j) < DAYS
     ]

@@ -25,7 +25,7 @@ from rerun_orchestrator.preflight import (
     JournalCache,
     Schedule,
 )
-from rerun_orchestrator.run._shared_pacer import SharedPacer
+from rerun_orchestrator.run._shared_pacer import SharedPacer, replica_line
 
 D0 = date(2024, 1, 1)
 
@@ -273,3 +273,26 @@ class _Borrowed:
 
     def __exit__(self, *exc) -> None:
         return None
+
+
+def test_the_summary_says_what_each_replica_sent_and_settled(postgres_url, chunk) -> None:
+    a, b = open_pg(postgres_url), open_pg(postgres_url)
+    try:
+        mine, theirs = [chunk(1, D0, 2), chunk(1, D0 + timedelta(days=2), 3)], [chunk(2, D0)]
+        for journal, chunks in ((a, mine), (b, theirs)):
+            for c in chunks:
+                journal.propose(c, plan="p", timezone="UTC")
+                anyio.run(journal.mark_in_flight, c.key, 1.0)
+        a.record_outcome(mine[0].key, ChunkStatus.PENDING, code="Throttling.User")
+        anyio.run(a.mark_in_flight, mine[0].key, 2.0)  # a second call for the same chunk
+        for journal, chunks in ((a, mine), (b, theirs)):
+            for c in chunks:
+                journal.record_outcome(c.key, ChunkStatus.SUCCEEDED, request_id="R")
+        line_a, line_b = replica_line(a), replica_line(b)
+    finally:
+        a.close()
+        b.close()
+    assert str(line_a).startswith(f"replica {a.owner}: ")
+    assert "sent 3 RerunJob calls, settled 2 chunks (5 days) as succeeded" in str(line_a)
+    assert "sent 1 RerunJob calls, settled 1 chunks (1 days)" in str(line_b)
+    assert a.owner != b.owner
