@@ -89,7 +89,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (account, api)
     );
     """,
-    # 2: what each day's rerun instance did (the watcher's record).
+    # 3: what each day's rerun instance did (the watcher's record).
     """
     CREATE TABLE rerun_day_instances (
         chunk_key text NOT NULL,
@@ -104,6 +104,33 @@ MIGRATIONS: tuple[str, ...] = (
         retries integer NOT NULL DEFAULT 0,
         PRIMARY KEY (chunk_key, day)
     );
+    """,
+    # 4: the pre-flight's job facts shared by every replica (`_pg_job_facts`); the day
+    # instances still waiting or running found by job without a scan (global caps); the
+    # shared pacer's adaptive rate (`run._shared_pacer`): the CUBIC curve's W_max and
+    # the time of its last cut, NULL until the first throttle.
+    """
+    CREATE TABLE rerun_job_facts (
+        region text NOT NULL,
+        namespace text NOT NULL,
+        namespace_source text NOT NULL DEFAULT '',
+        group_id text NOT NULL,
+        job_id bigint NOT NULL,
+        name text NOT NULL,
+        enabled boolean NOT NULL,
+        max_concurrency integer NOT NULL,
+        time_type integer,
+        expression text,
+        calendar text,
+        data_offset integer,
+        professional boolean,
+        checked_at double precision NOT NULL,
+        PRIMARY KEY (region, namespace, namespace_source, group_id, job_id)
+    );
+    CREATE INDEX rerun_day_instances_active ON rerun_day_instances (job_id, chunk_key)
+        WHERE status IN ('waiting', 'running');
+    ALTER TABLE rerun_quota ADD COLUMN w_max double precision,
+        ADD COLUMN cut_at timestamptz;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

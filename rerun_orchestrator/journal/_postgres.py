@@ -4,15 +4,12 @@ Why these choices:
 - psycopg 3 with its connection pool (`pip install 'rerun-orchestrator[postgres]'`),
   ``prepare_threshold=None`` so that PgBouncer in transaction mode works, autocommit
   outside the explicit transactions of writes.
-- `mark_in_flight` is one pipelined transaction made in a worker thread (the protocol's
-  only coroutine, so the event loop never waits for the database there): the job's
-  records are read again under a per-job advisory lock, the write is fenced by the job's
-  lease (`_lease`), the ledger's invariant is checked against them (`DayCoveredError`:
-  enforced by the database across replicas, not by a run lock), and the in-flight row is
-  committed before the caller writes the request (`_pg_writes.locked`).
-- Outcomes are staged and written in batches by a thread of their own, each fenced
-  (`_pg_writes.OutcomeWriter`): `record_outcome` never waits; reads overlay what is
-  staged (`_pg_reads`), and a job's lease is released only once they are written.
+- A chunk's attempts (`_pg_attempts`): `mark_in_flight` is one pipelined, fenced
+  transaction in a worker thread, committed before the request is written; outcomes are
+  staged and written in batches by a thread of their own (`record_outcome` never waits).
+  Reads (`_pg_reads`), day instances and job facts are mixins of their own too.
+- ``remote = True``: the executor makes this journal's calls off the event loop
+  (`run._offloop`).
 - When the database goes away (restart, failover), every call waits for it and tries
   again, up to `outage_seconds`; a mark whose commit was cut off is recognised on the
   next try (same owner and start time), never applied twice.
@@ -26,37 +23,37 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, Self, TypeVar
 
-import anyio
 import psycopg
 import structlog
 from psycopg_pool import ConnectionPool
 
 from .._clock import Clock, SystemClock
 from ..plan._model import Chunk
-from ._errors import DayCoveredError, JournalError
+from ._errors import JournalError
 from ._lease import DEFAULT_LEASE_SECONDS, JobLeases
-from ._ledger import conflict
-from ._model import ChunkRecord, ChunkStatus, JobFactsEntry, JobIdentity, JournalMeta, PlanEntry
+from ._model import ChunkRecord, ChunkStatus, JournalMeta, PlanEntry
+from ._pg_attempts import PostgresAttempts, ReplicaWork
 from ._pg_connect import open_pool, replica_name, retrying
 from ._pg_instances import PostgresDayInstances
+from ._pg_job_facts import PostgresJobFacts
 from ._pg_reads import PostgresReads
-from ._pg_schema import INSERT_PENDING, UPSERT, chunk_row, migrate, record_row, schema_version
+from ._pg_schema import INSERT_PENDING, chunk_row, migrate, schema_version
 from ._pg_setup import adopt_plan, read_meta
-from ._pg_writes import OutcomeWriter, locked
+from ._pg_writes import OutcomeWriter
 from ._store import SyncSummary
-from ._transitions import begin_attempt, settle
 from ._url import redact
 
 T = TypeVar("T")
 _log = structlog.get_logger("rerun_orchestrator.journal")
 
 ORPHANS_SHOWN = 100
-_MARKS_KEPT = 4096  # more than any concurrency in flight
 DEFAULT_OUTAGE_SECONDS = 120.0
 
 
-class PostgresJournal(PostgresDayInstances, PostgresReads):
+class PostgresJournal(PostgresAttempts, PostgresDayInstances, PostgresJobFacts, PostgresReads):
     """The `Journal` in a PostgreSQL database. Build it with `open` or `open_readonly`."""
+
+    remote = True  # every call is a round trip: the executor makes them off the loop
 
     def __init__(
         self,
@@ -83,7 +80,7 @@ class PostgresJournal(PostgresDayInstances, PostgresReads):
         self._chunks: OrderedDict[str, Chunk] = OrderedDict()
         self._idle_ms = max(1000, round(lease_seconds * 1000 / 3))
         self._marked: OrderedDict[str, ChunkRecord] = OrderedDict()  # our last marks
-        self._facts: dict[JobIdentity, JobFactsEntry] = {}
+        self.work = ReplicaWork()
         self._outcomes: OutcomeWriter | None = None
         self.leases = JobLeases(pool.connection, owner, lease_seconds, before_release=self.flush)
         if writable:
@@ -186,17 +183,9 @@ class PostgresJournal(PostgresDayInstances, PostgresReads):
         """A pooled connection to the journal's database (the shared pacer uses it)."""
         return self._pool.connection()
 
-    # The pre-flight's facts are kept by this process only (not in the database yet):
-    # each replica's first pre-flight asks every job.
-    def job_facts(self) -> dict[JobIdentity, JobFactsEntry]:
-        return dict(self._facts)
-
-    def record_job_facts(
-        self, facts: Iterable[JobFactsEntry], *, forget: Iterable[JobIdentity] = ()
-    ) -> None:
-        self._facts.update((entry.job, entry) for entry in facts)
-        for job in forget:
-            self._facts.pop(job, None)
+    def retry(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
+        """Run `work` on a pooled connection, waiting out an outage (the shared pacer)."""
+        return self._retry(work)
 
     @property
     def outcomes_refused(self) -> int:
@@ -278,98 +267,6 @@ class PostgresJournal(PostgresDayInstances, PostgresReads):
         return SyncSummary(
             added=added, known=planned - added, orphaned=shown, orphaned_count=orphaned
         )
-
-    async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
-        self._check_writable()
-        with self._proposed_lock:
-            proposed = self._proposed.get(key)
-        if proposed is not None:
-            begin_attempt(proposed, started_at, self._clock.wall())  # refuse before awaiting
-        # Not abandoned on cancel: the transaction under way commits or rolls back whole.
-        new = await anyio.to_thread.run_sync(self._mark, key, started_at, proposed)
-        with self._proposed_lock:
-            self._proposed.pop(key, None)
-        return new
-
-    def _mark(self, key: str, started_at: float, proposed: ChunkRecord | None) -> ChunkRecord:
-        wall = self._clock.wall()
-        if self._outcomes is not None and self._outcomes.dirty:
-            self._outcomes.flush()  # outcomes ride along: a retry's mark sees its outcome
-        with self._proposed_lock:
-            chunk = proposed.chunk if proposed is not None else self._chunks.get(key)
-
-        def work(conn: psycopg.Connection[Any]) -> ChunkRecord:
-            with conn.pipeline(), conn.transaction():
-                current, owner, others = locked(
-                    conn,
-                    key,
-                    chunk,
-                    proposed,
-                    leases=self.leases,
-                    idle_ms=self._idle_ms,
-                    where=self._where,
-                )
-                if (
-                    current.status is ChunkStatus.IN_FLIGHT
-                    and owner == self.owner
-                    and current.attempt_started_at == started_at
-                ):
-                    return current  # our own mark, committed by a try cut off before
-                if current.covers and owner is not None and owner != self.owner:
-                    # Another replica sent it since this one read it: not ours to judge.
-                    raise DayCoveredError(key, key, current.plan)
-                new = begin_attempt(current, started_at, wall)
-                other = conflict(new, others)
-                if other is not None:
-                    raise DayCoveredError(key, other.key, other.plan)
-                conn.execute(UPSERT, record_row(new, self.owner))
-                return new  # committed (with the pipeline's last sync) before it returns
-
-        new = self._retry(work)
-        with self._proposed_lock:
-            self._marked[key] = new
-            if len(self._marked) > _MARKS_KEPT:
-                self._marked.popitem(last=False)
-        return new
-
-    def record_outcome(
-        self,
-        key: str,
-        status: ChunkStatus,
-        *,
-        request_id: str | None = None,
-        code: str | int | None = None,
-        message: str | None = None,
-        reason: str | None = None,
-        instance_ids: Iterable[int] = (),
-    ) -> ChunkRecord:
-        """Staged and written by the outcome writer (`_pg_writes`): never waits."""
-        self._check_writable()
-        outcomes = self._outcomes
-        assert outcomes is not None
-        with self._proposed_lock:
-            current = self._proposed.get(key) or self._marked.get(key)
-        staged = outcomes.get(key)
-        current = staged or current or self.get(key)
-        if current is None:
-            raise JournalError(
-                f"chunk {key} is not in journal {self._where}; propose or sync it first"
-            )
-        new = settle(
-            current,
-            ChunkStatus(status),
-            self._clock.wall(),
-            request_id=request_id,
-            code=code,
-            message=message,
-            reason=reason,
-            instance_ids=instance_ids,
-        )
-        outcomes.stage(new)
-        with self._proposed_lock:
-            self._proposed.pop(key, None)
-            self._marked.pop(key, None)
-        return new
 
     def flush(self) -> None:
         """Write every staged outcome; returns once they are committed."""

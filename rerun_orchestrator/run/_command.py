@@ -79,6 +79,7 @@ from ._ledger_options import (
     state_home,
 )
 from ._limiter import Pacer, RateLimiter, shared_limiters
+from ._offloop import journal_read, journal_write
 from ._options import RunPolicy, new_run_id
 from ._outputs import OutputPathError, check_outputs
 from ._progress import LiveProgress, write_summary
@@ -341,7 +342,8 @@ def _account_pacers(
         return shared or AdaptiveLimiter(plan.execution.rate)
 
     def read_pacer() -> Pacer:
-        return shared_pacer_for(journal, account, READ_API, read_rate) or RateLimiter(read_rate)
+        shared = shared_pacer_for(journal, account, READ_API, read_rate, adaptive=False)
+        return shared or RateLimiter(read_rate)
 
     pacer = shared_limiters.get(account, RERUN_JOB, rerun_pacer)
     return pacer, shared_limiters.get(account, READ_API, read_pacer), read_pacer
@@ -373,7 +375,7 @@ async def _execute(
         _log.info("rerun.client", endpoint=endpoint or "regional", access_key_id=account)
         if options.preflight:  # every job exists, is enabled, can rerun: or nothing is sent
             # (what it learns is kept in the journal: a resume asks only jobs not checked)
-            cache = JournalCache(journal)
+            cache = await journal_read(journal, JournalCache, journal)
             try:
                 await preflight_before_run(
                     plan,
@@ -384,7 +386,7 @@ async def _execute(
                     progress=options.progress,
                 )
             finally:
-                cache.save()
+                await journal_write(journal, cache.save)
 
         pacer, reads, read_pacer = _account_pacers(journal, account, plan, options.read_rate)
         reconciler = Reconciler(
@@ -531,7 +533,9 @@ async def _send_and_watch(
                 watch_scope.cancel()
         await watched.wait()
         tg.cancel_scope.cancel()
-    counts = instance_counts(journal, plan, generation=generation, since=watcher.since)
+    counts = await journal_read(
+        journal, instance_counts, journal, plan, generation=generation, since=watcher.since
+    )
     # A watch cut short by a signal is a stop (exit 130); by a halt, the halt says why.
     cut_short = not finished and result.halted is None
     watched_result = dataclasses.replace(

@@ -34,6 +34,7 @@ from ..schedulerx._errors import ApiCallError
 from ._finder import InstanceSource, time_windows
 from ._jobs import Screened
 from ._judge import RERUN_TRIGGER_TYPES, data_day, server_time_to_epoch
+from ._offloop import journal_write
 
 _log = get_logger("rerun_orchestrator.run")
 
@@ -115,7 +116,7 @@ class ServerGuard:
                     found[day].add(instance.instance_id)
         if not found:
             return Screened.SEND
-        self._record(view, found, zone)
+        await journal_write(self.journal, self._record, view, found, zone)
         return Screened.DERIVE_AGAIN
 
     def _record(self, view: JobView, found: dict[date, set[int]], zone: ZoneInfo) -> None:

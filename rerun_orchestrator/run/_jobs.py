@@ -44,6 +44,7 @@ from ._admission import Admission, Gate, LaneGate, Ticket
 from ._capacity import InstanceGate
 from ._chunk import ChunkRunner
 from ._concurrency import KeyedLimiter
+from ._offloop import journal_read
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
 
@@ -107,7 +108,7 @@ class JobDispatcher:
     async def run(self, job: JobPlan) -> bool:
         """Take one job as far as this run can; False once a stop has been requested."""
         journal = self.runner.journal
-        done = finished(journal, job, generation=self.generation)
+        done = await journal_read(journal, finished, journal, job, generation=self.generation)
         if done is not None:  # a resume skips a finished job without reading its records
             by_status = self.runner.stats.by_status
             by_status[ChunkStatus.PENDING] -= job.target.chunks_per_job
@@ -126,8 +127,9 @@ class JobDispatcher:
         except LeaseLostError:
             self.deferred.append(job)
             return not self.signal.is_set
-        finally:
-            leases.release(job.identity)
+        finally:  # in a thread: the job's outcomes are written first
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(leases.release, job.identity)
 
     async def run_deferred(self) -> None:
         """Come back to the jobs other replicas held until each is done here or there: a
@@ -146,8 +148,7 @@ class JobDispatcher:
                     return
 
     async def _run(self, job: JobPlan) -> bool:
-        journal = self.runner.journal
-        view = job_view(journal, job, generation=self.generation)
+        view = await self._view(job)
         self._account(view)
         key = JobKey(job.target.region, job.target.namespace, job.target.group_id, job.job_id)
         doubtful = view.doubtful()
@@ -158,7 +159,7 @@ class JobDispatcher:
                     checked = await self._capped(Ticket(key, 0), check)
                 if not checked:
                     return False
-            view = job_view(journal, job, generation=self.generation)
+            view = await self._view(job)
         for _ in range(_MAX_DERIVATIONS):
             chunks = await self._derive(view)
             if chunks and self.guard is not None:
@@ -166,7 +167,7 @@ class JobDispatcher:
                 if screened is Screened.HOLD:
                     return not self.signal.is_set
                 if screened is Screened.DERIVE_AGAIN:
-                    view = job_view(journal, job, generation=self.generation)
+                    view = await self._view(job)
                     chunks = await self._derive(view)
             if not chunks:
                 return not self.signal.is_set
@@ -175,11 +176,15 @@ class JobDispatcher:
                 raise LeaseLostError(chunks[0].key, None)
             if outcome is not _Outcome.CONFLICT:
                 return outcome is _Outcome.DONE
-            view = job_view(journal, job, generation=self.generation)
+            view = await self._view(job)
         _log.warning(
             "rerun.job.gave_up", job_id=job.job_id, reason="derived chunks kept conflicting"
         )
         return not self.signal.is_set
+
+    async def _view(self, job: JobPlan) -> JobView:
+        journal = self.runner.journal
+        return await journal_read(journal, job_view, journal, job, generation=self.generation)
 
     async def _derive(self, view: JobView) -> list[Chunk]:
         derive = functools.partial(
@@ -231,7 +236,9 @@ class JobDispatcher:
                     state["outcome"] = _Outcome.CONFLICT
                     going = True
                 finally:
-                    if self.capacity is not None and self._created(record_key[0]):
+                    with anyio.CancelScope(shield=True):
+                        created = self.capacity is not None and await self._created(record_key[0])
+                    if created and self.capacity is not None:
                         admitted.keep(self.capacity)  # the watcher releases them
                     admitted.release()
                 if not going:
@@ -254,8 +261,13 @@ class JobDispatcher:
         if self.generation:  # a deliberate rerun: its own records, beside the first
             chunk = dataclasses.replace(planned, key=f"{planned.key}~g{self.generation}")
         record_key[0] = chunk.key
-        record = runner.journal.propose(
-            chunk, plan=self.plan_name, timezone=self.timezone, generation=self.generation
+        record = await journal_read(
+            runner.journal,
+            runner.journal.propose,
+            chunk,
+            plan=self.plan_name,
+            timezone=self.timezone,
+            generation=self.generation,
         )
         if not runner.needs_work(record):
             return not self.signal.is_set
@@ -292,9 +304,10 @@ class JobDispatcher:
         pending.appendleft(rest)
         return head
 
-    def _created(self, chunk_key: str) -> bool:
+    async def _created(self, chunk_key: str) -> bool:
         """Whether the chunk's call may have created instances (they hold capacity)."""
-        record = self.runner.journal.get(chunk_key)
+        journal = self.runner.journal
+        record = await journal_read(journal, journal.get, chunk_key)
         return record is not None and record.status not in (
             ChunkStatus.PENDING,
             ChunkStatus.FAILED,

@@ -10,6 +10,10 @@ one indexed read or one small write (the group-commit writer batches the fsyncs)
 a millisecond, and keeping them synchronous keeps the executor's ordering simple (a chunk is
 marked in flight before its request is written, without an await in between). What does
 take long runs here, and `run_plan` itself counts the plan's days off the loop.
+
+A journal whose every call is a network round trip (PostgreSQL: and, while the database
+restarts, a wait of up to minutes) says so with ``remote = True``; the executor and the
+watcher then make its reads and writes through `journal_call`, in a worker thread.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from __future__ import annotations
 import functools
 import io
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import anyio
 
@@ -28,6 +33,34 @@ from ..journal._sqlite import SqliteJournal
 from ..journal._status import status_data
 from ..journal._store import Journal
 from ..plan._plan import Plan
+
+T = TypeVar("T")
+
+
+def is_remote(journal: object) -> bool:
+    """Whether `journal`'s calls wait on a network (PostgreSQL), not a local file."""
+    return bool(getattr(journal, "remote", False))
+
+
+async def journal_read(journal: object, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`work(*args, **kwargs)`: in a worker thread for a remote journal, else at once
+    (SQLite's calls take microseconds, and the memory journal is not thread-safe). A
+    cancellation does not wait for the read under way (its answer is dropped)."""
+    call = functools.partial(work, *args, **kwargs)
+    if not is_remote(journal):
+        return call()
+    return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+
+
+async def journal_write(journal: object, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """As `journal_read`, but a cancellation waits for the write under way to finish
+    (a journal write is never left half-known)."""
+    call = functools.partial(work, *args, **kwargs)
+    if not is_remote(journal):
+        return call()
+    with anyio.CancelScope(shield=True):
+        done = await anyio.to_thread.run_sync(call)
+    return done  # noqa: RET504 - returned inside the scope, mypy sees a missing return
 
 
 async def open_plan_journal(

@@ -23,6 +23,7 @@ from ..journal._view import day_status, job_view, plan_jobs
 from ..plan._model import Chunk
 from ..plan._plan import Plan
 from ..schedulerx._wire import AttemptResult, Verdict
+from ._offloop import journal_read, journal_write
 
 _MAX_ATTEMPTS = 6
 _log = structlog.get_logger("rerun_orchestrator.run")
@@ -55,7 +56,7 @@ async def retry_failed_instances(
     clock = clock or SystemClock()
     retried = 0
     for job in plan_jobs(plan):
-        view = job_view(journal, job, generation=generation)
+        view = await journal_read(journal, job_view, journal, job, generation=generation)
         records = {
             s.record.key: s.record
             for s in view.segments()
@@ -63,7 +64,7 @@ async def retry_failed_instances(
         }
         if not records:
             continue
-        for item in journal.day_instances(records).values():
+        for item in (await journal_read(journal, journal.day_instances, records)).values():
             if not item.status.retryable or item.instance_id is None:
                 continue
             chunk = records[item.chunk_key].chunk
@@ -79,7 +80,9 @@ async def retry_failed_instances(
             )
             if result.verdict in (Verdict.SUCCEEDED, Verdict.AMBIGUOUS):
                 retried += 1
-                journal.record_day_instances(
+                await journal_write(
+                    journal,
+                    journal.record_day_instances,
                     [
                         dataclasses.replace(
                             item,
@@ -90,10 +93,12 @@ async def retry_failed_instances(
                             reason=f"retried in place with RetryJobInstance "
                             f"(was {item.status}; request {result.request_id})",
                         )
-                    ]
+                    ],
                 )
             else:
-                _note(journal, item, f"RetryJobInstance refused: {result.reason}")
+                await journal_write(
+                    journal, _note, journal, item, f"RetryJobInstance refused: {result.reason}"
+                )
     return retried
 
 

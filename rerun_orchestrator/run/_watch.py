@@ -42,6 +42,7 @@ from ..schedulerx._wire import JobInstance
 from ._events import EventSink, InstanceChanged
 from ._finder import InstanceSource, time_windows
 from ._judge import RERUN_TRIGGER_TYPES, data_day, server_time_to_epoch
+from ._offloop import journal_read, journal_write
 
 _log = structlog.get_logger("rerun_orchestrator.run")
 
@@ -119,7 +120,7 @@ class InstanceWatcher:
     async def run(self, sending_done: anyio.Event | None = None) -> None:
         """Poll until every accepted day has ended (and sending, if given, is over)."""
         while True:
-            open_days = self.open_days()
+            open_days = await journal_read(self.journal, self.open_days)
             if not open_days and (sending_done is None or sending_done.is_set()):
                 return
             now = self.clock.now()
@@ -191,7 +192,16 @@ class InstanceWatcher:
         for m in matched.values():
             by_day.update(m)
         listed_ids = {i.instance_id for rows in found.values() for i in rows}
-        return self._record(days, by_day, listed_ids, zone)
+        updates = self._record(days, by_day, listed_ids, zone)
+        if updates:
+            await journal_write(self.journal, self.journal.record_day_instances, updates)
+            self.changes += len(updates)
+            for item in updates:
+                self.events.emit(_event(item))
+            if self._changed is not None:
+                self._changed.set()
+                self._changed = None
+        return bool(updates)
 
     def _record(
         self,
@@ -199,7 +209,7 @@ class InstanceWatcher:
         by_day: dict[tuple[str, date], JobInstance],
         listed_ids: set[int],
         zone: ZoneInfo,
-    ) -> bool:
+    ) -> list[DayInstance]:
         now = self.clock.wall()
         updates: list[DayInstance] = []
         for open_day in days:
@@ -247,15 +257,7 @@ class InstanceWatcher:
                         "of the accepted call (or the server pruned it before it was seen)",
                     )
                 )
-        if updates:
-            self.journal.record_day_instances(updates)
-            self.changes += len(updates)
-            for item in updates:
-                self.events.emit(_event(item))
-            if self._changed is not None:
-                self._changed.set()
-                self._changed = None
-        return bool(updates)
+        return updates
 
     def _lag(self, end_time: str, now: float, zone: ZoneInfo) -> None:
         with contextlib.suppress(ValueError):

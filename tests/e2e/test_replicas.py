@@ -99,6 +99,10 @@ def test_three_replicas_one_killed_every_day_once_within_the_rate(e2e, postgres_
         assert proc.returncode == 0, out + err
         assert "replica " in out  # the summary says which replica did what
     taken = sum(int(out.split("took over ")[1].split()[0]) for out, _ in outputs[1:])
+    # Which replica did what: the survivors settled at least what was left at the kill.
+    settled = sum(int(out.split(" chunks (")[1].split()[0]) for out, _ in outputs[1:])
+    left = len(JOBS) * DAYS - sum(done_at_kill.values())
+    assert left <= settled <= len(JOBS) * DAYS, (settled, left)
     unfinished = [
         j for j in held if sum(n for (job, _), n in done_at_kill.items() if job == j) < DAYS
     ]
@@ -117,7 +121,7 @@ def test_three_replicas_one_killed_every_day_once_within_the_rate(e2e, postgres_
     assert len(days) == len(JOBS) * DAYS
 
 
-def test_a_single_run_on_postgres_resumes_after_kill_9(e2e, postgres_url) -> None:
+def test_a_single_run_on_postgres_resumes_after_kill_9(e2e, postgres_url, tmp_path) -> None:
     sim = e2e.simulator(e2e.base_config(JOBS))
     plan = e2e.plan("single", JOBS, start=START, days=DAYS, chunk_days=3, concurrency=2)
     args = e2e.run_args(plan, sim.url, postgres_url)  # type: ignore[arg-type]
@@ -127,6 +131,24 @@ def test_a_single_run_on_postgres_resumes_after_kill_9(e2e, postgres_url) -> Non
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "journal: postgresql://" in resumed.stdout
     e2e.assert_exactly_once(sim, JOBS, START, DAYS)
+    # `status --journal URL` from another machine: no plan, no local state, no access
+    # key; the URL's password never shown.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {
+        "HOME": str(elsewhere),
+        "RERUN_ORCHESTRATOR_HOME": str(elsewhere / "state"),
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": "",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "",
+    }
+    url = postgres_url.replace("postgres@", "postgres:s3cret@", 1)  # trust: any password
+    status = e2e.run("status", "--journal", url, "--format", "json", env=env, cwd=elsewhere)
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["counts"]["succeeded"] == data["counts"]["total"] > 0
+    assert "s3cret" not in status.stdout + status.stderr
+    assert data["journal"].startswith("postgresql://postgres:***@127.0.0.1:")
+    assert list(elsewhere.iterdir()) == []  # it wrote nothing here
 
 
 def test_status_of_a_database_without_a_journal_is_refused(e2e, postgres_url) -> None:

@@ -12,12 +12,20 @@ import anyio
 import psycopg
 import pytest
 
+from rerun_orchestrator._clock import FakeClock
 from rerun_orchestrator.journal import ChunkStatus, DayCoveredError, JobIdentity, JournalError
 from rerun_orchestrator.journal._lease import LeaseLostError, job_key
 from rerun_orchestrator.journal._locate import open_journal, open_readonly
 from rerun_orchestrator.journal._pg_schema import SCHEMA_VERSION
 from rerun_orchestrator.journal._postgres import PostgresJournal
-from rerun_orchestrator.run._shared_pacer import SharedPacer
+from rerun_orchestrator.preflight import (
+    FACTS_MAX_AGE_SECONDS,
+    JobFacts,
+    JobRef,
+    JournalCache,
+    Schedule,
+)
+from rerun_orchestrator.run._shared_pacer import SharedPacer, replica_line
 
 D0 = date(2024, 1, 1)
 
@@ -46,6 +54,37 @@ def test_schema_versions_are_recorded_and_a_newer_one_is_refused(postgres_url) -
         )
     with pytest.raises(JournalError, match="newer rerun-orchestrator"):
         open_pg(postgres_url)
+
+
+def test_a_schema_3_journal_gains_the_shared_job_facts(postgres_url, chunk) -> None:
+    """Migration 4 on a journal that schema 3 wrote: its rows stay, the table appears."""
+    with open_pg(postgres_url) as j:
+        j.sync([chunk(1, D0)])
+    with psycopg.connect(postgres_url, autocommit=True) as conn:  # back to schema 3
+        conn.execute("DROP TABLE rerun_job_facts")
+        conn.execute("DROP INDEX rerun_day_instances_active")
+        conn.execute("ALTER TABLE rerun_quota DROP COLUMN w_max, DROP COLUMN cut_at")
+        conn.execute("DELETE FROM rerun_schema_version WHERE version = 4")
+    with open_pg(postgres_url) as j:
+        assert len(list(j.records())) == 1
+        assert j.job_facts() == {}
+    with psycopg.connect(postgres_url) as conn:
+        (version,) = conn.execute("SELECT MAX(version) FROM rerun_schema_version").fetchone()
+        assert version == SCHEMA_VERSION == 4
+
+
+def test_a_job_checked_by_one_replica_is_not_asked_by_another(postgres_url) -> None:
+    ref = JobRef("cn-hangzhou", "ns-1", None, "g1", 7)
+    facts = JobFacts(ref, "j", True, 2, Schedule(1, "0 0 2 * * ?"), professional=True)
+    clock = FakeClock(wall_start=1_000.0)
+    with open_pg(postgres_url) as a, open_pg(postgres_url) as b:
+        first = JournalCache(a, clock=clock)
+        assert first.known(ref) is None  # nobody checked it: ask
+        first.remember(facts)
+        first.save()
+        assert JournalCache(b, clock=clock).known(ref) == facts  # the other replica's check
+        clock.advance(FACTS_MAX_AGE_SECONDS + 1)
+        assert JournalCache(b, clock=clock).known(ref) is None  # a day old: ask again
 
 
 def test_a_foreign_table_of_the_same_name_is_refused(postgres_url) -> None:
@@ -234,3 +273,26 @@ class _Borrowed:
 
     def __exit__(self, *exc) -> None:
         return None
+
+
+def test_the_summary_says_what_each_replica_sent_and_settled(postgres_url, chunk) -> None:
+    a, b = open_pg(postgres_url), open_pg(postgres_url)
+    try:
+        mine, theirs = [chunk(1, D0, 2), chunk(1, D0 + timedelta(days=2), 3)], [chunk(2, D0)]
+        for journal, chunks in ((a, mine), (b, theirs)):
+            for c in chunks:
+                journal.propose(c, plan="p", timezone="UTC")
+                anyio.run(journal.mark_in_flight, c.key, 1.0)
+        a.record_outcome(mine[0].key, ChunkStatus.PENDING, code="Throttling.User")
+        anyio.run(a.mark_in_flight, mine[0].key, 2.0)  # a second call for the same chunk
+        for journal, chunks in ((a, mine), (b, theirs)):
+            for c in chunks:
+                journal.record_outcome(c.key, ChunkStatus.SUCCEEDED, request_id="R")
+        line_a, line_b = replica_line(a), replica_line(b)
+    finally:
+        a.close()
+        b.close()
+    assert str(line_a).startswith(f"replica {a.owner}: ")
+    assert "sent 3 RerunJob calls, settled 2 chunks (5 days) as succeeded" in str(line_a)
+    assert "sent 1 RerunJob calls, settled 1 chunks (1 days)" in str(line_b)
+    assert a.owner != b.owner

@@ -12,6 +12,8 @@ import pytest
 from rerun_orchestrator.journal import (
     ChunkStatus,
     InvalidTransitionError,
+    JobFactsEntry,
+    JobIdentity,
     Journal,
     JournalError,
     MemoryJournal,
@@ -245,3 +247,34 @@ def test_day_instances_are_upserted_by_chunk_and_day_and_read_back(journal, thre
         (1, D0 + timedelta(days=1), 102),
         (2, D0, 201),
     ]
+
+
+def _facts(job: JobIdentity, max_concurrency: int, checked_at: float) -> JobFactsEntry:
+    return JobFactsEntry(
+        job,
+        name=f"job-{job.job_id}",
+        enabled=True,
+        max_concurrency=max_concurrency,
+        time_type=1,
+        expression="0 0 2 * * ?",
+        calendar=None,
+        data_offset=None,
+        professional=None,
+        checked_at=checked_at,
+    )
+
+
+def test_job_facts_are_replaced_forgotten_and_read_back(journal) -> None:
+    """The pre-flight's cache: every backend keeps the latest facts of each job, a job
+    with and one without a namespace source apart, and forgets a job found bad."""
+    plain = JobIdentity("cn-hangzhou", "ns-1", None, "g1", 7)
+    sourced = JobIdentity("cn-hangzhou", "ns-1", "src", "g1", 7)
+    other = JobIdentity("cn-hangzhou", "ns-1", None, "g2", 8)
+    assert journal.job_facts() == {}
+    journal.record_job_facts([_facts(plain, 1, 10.0), _facts(sourced, 2, 10.0)])
+    journal.record_job_facts([_facts(plain, 5, 20.5), _facts(other, 3, 20.5)], forget=[sourced])
+    journal.record_job_facts([])  # nothing to do
+    facts = journal.job_facts()
+    assert facts == {plain: _facts(plain, 5, 20.5), other: _facts(other, 3, 20.5)}
+    entry = facts[plain]
+    assert (entry.professional, entry.data_offset, entry.calendar) == (None, None, None)
