@@ -36,7 +36,7 @@ from ..journal._ledger import Segment
 from ..journal._model import ChunkRecord, ChunkStatus, JobIdentity
 from ..journal._reconcile import Reconciler
 from ..journal._store import Journal
-from ..journal._view import day_status, job_view, plan_jobs
+from ..journal._view import JobView, day_status, job_view, plan_jobs
 from ..plan._plan import Plan
 from ..schedulerx._errors import ApiCallError
 from ..schedulerx._wire import JobInstance
@@ -84,7 +84,15 @@ class InstanceWatcher:
     changes: int = 0  # status changes recorded
     lags: list[float] = field(default_factory=list)  # end seen - end on the server, seconds
     events: EventSink = field(default_factory=EventSink)
+    # every recorded change, as it is recorded (the capacity caps give ended days back)
+    on_update: Callable[[DayInstance], None] | None = None
+    # while this says True the watch goes on (days waiting to be retried in place)
+    busy: Callable[[], bool] | None = None
+    # a job something waits on (capacity): polled at `min_poll`, never backed off
+    eager: Callable[[JobIdentity], bool] | None = None
     _changed: anyio.Event | None = None
+    _nudged: anyio.Event | None = None
+    _nudge_pending: bool = False
     _reading: str | None = None
     _polls: dict[JobIdentity, _JobPolls] = field(default_factory=dict)
 
@@ -98,19 +106,7 @@ class InstanceWatcher:
         out: dict[JobIdentity, list[OpenDay]] = {}
         for job in plan_jobs(self.plan):
             view = job_view(self.journal, job, generation=self.generation)
-            segments = _accepted(view.segments(), self.since)
-            if not segments:
-                continue
-            known = self.journal.day_instances({s.record.key for s in segments if s.record})
-            days = []
-            for segment in segments:
-                record = segment.record
-                assert record is not None
-                for n in range(segment.days):
-                    day = segment.first + timedelta(days=n)
-                    seen = known.get((record.key, day))
-                    if seen is None or not seen.status.ended:
-                        days.append(OpenDay(record, day, seen))
+            days = open_days_of(self.journal, view, self.since)
             if days:
                 out[job.identity] = days
         return out
@@ -119,7 +115,8 @@ class InstanceWatcher:
         """Poll until every accepted day has ended (and sending, if given, is over)."""
         while True:
             open_days = self.open_days()
-            if not open_days and (sending_done is None or sending_done.is_set()):
+            sent = sending_done is None or sending_done.is_set()
+            if not open_days and sent and not (self.busy is not None and self.busy()):
                 return
             now = self.clock.now()
             for job, days in open_days.items():
@@ -127,8 +124,9 @@ class InstanceWatcher:
                 if polls.due <= now:
                     changed = await self.poll_job(job, days)
                     polls.polls += 1
+                    eager = changed or (self.eager is not None and self.eager(job))
                     polls.interval = (
-                        self.min_poll if changed else min(polls.interval * 2, self.max_poll)
+                        self.min_poll if eager else min(polls.interval * 2, self.max_poll)
                     )
                     polls.due = self.clock.now() + polls.interval
             dues = [self._polls[job].due for job in open_days if job in self._polls]
@@ -136,7 +134,39 @@ class InstanceWatcher:
             if sending_done is not None and not sending_done.is_set():
                 # new chunks may be accepted meanwhile: look again soon, not constantly
                 wait = min(wait, _SENDING_RESCAN * self.min_poll)
-            await self.clock.sleep(max(wait, 0.05))
+            await self._pause(max(wait, 0.05))
+
+    def nudge(self) -> None:
+        """A chunk was just accepted (or a day retried): look for it now, and poll its
+        job soon, instead of at the backed-off pace (capacity waits on what it sees)."""
+        for polls in self._polls.values():
+            polls.interval = self.min_poll
+            polls.due = min(polls.due, self.clock.now() + self.min_poll)
+        self._nudge_pending = True
+        if self._nudged is not None:
+            self._nudged.set()
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds` on the clock, or until `nudge`."""
+        if self._nudge_pending:
+            self._nudge_pending = False
+            await anyio.lowlevel.checkpoint()
+            return
+        nudged = self._nudged = anyio.Event()
+        async with anyio.create_task_group() as tg:
+
+            async def sleep() -> None:
+                await self.clock.sleep(seconds)
+                tg.cancel_scope.cancel()
+
+            async def woken() -> None:
+                await nudged.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(sleep)
+            tg.start_soon(woken)
+        self._nudged = None
+        self._nudge_pending = False
 
     async def poll_job(self, job: JobIdentity, days: list[OpenDay]) -> bool:
         """One listing of `job`; records what changed; True if anything did."""
@@ -238,6 +268,9 @@ class InstanceWatcher:
         if updates:
             self.journal.record_day_instances(updates)
             self.changes += len(updates)
+            if self.on_update is not None:
+                for item in updates:
+                    self.on_update(item)
             for item in updates:
                 self.events.emit(_event(item))
             if self._changed is not None:
@@ -261,6 +294,25 @@ class InstanceWatcher:
 
 
 _W = InstanceState.WAITING
+
+
+def open_days_of(journal: Journal, view: JobView, since: float) -> list[OpenDay]:
+    """The days of one job's view that an accepted record covers and whose instance has
+    not been seen to end (what the watcher follows; what holds a job's capacity)."""
+    segments = _accepted(view.segments(), since)
+    if not segments:
+        return []
+    known = journal.day_instances({s.record.key for s in segments if s.record})
+    days = []
+    for segment in segments:
+        record = segment.record
+        assert record is not None
+        for n in range(segment.days):
+            day = segment.first + timedelta(days=n)
+            seen = known.get((record.key, day))
+            if seen is None or not seen.status.ended:
+                days.append(OpenDay(record, day, seen))
+    return days
 
 
 def watchable(record: ChunkRecord, since: float) -> bool:

@@ -1,0 +1,137 @@
+"""Days rejected for lack of capacity are retried in place once capacity frees up.
+
+SchedulerX may reject (status 9) a rerun instance beyond its job's `MaxConcurrency`, for
+instance when a production run or another team's rerun holds the slot. Such a day is not
+a failure of the data: the watcher offers it here as it records the rejection, and it is
+retried with RetryJobInstance on that same instance (each day keeps exactly one rerun
+instance) once the capacity gate grants the job a slot again; without caps, after about
+one instance's duration. The slot is then kept until the watcher sees the day end again.
+
+A day is retried at most `MAX_RETRIES` times in a run; a day still rejected after that is
+reported as rejected, as it was. While days wait here the watch goes on (`busy`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import anyio
+import structlog
+
+from .._clock import Clock
+from ..journal._instances import DayInstance, InstanceState
+from ..journal._store import Journal
+from ..schedulerx._wire import Verdict
+from ._admission import Ticket
+from ._capacity import InstanceGate
+from ._production import Durations
+from ._retry_instances import InstanceRetrier, send_retry
+from ._streams import JobKey
+
+MAX_RETRIES = 5
+_log = structlog.get_logger("rerun_orchestrator.run")
+
+
+class RejectedRetrier:
+    """Retries rejected days in place as capacity frees; one per run."""
+
+    def __init__(
+        self,
+        client: InstanceRetrier,
+        journal: Journal,
+        clock: Clock,
+        *,
+        capacity: InstanceGate | None,
+        durations: Durations,
+        acquire: Callable[[], Awaitable[None]] | None = None,
+        max_retries: int = MAX_RETRIES,
+    ) -> None:
+        self._client = client
+        self._journal = journal
+        self._clock = clock
+        self._capacity = capacity
+        self._durations = durations
+        self._acquire = acquire
+        self._max = max_retries
+        self._queue: deque[DayInstance] = deque()
+        self._wake = anyio.Event()
+        self._working = False
+        self.retried = 0  # RetryJobInstance calls accepted (or that may have applied)
+
+    def offer(self, item: DayInstance) -> bool:
+        """The watcher recorded `item`: queue it if it is a rejection worth retrying."""
+        if item.status is not InstanceState.REJECTED or item.instance_id is None:
+            return False
+        if item.retries >= self._max:
+            return False
+        self._queue.append(item)
+        self._wake.set()
+        return True
+
+    def busy(self) -> bool:
+        return bool(self._queue) or self._working
+
+    async def run(self) -> None:
+        """Retry offered days, one after another, until cancelled."""
+        while True:
+            if not self._queue:
+                self._wake = anyio.Event()
+                await self._wake.wait()
+                continue
+            item = self._queue[0]
+            self._working = True
+            try:
+                await self._retry(item)
+            finally:
+                self._queue.popleft()
+                self._working = False
+
+    async def _retry(self, item: DayInstance) -> None:
+        record = self._journal.get(item.chunk_key)
+        if record is None or item.instance_id is None:
+            return
+        chunk = record.chunk
+        job = JobKey(chunk.region, chunk.namespace, chunk.group_id, chunk.job_id)
+        if self._capacity is not None:
+            await self._capacity.start(Ticket(job, 1))  # a slot, fairly among the jobs
+        else:
+            await self._clock.sleep(self._durations.expected(job))
+        result = await send_retry(self._client, chunk, item.instance_id, self._acquire, self._clock)
+        accepted = result.verdict in (Verdict.SUCCEEDED, Verdict.AMBIGUOUS)
+        _log.info(
+            "rerun.instance.retry",
+            job_id=chunk.job_id,
+            day=item.day.isoformat(),
+            instance_id=item.instance_id,
+            verdict=result.verdict.value,
+            request_id=result.request_id,
+            reason="rejected for lack of capacity",
+        )
+        if not accepted:
+            if self._capacity is not None:
+                self._capacity.release(job, 1)
+            self._journal.record_day_instances(
+                [dataclasses.replace(item, reason=f"RetryJobInstance refused: {result.reason}")]
+            )
+            return
+        self.retried += 1
+        self._journal.record_day_instances(
+            [
+                dataclasses.replace(
+                    item,
+                    status=InstanceState.WAITING,
+                    end_time=None,
+                    updated_at=self._clock.wall(),
+                    retries=item.retries + 1,
+                    reason="rejected for lack of capacity; retried in place with "
+                    f"RetryJobInstance (request {result.request_id})",
+                )
+            ]
+        )
+        if self._capacity is not None:
+            self._capacity.retake(item.chunk_key, job, item.day)  # kept until it ends again
+
+
+__all__ = ["MAX_RETRIES", "RejectedRetrier"]
