@@ -111,8 +111,10 @@ class Neighbour:
             with contextlib.suppress(ValueError):
                 started = server_time_to_epoch(item.start_time or "", self.zone)
                 ended = server_time_to_epoch(item.end_time or "", self.zone)
-                self.durations.record(job, ended - started)
+                self.durations.record(job, ended - started, resolution=1.0)
         if self.retrier is not None:
+            if item.status is not InstanceState.REJECTED:
+                self.retrier.freed(item.job_id)
             self.retrier.offer(item)
 
 
@@ -125,6 +127,16 @@ def adopt_open_days(
     )
     for chunk_key, days in open_days.items():
         capacity.adopt(chunk_key, key, days)
+
+
+def refuse_unwatched_caps(plan: Plan, *, watch: bool) -> None:
+    """Raises `NeighbourError` if the plan sets a numeric cap and nothing will watch."""
+    caps = plan_caps(plan).values()
+    if not watch and any(isinstance(c.per_job, int) or c.per_group is not None for c in caps):
+        raise NeighbourError(
+            "max_active_per_job/max_active_per_group need watching (it is what sees "
+            "instances end and frees their slots): drop --no-watch, or the caps"
+        )
 
 
 def build_neighbour(
@@ -142,13 +154,8 @@ def build_neighbour(
     zone = ZoneInfo(plan.timezone)
     durations = Durations()
     caps = plan_caps(plan)
-    numeric = any(isinstance(c.per_job, int) or c.per_group is not None for c in caps.values())
     if not watch:
-        if numeric:
-            raise NeighbourError(
-                "max_active_per_job/max_active_per_group need watching (it is what sees "
-                "instances end and frees their slots): drop --no-watch, or the caps"
-            )
+        refuse_unwatched_caps(plan, watch=watch)
         note = "--no-watch: no cap on active instances (max_active_per_job: auto needs the watcher)"
         return Neighbour(None, (), durations, zone, clock, [note] if facts else [])
     by_job = {JobKey(j.region, j.namespace, j.group_id, j.job_id): f for j, f in facts.items()}
@@ -203,4 +210,5 @@ __all__ = [
     "adopt_open_days",
     "build_neighbour",
     "plan_caps",
+    "refuse_unwatched_caps",
 ]

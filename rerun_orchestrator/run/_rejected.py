@@ -30,7 +30,8 @@ from ._production import Durations
 from ._retry_instances import InstanceRetrier, send_retry
 from ._streams import JobKey
 
-MAX_RETRIES = 5
+MAX_RETRIES = 20  # each one waits for a slot to free: many are cheap, and no day is lost
+MAX_PAUSE = 60.0  # seconds waited at most for a foreign instance to end
 _log = structlog.get_logger("rerun_orchestrator.run")
 
 
@@ -55,8 +56,10 @@ class RejectedRetrier:
         self._durations = durations
         self._acquire = acquire
         self._max = max_retries
-        self._queue: deque[DayInstance] = deque()
+        self._queue: deque[tuple[DayInstance, int]] = deque()  # (day, freed count then)
         self._wake = anyio.Event()
+        self._freed: dict[int, int] = {}  # per job id: instances seen to end (not rejected)
+        self._freeing = anyio.Event()
         self._working = False
         self.retried = 0  # RetryJobInstance calls accepted (or that may have applied)
 
@@ -66,9 +69,15 @@ class RejectedRetrier:
             return False
         if item.retries >= self._max:
             return False
-        self._queue.append(item)
+        self._queue.append((item, self._freed.get(item.job_id, 0)))
         self._wake.set()
         return True
+
+    def freed(self, job_id: int) -> None:
+        """An instance of the job ended (not rejected): the server has a slot again."""
+        self._freed[job_id] = self._freed.get(job_id, 0) + 1
+        self._freeing.set()
+        self._freeing = anyio.Event()
 
     def busy(self) -> bool:
         return bool(self._queue) or self._working
@@ -80,24 +89,31 @@ class RejectedRetrier:
                 self._wake = anyio.Event()
                 await self._wake.wait()
                 continue
-            item = self._queue[0]
+            item, mark = self._queue[0]
             self._working = True
             try:
-                await self._retry(item)
+                await self._retry(item, mark)
             finally:
                 self._queue.popleft()
                 self._working = False
 
-    async def _retry(self, item: DayInstance) -> None:
+    async def _retry(self, item: DayInstance, mark: int) -> None:
         record = self._journal.get(item.chunk_key)
         if record is None or item.instance_id is None:
             return
         chunk = record.chunk
         job = JobKey(chunk.region, chunk.namespace, chunk.group_id, chunk.job_id)
-        if self._capacity is not None:
-            await self._capacity.start(Ticket(job, 1))  # a slot, fairly among the jobs
-        else:
-            await self._clock.sleep(self._durations.expected(job))
+        capacity = self._capacity
+        # Capacity frees when one of the job's instances ends; if none of ours is active,
+        # whatever filled the job (a production run, another team) is expected to end
+        # within about one duration.
+        while self._freed.get(item.job_id, 0) == mark:
+            if capacity is None or capacity.active(job) == 0:
+                await self._clock.sleep(min(self._durations.expected(job), MAX_PAUSE))
+                break
+            await self._freeing.wait()
+        if capacity is not None:
+            await capacity.start(Ticket(job, 1))  # a slot, fairly among the jobs
         result = await send_retry(self._client, chunk, item.instance_id, self._acquire, self._clock)
         accepted = result.verdict in (Verdict.SUCCEEDED, Verdict.AMBIGUOUS)
         _log.info(

@@ -21,6 +21,7 @@ from ..schedulerx import (
 )
 from ._guard import DEFAULT_LOOKBACK_SECONDS
 from ._ledger_options import parse_duration
+from ._neighbour import NeighbourError, refuse_unwatched_caps
 from ._stall import DEFAULT_STALL_TIMEOUT
 
 
@@ -64,6 +65,10 @@ def prepare(args: argparse.Namespace) -> tuple[Plan, RunOptions]:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot read plan {args.plan}: {exc.strerror or exc}") from None
+    try:
+        refuse_unwatched_caps(plan, watch=not getattr(args, "no_watch", False))
+    except NeighbourError as exc:
+        raise UsageError(f"{args.plan}: {exc}") from None
     changes: dict[str, Any] = {}
     try:
         if args.rate:
