@@ -32,15 +32,15 @@ import structlog
 from .._clock import Clock, SystemClock
 from ..journal._instances import DayInstance, InstanceState, instance_state
 from ..journal._judge import RERUN_TRIGGER_TYPES, data_day, server_time_to_epoch
-from ..journal._ledger import Segment
-from ..journal._model import ChunkRecord, ChunkStatus, JobIdentity
+from ..journal._model import JobIdentity
 from ..journal._reconcile import Reconciler
 from ..journal._store import Journal
-from ..journal._view import JobView, day_status, job_view, plan_jobs
+from ..journal._view import job_view, plan_jobs
 from ..plan._plan import Plan
 from ..schedulerx._errors import ApiCallError
 from ..schedulerx._wire import JobInstance
 from ._events import EventSink, InstanceChanged
+from ._open_days import OpenDay, instance_counts, open_days_of, watchable
 
 _log = structlog.get_logger("rerun_orchestrator.run")
 
@@ -48,15 +48,6 @@ APPEAR_SECONDS = 600.0  # an accepted day's instance must be listed within this 
 HORIZON_SECONDS = 7 * 86_400.0  # accepted longer ago than this: not watched
 _SKEW = 300.0
 _SENDING_RESCAN = 5  # while sending, look for new accepted days every 5 polls' time
-
-
-@dataclass(frozen=True, slots=True)
-class OpenDay:
-    """A day an accepted record covers whose instance has not ended (or not been seen)."""
-
-    record: ChunkRecord
-    day: date
-    known: DayInstance | None
 
 
 @dataclass(slots=True)
@@ -296,48 +287,6 @@ class InstanceWatcher:
 _W = InstanceState.WAITING
 
 
-def open_days_of(journal: Journal, view: JobView, since: float) -> list[OpenDay]:
-    """The days of one job's view that an accepted record covers and whose instance has
-    not been seen to end (what the watcher follows; what holds a job's capacity)."""
-    segments = _accepted(view.segments(), since)
-    if not segments:
-        return []
-    known = journal.day_instances({s.record.key for s in segments if s.record})
-    days = []
-    for segment in segments:
-        record = segment.record
-        assert record is not None
-        for n in range(segment.days):
-            day = segment.first + timedelta(days=n)
-            seen = known.get((record.key, day))
-            if seen is None or not seen.status.ended:
-                days.append(OpenDay(record, day, seen))
-    return days
-
-
-def watchable(record: ChunkRecord, since: float) -> bool:
-    """A succeeded record whose instances can be looked for: one this tool sent (an
-    attempt began) after `since`, or whose instance ids were found. A day settled by hand
-    as succeeded was never sent by us: it is taken on the person's word; one accepted
-    before `since` (a journal of the first release, say) is long pruned from the server's
-    history: it stays accepted, unwatched (instance_status null)."""
-    if record.status is not ChunkStatus.SUCCEEDED:
-        return False
-    if record.attempt_started_at is not None:
-        return record.attempt_started_at >= since
-    return bool(record.instance_ids)
-
-
-def _accepted(segments: Iterable[Segment], since: float) -> list[Segment]:
-    return [
-        s
-        for s in segments
-        if s.record is not None
-        and day_status(s) is ChunkStatus.SUCCEEDED
-        and watchable(s.record, since)
-    ]
-
-
 def _unknown(base: DayInstance, now: float, why: str) -> DayInstance:
     return DayInstance(
         base.chunk_key,
@@ -410,18 +359,12 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
-def instance_counts(
-    journal: Journal, plan: Plan, *, generation: int = 0, since: float = 0.0
-) -> Counter[str]:
-    """The plan's watchable accepted days by instance status ("null": never seen)."""
-    counts: Counter[str] = Counter()
-    for job in plan_jobs(plan):
-        view = job_view(journal, job, generation=generation)
-        segments = _accepted(view.segments(), since)
-        known = journal.day_instances({s.record.key for s in segments if s.record})
-        for segment in segments:
-            assert segment.record is not None
-            for n in range(segment.days):
-                seen = known.get((segment.record.key, segment.first + timedelta(days=n)))
-                counts["null" if seen is None else seen.status.value] += 1
-    return counts
+__all__ = [
+    "APPEAR_SECONDS",
+    "HORIZON_SECONDS",
+    "InstanceWatcher",
+    "OpenDay",
+    "instance_counts",
+    "open_days_of",
+    "watchable",
+]
