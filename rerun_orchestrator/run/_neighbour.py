@@ -62,11 +62,13 @@ def plan_caps(plan: Plan) -> dict[JobKey, Caps]:
     """Each job's caps: its target's ``execution:`` if it has one, else the plan's."""
     out: dict[JobKey, Caps] = {}
     for target in plan.targets:
-        own = getattr(target, "execution", None)
-        per_job = getattr(own, "max_active_per_job", None) or plan.execution.max_active_per_job
-        per_group = getattr(own, "max_active_per_group", None)
-        if per_group is None:
-            per_group = plan.execution.max_active_per_group
+        own = target.execution
+        per_job = plan.execution.max_active_per_job
+        per_group = plan.execution.max_active_per_group
+        if own is not None and own.max_active_per_job is not None:
+            per_job = own.max_active_per_job
+        if own is not None and own.max_active_per_group is not None:
+            per_group = own.max_active_per_group
         for job_id in target.job_ids():
             key = JobKey(target.region, target.namespace, target.group_id, job_id)
             out.setdefault(key, Caps(per_job, per_group))
