@@ -14,7 +14,7 @@ window has been open W - duration (dispatch happens only then), plus one duratio
 last instance). Blind dispatch (today's: no caps, no windows) is timed for comparison;
 it is not bound by the window, so its ratio is to W itself, and its peaks are shown.
 
-    .venv/bin/python bench/bench_neighbour.py [--days 60]  (about 45 s)
+    .venv/bin/python bench/bench_neighbour.py [--days 60]  (--days 21: about 2 min)
 
 Goal (issue 16): capped makespan <= 1.25 x the bound.
 """
