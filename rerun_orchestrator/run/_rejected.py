@@ -23,6 +23,7 @@ import structlog
 from .._clock import Clock
 from ..journal._instances import DayInstance, InstanceState
 from ..journal._store import Journal
+from ..plan._model import Chunk
 from ..schedulerx._wire import Verdict
 from ._admission import Ticket
 from ._capacity import InstanceGate
@@ -107,13 +108,34 @@ class RejectedRetrier:
         # Capacity frees when one of the job's instances ends; if none of ours is active,
         # whatever filled the job (a production run, another team) is expected to end
         # within about one duration.
-        while self._freed.get(item.job_id, 0) == mark:
-            if capacity is None or capacity.active(job) == 0:
-                await self._clock.sleep(min(self._durations.expected(job), MAX_PAUSE))
-                break
-            await self._freeing.wait()
+        if self._freed.get(item.job_id, 0) == mark:
+            ours = capacity is None or capacity.active(job) > 0
+            patience = min(self._durations.expected(job), MAX_PAUSE)
+            await self._until_freed(item.job_id, mark, None if ours else patience)
         if capacity is not None:
             await capacity.start(Ticket(job, 1))  # a slot, fairly among the jobs
+        await self._send(item, chunk, job)
+
+    async def _until_freed(self, job_id: int, mark: int, patience: float | None) -> None:
+        """Until an instance of the job ends after `mark` (or `patience` seconds pass;
+        without caps, `MAX_PAUSE` at most: the watcher may not see what frees the job)."""
+        limit = patience if patience is not None else MAX_PAUSE
+        async with anyio.create_task_group() as tg:
+
+            async def freed() -> None:
+                while self._freed.get(job_id, 0) == mark:
+                    await self._freeing.wait()
+                tg.cancel_scope.cancel()
+
+            async def timeout() -> None:
+                await self._clock.sleep(limit)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(freed)
+            tg.start_soon(timeout)
+
+    async def _send(self, item: DayInstance, chunk: Chunk, job: JobKey) -> None:
+        assert item.instance_id is not None
         result = await send_retry(self._client, chunk, item.instance_id, self._acquire, self._clock)
         accepted = result.verdict in (Verdict.SUCCEEDED, Verdict.AMBIGUOUS)
         _log.info(
