@@ -3,8 +3,10 @@
 A mixed plan on the in-process simulator, all on one `FakeClock` (hours in a second):
 group A holds four jobs with MaxConcurrency 1 and two with 4, group B four jobs with 4;
 the plan caps group A at 4 and group B at 8 active instances, runs 20:00-06:00 every day
-(a 10 h window) and instances take 10 minutes. A test releaser plays the watcher (it gives
-capacity back as the simulator's instances end).
+(a 10 h window) and instances take 10 minutes. The wired path is `run`'s: the caps built
+from the plan (group caps in each target's own `execution:`) and the jobs' MaxConcurrency
+(the pre-flight's facts) by `build_neighbour`, and the real `InstanceWatcher` giving each
+ended day's slot back.
 
 Lower bound W = max(calls / quota, each job's days x duration / its cap, each group's
 days x duration / its cap), in hours of open window: the bound on elapsed time is when the
@@ -12,7 +14,7 @@ window has been open W - duration (dispatch happens only then), plus one duratio
 last instance). Blind dispatch (today's: no caps, no windows) is timed for comparison;
 it is not bound by the window, so its ratio is to W itself, and its peaks are shown.
 
-    .venv/bin/python bench/bench_neighbour.py [--days 60]  (about 45 s)
+    .venv/bin/python bench/bench_neighbour.py [--days 60]  (--days 21: about 2 min)
 
 Goal (issue 16): capped makespan <= 1.25 x the bound.
 """
@@ -24,7 +26,6 @@ import asyncio
 import logging
 import sys
 import tempfile
-from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,11 @@ import yaml
 
 from rerun_orchestrator._clock import FakeClock
 from rerun_orchestrator.journal import MemoryJournal, Reconciler
+from rerun_orchestrator.journal._model import JobFactsEntry, JobIdentity
 from rerun_orchestrator.plan import load_plan
 from rerun_orchestrator.run import RateLimiter, run_plan
-from rerun_orchestrator.run._capacity import InstanceGate
-from rerun_orchestrator.run._streams import JobKey
+from rerun_orchestrator.run._neighbour import build_neighbour
+from rerun_orchestrator.run._watch import InstanceWatcher
 from rerun_orchestrator.schedulerx import Credentials, SchedulerXClient, StaticCredentialsProvider
 from rerun_orchestrator.simulator import CredentialSpec, JobSpec, Simulator, SimulatorConfig
 
@@ -80,8 +82,13 @@ def _plan(tmp: Path, days: int, *, windows: bool) -> Any:
         "data_time": "00:00:00",
         "chunk_days": 7,
         "targets": [
-            {"group": group, "jobs": list(caps), "windows": [{"start": "2023-01-01", "end": end}]}
-            for group, (caps, _) in GROUPS.items()
+            {
+                "group": group,
+                "jobs": list(caps),
+                "windows": [{"start": "2023-01-01", "end": end}],
+                "execution": {"max_active_per_group": group_cap},
+            }
+            for group, (caps, group_cap) in GROUPS.items()
         ],
         "execution": execution,
     }
@@ -90,49 +97,57 @@ def _plan(tmp: Path, days: int, *, windows: bool) -> Any:
     return load_plan(path)
 
 
-async def _release(sim: Simulator, gate: InstanceGate, clock: FakeClock) -> None:
-    seen: set[int] = set()
-    while True:
-        ended: Counter[tuple[str, int]] = Counter()
-        for row in sim.instances():
-            if row["status"] in (4, 5, 9) and row["instance_id"] not in seen:
-                seen.add(row["instance_id"])
-                ended[row["group_id"], row["job_id"]] += 1
-        for (group, job), n in ended.items():
-            gate.release(JobKey("cn-hangzhou", "ns-1", group, job), n)
-        await clock.sleep(10.0)
+def _facts() -> dict[JobIdentity, JobFactsEntry]:
+    """What the pre-flight would have recorded: each job's MaxConcurrency."""
+    return {
+        JobIdentity("cn-hangzhou", "ns-1", None, group, job): JobFactsEntry(
+            JobIdentity("cn-hangzhou", "ns-1", None, group, job),
+            name=f"job-{job}",
+            enabled=True,
+            max_concurrency=cap,
+            time_type=None,
+            expression=None,
+            calendar=None,
+            data_offset=None,
+            professional=True,
+            checked_at=0.0,
+        )
+        for group, (caps, _) in GROUPS.items()
+        for job, cap in caps.items()
+    }
 
 
 async def _makespan(days: int, *, capped: bool) -> tuple[float, dict[str, Any]]:
     clock = FakeClock(wall_start=START.timestamp())
     sim = Simulator(_config(), clock=clock)
     await sim.start("127.0.0.1", 0)
-    caps = {(g, j): c for g, (jobs, _) in GROUPS.items() for j, c in jobs.items()}
-    group_caps = {g: cap for g, (_, cap) in GROUPS.items()}
-    gate = (
-        InstanceGate(lambda job: caps[job.group_id, job.job_id], lambda g: group_caps[g[2]])
-        if capped
-        else None
-    )
     with tempfile.TemporaryDirectory() as tmp:
         plan = _plan(Path(tmp), days, windows=capped)
         provider = StaticCredentialsProvider(Credentials("k", "s"))
-        async with (
-            SchedulerXClient(provider, endpoint=sim.url, clock=clock) as client,
-            anyio.create_task_group() as tg,
-        ):
-            if gate is not None:
-                tg.start_soon(_release, sim, gate, clock)
-            await run_plan(
-                plan,
-                client=client,
-                journal=MemoryJournal(clock=clock),
-                reconciler=Reconciler(client, timezone=plan.timezone, settle_seconds=0.0),
-                limiter=RateLimiter(RATE, clock=clock),
-                clock=clock,
-                capacity=gate,
+        journal = MemoryJournal(clock=clock)
+        async with SchedulerXClient(provider, endpoint=sim.url, clock=clock) as client:
+            reconciler = Reconciler(client, timezone=plan.timezone, settle_seconds=0.0)
+            neighbour = build_neighbour(plan, _facts(), clock, watch=True) if capped else None
+            watcher = InstanceWatcher(
+                reconciler, journal, plan, clock=clock, min_poll=30.0, max_poll=60.0
             )
-            tg.cancel_scope.cancel()
+            if neighbour is not None:
+                neighbour.attach(watcher, None)
+            sent = anyio.Event()
+            async with anyio.create_task_group() as tg:
+                if neighbour is not None:
+                    tg.start_soon(watcher.run, sent)
+                await run_plan(
+                    plan,
+                    client=client,
+                    journal=journal,
+                    reconciler=reconciler,
+                    limiter=RateLimiter(RATE, clock=clock),
+                    clock=clock,
+                    capacity=neighbour.capacity if neighbour else None,
+                    gates=neighbour.gates if neighbour else (),
+                )
+                sent.set()
     ends = [row["end_ms"] for row in sim.instances() if row["end_ms"] is not None]
     peaks = sim.peaks(trigger_type=2)
     await sim.stop()

@@ -38,7 +38,7 @@ from rerun_orchestrator.journal._view import derive_chunks, job_view, plan_jobs
 from rerun_orchestrator.plan import Plan, Rate, load_plan
 from rerun_orchestrator.run import RateLimiter
 from rerun_orchestrator.run._attempt import rerun_params
-from rerun_orchestrator.run._command import MAX_WATCH_POLL, WATCH_SHARE
+from rerun_orchestrator.run._session import MAX_WATCH_POLL, WATCH_SHARE
 from rerun_orchestrator.run._watch import InstanceWatcher, instance_counts
 from rerun_orchestrator.schedulerx import (
     Credentials,

@@ -22,7 +22,7 @@ TOP_KEYS = (
     "targets",
     "execution",
 )
-TARGET_KEYS = ("description", *LOCATION_KEYS, "jobs", "windows")
+TARGET_KEYS = ("description", *LOCATION_KEYS, "jobs", "windows", "execution")
 WINDOW_KEYS = ("start", "end")
 EXECUTION_KEYS = (
     "rate",

@@ -30,7 +30,7 @@ from ._keys import (
     scan_credentials,
 )
 from ._model import DEFAULT_CHUNK_DAYS, Execution
-from ._neighbour import NEIGHBOUR_KEYS, read_neighbour_key
+from ._neighbour import NEIGHBOUR_KEYS, read_neighbour_key, read_target_execution
 from ._overlaps import Rect
 from ._plan import Plan, Target, Window
 from ._source import read_plan_text
@@ -247,6 +247,7 @@ class _Walk:
                 report.error(node, f"target is missing {key!r} (set it here or at the top level)")
         jobs = self._jobs(keys.get("jobs"))
         windows = self._windows(keys.get("windows"))
+        own = read_target_execution(report, keys["execution"][1]) if "execution" in keys else None
         location = {k: v.value for k, v in resolved.items() if isinstance(v, _Value)}
         if all(k in location for k in ("region", "namespace", "group")) and jobs and windows:
             self._add_rects(
@@ -257,6 +258,7 @@ class _Walk:
             or windows is None
             or any(k not in location for k in _REQUIRED_LOCATION)
             or any(v is _INVALID for v in resolved.values())
+            or ("execution" in keys and own is None)
         ):
             return None
         return Target(
@@ -268,6 +270,7 @@ class _Walk:
             chunk_days=location.get("chunk_days", DEFAULT_CHUNK_DAYS),
             jobs=tuple(job for job, _ in jobs),
             windows=tuple(window for window, _ in windows),
+            execution=own,
         )
 
     def _jobs(self, entry: Any) -> list[tuple[tuple[int, int], Node]] | None:

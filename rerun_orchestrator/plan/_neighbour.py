@@ -9,14 +9,27 @@ immutable data (`_model.Execution`, `_run_windows`).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import time
-from typing import Any
+from typing import Any, Literal
 
 from ._fields import read_int, read_rate
 from ._run_windows import RunWindow, RunWindows
 from ._yaml import MappingNode, Node, Reporter, ScalarNode, SequenceNode, describe, mapping_items
 
 NEIGHBOUR_KEYS = ("max_active_per_job", "max_active_per_group", "read_rate", "windows")
+#: What a target's own ``execution:`` may set (the rest is the plan's, for the whole run).
+TARGET_EXECUTION_KEYS = ("max_active_per_job", "max_active_per_group")
+
+
+@dataclass(frozen=True, slots=True)
+class TargetExecution:
+    """A target's own caps; None: the plan's ``execution`` value."""
+
+    max_active_per_job: int | Literal["auto"] | None = None
+    max_active_per_group: int | None = None
+
+
 RUN_WINDOW_KEYS = ("days", "start", "end")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_SETS = {
@@ -38,6 +51,31 @@ def read_neighbour_key(report: Reporter, key: str, node: Node) -> Any:
     if key == "read_rate":
         return read_rate(report, node)
     return _read_windows(report, node)
+
+
+def read_target_execution(report: Reporter, node: Node) -> TargetExecution | None:
+    """A target's ``execution:`` mapping (its caps), or None once reported."""
+    if not isinstance(node, MappingNode):
+        report.error(
+            node,
+            "a target's execution must be a mapping (max_active_per_job, ...), "
+            f"not {describe(node)}",
+        )
+        return None
+    values: dict[str, Any] = {}
+    failed = False
+    for key, key_node, value_node in mapping_items(node, report):
+        if key not in TARGET_EXECUTION_KEYS:
+            report.error(
+                key_node,
+                f"{key!r} cannot be set in a target's execution; allowed: "
+                + ", ".join(TARGET_EXECUTION_KEYS),
+            )
+            failed = True
+            continue
+        values[key] = read_neighbour_key(report, key, value_node)
+        failed = failed or values[key] is None
+    return None if failed else TargetExecution(**values)
 
 
 def _read_windows(report: Reporter, node: Node) -> RunWindows | None:
@@ -108,4 +146,10 @@ def _read_clock(report: Reporter, node: Node, what: str) -> time | None:
     return time(int(match.group(1)), int(match.group(2)))
 
 
-__all__ = ["NEIGHBOUR_KEYS", "read_neighbour_key"]
+__all__ = [
+    "NEIGHBOUR_KEYS",
+    "TARGET_EXECUTION_KEYS",
+    "TargetExecution",
+    "read_neighbour_key",
+    "read_target_execution",
+]

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ._calendar import chunks_in_window, cut_window, day_count, local_midnight_ms
 from ._model import Chunk, Execution
+from ._neighbour import TargetExecution
 
 JobRange = tuple[int, int]
 # A target's chunk boundaries are shared by all its jobs, so they are computed once per
@@ -49,6 +50,7 @@ class Target:
     chunk_days: int
     jobs: tuple[JobRange, ...]  # inclusive (first, last) ranges, as listed; 123 is (123, 123)
     windows: tuple[Window, ...]
+    execution: TargetExecution | None = None  # the target's own caps (good neighbour)
 
     def job_ids(self) -> Iterator[int]:
         """Job ids in plan order: as listed, each range ascending."""

@@ -79,6 +79,17 @@ def plan_json_schema() -> dict[str, Any]:
             **location,
             "jobs": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/job"}},
             "windows": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/window"}},
+            "execution": {
+                "type": "object",
+                "description": "This target's own caps on active instances (good neighbour).",
+                "properties": {
+                    "max_active_per_job": {
+                        "anyOf": [{"type": "integer", "minimum": 1}, {"const": "auto"}]
+                    },
+                    "max_active_per_group": {"type": "integer", "minimum": 1},
+                },
+                "additionalProperties": False,
+            },
         },
         "required": ["jobs", "windows"],
         "additionalProperties": False,

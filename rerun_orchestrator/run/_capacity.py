@@ -7,6 +7,9 @@ its days and is admitted with what is free (at least one day, never more than it
 the dispatcher cuts the chunk to that. Once the call has created instances the dispatcher
 keeps the days past the chunk (`Pass.keep`) until the watcher sees the instances end and
 calls `release` (from its own task); a call that created nothing gives them back at once.
+`hold` names the record whose days are kept, so that the watcher can give back each day
+once (`ended`); `adopt` counts instances of an earlier run (or another replica) that are
+still active when a job is taken up.
 
 Fair across jobs: waiters are served in arrival order, a job that has just been served
 queues again behind the others, and while several jobs wait on one group a job is granted
@@ -18,6 +21,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import anyio
 
@@ -55,11 +59,20 @@ class InstanceGate:
     ) -> None:
         self._job_cap = job_cap
         self._group_cap = group_cap if callable(group_cap) else (lambda group: group_cap)
+        self._has_group_caps = group_cap is not None
         self._jobs: dict[JobKey, int] = {}
         self._groups: dict[GroupKey, int] = {}
         self._waiters: deque[_Waiter] = deque()
         self.peak_job: dict[JobKey, int] = {}
         self.peak_group: dict[GroupKey, int] = {}
+        # days kept per record (chunk key), and the days of it already given back
+        self._held: dict[str, tuple[JobKey, int]] = {}
+        self._ended: set[tuple[str, date]] = set()
+        self.on_hold: Callable[[], None] | None = None  # e.g. wake the watcher up
+
+    @property
+    def has_group_caps(self) -> bool:
+        return self._has_group_caps
 
     def active(self, job: JobKey) -> int:
         return self._jobs.get(job, 0)
@@ -120,6 +133,53 @@ class InstanceGate:
         else:
             del self._groups[group]
         self._serve()
+
+    def hold(self, chunk_key: str, job: JobKey, days: int) -> None:
+        """`days` admitted days of `job` are kept by the record `chunk_key` (its call
+        created instances): each is given back when the watcher sees it end (`ended`)."""
+        _, held = self._held.get(chunk_key, (job, 0))
+        self._held[chunk_key] = (job, held + days)
+        if self.on_hold is not None:
+            self.on_hold()
+
+    def adopt(self, chunk_key: str, job: JobKey, days: int) -> None:
+        """Count `days` active instances of a record this run did not admit (an earlier
+        run's, another replica's), unless they are counted already."""
+        if days <= 0 or chunk_key in self._held:
+            return
+        self._take(job, days)
+        self._held[chunk_key] = (job, days)
+
+    def retake(self, chunk_key: str, job: JobKey, day: date) -> None:
+        """A day given back (say rejected) holds a slot again (retried in place): it was
+        admitted through `start` and is kept by its record until it ends once more."""
+        self._ended.discard((chunk_key, day))
+        self.hold(chunk_key, job, 1)
+
+    def awaited(self, job: JobKey) -> bool:
+        """Whether a waiter would be served sooner if `job` gave a slot back."""
+        group = group_of(job)
+        return any(w.ticket.job == job or group_of(w.ticket.job) == group for w in self._waiters)
+
+    def job_of(self, chunk_key: str) -> JobKey | None:
+        """The job whose days the record `chunk_key` holds, if it holds any."""
+        entry = self._held.get(chunk_key)
+        return entry[0] if entry is not None else None
+
+    def ended(self, chunk_key: str, day: date) -> bool:
+        """The instance of `day` of the record `chunk_key` has ended: give its slot back
+        (once); False if this gate held no slot for it."""
+        entry = self._held.get(chunk_key)
+        if entry is None or (chunk_key, day) in self._ended:
+            return False
+        job, held = entry
+        self._ended.add((chunk_key, day))
+        if held <= 1:
+            del self._held[chunk_key]
+        else:
+            self._held[chunk_key] = (job, held - 1)
+        self.release(job, 1)
+        return True
 
     # -- inside ----------------------------------------------------------------------------
 

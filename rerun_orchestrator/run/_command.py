@@ -17,22 +17,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import functools
 import itertools
-import secrets
 import signal
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import structlog
-from rich.console import Console
 
 from .._clock import SystemClock
 from .._exit_codes import ExitCode
@@ -48,89 +41,28 @@ from ..journal import JournalError, JournalLockedError
 from ..journal._locate import describe, open_journal
 from ..journal._report import RunInfo, write_plan_report
 from ..journal._url import is_postgres_url, redact
-from ..journal._view import plan_counts
-from ..plan import Plan, PlanError, load_plan, parse_rate
-from ..plan._model import Rate
-from ..preflight import JournalCache, PreflightFailedError, preflight_before_run
-from ..schedulerx import (
-    AiohttpTransport,
-    Credentials,
-    CredentialsError,
-    CredentialsProvider,
-    EndpointError,
-    SchedulerXClient,
-    StaticCredentialsProvider,
-    Timeouts,
-    check_endpoint_override,
-    default_credentials_provider,
-    pool_size,
-    resolve_endpoint,
-)
-from ._adaptive import AdaptiveLimiter
-from ._events import WatchFinished
-from ._executor import RERUN_JOB, chunk_counts, day_counts, run_plan
-from ._guard import DEFAULT_LOOKBACK_SECONDS, ServerGuard
+from ..plan import Plan
+from ..preflight import PreflightFailedError
 from ._ledger_options import (
     default_journal_path,
     ledger_summary,
-    parse_duration,
     plan_problems,
-    rerun_generation,
     state_home,
 )
-from ._limiter import Pacer, RateLimiter, shared_limiters
-from ._offloop import journal_read, journal_write
-from ._options import RunPolicy, new_run_id
 from ._outputs import OutputPathError, check_outputs
-from ._progress import LiveProgress, write_summary
-from ._reconcile import Reconciler
-from ._result import RunResult, RunStats
-from ._retry_instances import retry_failed_instances
-from ._shared_pacer import replica_line, shared_pacer_for
-from ._stall import DEFAULT_STALL_TIMEOUT
-from ._stop import STOP_GRACE_SECONDS, StoppedError, StopRequests
-from ._watch import InstanceWatcher, instance_counts
+from ._progress import write_summary
+from ._result import RunStats
+from ._run_options import UsageError, prepare
+from ._session import execute, interrupted
+from ._shared_pacer import replica_line
+from ._stop import StopRequests
 
 if TYPE_CHECKING:
     from ..journal import Journal
 
-# GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
-READ_API = "GetJobInstanceList"
-RETRY_API = "RetryJobInstance"
-# Listings the watcher may start per read-quota call: a listing is at least two pages (the
-# end is proven by an empty page), so 0.3 spends about 60% of GetJobInstanceList's quota
-# and leaves the rest to reconciliation and the guard.
-WATCH_SHARE = 0.3
-MAX_WATCH_POLL = 300.0
 PROBLEMS_SHOWN = 10
 
 _log = structlog.get_logger("rerun_orchestrator.cli")
-
-
-class _UsageError(Exception):
-    """Refused before anything was sent: exit 2 with this message."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Options:
-    simulate: bool
-    endpoint: str | None
-    retry_failed: bool
-    progress: bool
-    settle_seconds: float
-    timeouts: Timeouts | None
-    simulate_quota: Rate | None
-    read_rate: Rate
-    lookback_seconds: float = DEFAULT_LOOKBACK_SECONDS
-    rerun_succeeded: bool = False
-    ignore_windows: bool = False
-    preflight: bool = True
-    stall_timeout: float = DEFAULT_STALL_TIMEOUT
-    watch: bool = True
-    watch_poll: float = 2.0
-    appear_seconds: float = 600.0
-    profile: str | None = None  # --profile: that profile only (see default_credentials_provider)
-    run_id: str = dataclasses.field(default_factory=new_run_id)  # the logs' and the report's
 
 
 def default_log_path(journal: Path) -> Path:
@@ -170,9 +102,9 @@ def main(args: argparse.Namespace) -> int:
 def _main(args: argparse.Namespace, requests: StopRequests) -> int:
     configure(args.log_format, verbose=args.verbose)
     try:
-        plan, options = _prepare(args)
+        plan, options = prepare(args)
         check_outputs(report=args.report, log_file=args.log_file)
-    except (_UsageError, OutputPathError) as exc:
+    except (UsageError, OutputPathError) as exc:
         return _refuse(str(exc), args.log_format)
     if requests.requested:
         return _stopped_before_start(args.log_format)
@@ -213,8 +145,8 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
         started_at = SystemClock().wall()  # for the report
         try:
             notes: list[str] = []
-            result = anyio.run(_execute, plan, journal, options, notes, requests)
-        except (_UsageError, PreflightFailedError) as exc:  # nothing was sent
+            result = anyio.run(execute, plan, journal, options, notes, requests)
+        except (UsageError, PreflightFailedError) as exc:  # nothing was sent
             return _refuse(str(exc), args.log_format)
         except KeyboardInterrupt:  # no handlers of our own (not the main thread)
             result = None
@@ -226,7 +158,7 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
                 raise
             return _journal_lost(path, _first_leaf(lost))
         if result is None:  # stopped hard: nothing to summarise but the journal
-            result = _interrupted(plan, journal, RunStats(), 0.0)
+            result = interrupted(plan, journal, RunStats(), 0.0)
         if args.report:
             run = RunInfo(options.run_id, started_at, SystemClock().wall())
             _write_report(Path(args.report), journal, plan, run)
@@ -252,324 +184,6 @@ def _main(args: argparse.Namespace, requests: StopRequests) -> int:
         journal.close()
 
 
-def _timeouts(seconds: float | None) -> Timeouts | None:
-    """`--timeout`: the whole attempt, connecting included, takes at most `seconds`."""
-    if seconds is None:
-        return None
-    return Timeouts(connect=min(Timeouts().connect, seconds), read=seconds, total=seconds)
-
-
-def _prepare(args: argparse.Namespace) -> tuple[Plan, _Options]:
-    if args.simulate and args.endpoint:
-        raise _UsageError("--simulate and --endpoint exclude each other")
-    try:
-        plan = load_plan(args.plan, max_chunks=args.max_chunks)
-    except PlanError as exc:
-        raise _UsageError(str(exc)) from None
-    except OSError as exc:
-        raise _UsageError(f"cannot read plan {args.plan}: {exc.strerror or exc}") from None
-    changes: dict[str, Any] = {}
-    try:
-        if args.rate:
-            changes["rate"] = parse_rate(args.rate)
-        if args.concurrency is not None:
-            changes["concurrency"] = args.concurrency
-        if changes:
-            plan = plan.with_execution(**changes)
-        simulate_quota = parse_rate(args.simulate_quota) if args.simulate_quota else None
-        # --read-rate, else the plan's execution.read_rate (default 100/min)
-        read_rate = parse_rate(args.read_rate) if args.read_rate else plan.execution.read_rate
-        if args.simulate and not args.read_rate:  # the simulator reads as fast as it reruns
-            read_rate = simulate_quota or plan.execution.rate
-    except ValueError as exc:
-        raise _UsageError(f"bad option: {exc}") from None
-    if args.timeout is not None and not args.timeout > 0:
-        raise _UsageError("--timeout must be a positive number of seconds")
-    if not 0 < args.stall_timeout < float("inf"):
-        raise _UsageError("--stall-timeout must be a positive, finite number of seconds")
-    if args.settle_seconds < 0:
-        raise _UsageError("--settle-seconds must be >= 0")
-    try:
-        lookback = parse_duration(args.lookback)
-    except ValueError:
-        raise _UsageError(
-            f"--lookback {args.lookback!r}: give a duration such as 7d, 36h or 0"
-        ) from None
-    endpoint = None
-    try:
-        if args.endpoint:
-            endpoint = check_endpoint_override(args.endpoint)
-        elif not args.simulate:
-            # Refuse an unmapped region now rather than with the first of its chunks mid-run.
-            for region in sorted({job_set.region for job_set in plan.job_sets()}):
-                resolve_endpoint(region)
-    except EndpointError as exc:
-        raise _UsageError(str(exc)) from None
-    options = _Options(
-        simulate=args.simulate,
-        endpoint=endpoint,
-        retry_failed=args.retry_failed,
-        progress=not args.no_progress and sys.stderr.isatty(),
-        settle_seconds=args.settle_seconds,
-        timeouts=_timeouts(args.timeout),
-        simulate_quota=simulate_quota,
-        read_rate=read_rate,
-        lookback_seconds=lookback,
-        rerun_succeeded=args.rerun_succeeded,
-        ignore_windows=getattr(args, "ignore_windows", False),
-        preflight=not getattr(args, "no_preflight", False),
-        stall_timeout=args.stall_timeout,
-        watch=not getattr(args, "no_watch", False),
-        # the simulator's instances run 0.2 s: watch them at that pace, not a real job's
-        watch_poll=getattr(args, "watch_poll", None) or (0.2 if args.simulate else 2.0),
-        appear_seconds=getattr(args, "appear_seconds", 600.0),
-        profile=getattr(args, "profile", None),
-    )
-    return plan, options
-
-
-def _account_pacers(
-    journal: Journal, account: str, plan: Plan, read_rate: Rate
-) -> tuple[Pacer, Pacer, Callable[[], Pacer]]:
-    """The account's RerunJob and read pacers, and how to build another read pacer.
-
-    A PostgreSQL journal shares the account's quota with every replica through the
-    database; otherwise the pacers are this process's.
-    """
-
-    def rerun_pacer() -> Pacer:
-        shared = shared_pacer_for(journal, account, RERUN_JOB, plan.execution.rate)
-        return shared or AdaptiveLimiter(plan.execution.rate)
-
-    def read_pacer() -> Pacer:
-        shared = shared_pacer_for(journal, account, READ_API, read_rate, adaptive=False)
-        return shared or RateLimiter(read_rate)
-
-    pacer = shared_limiters.get(account, RERUN_JOB, rerun_pacer)
-    return pacer, shared_limiters.get(account, READ_API, read_pacer), read_pacer
-
-
-async def _execute(
-    plan: Plan, journal: Journal, options: _Options, notes: list[str], requests: StopRequests
-) -> RunResult:
-    clock = SystemClock()
-    started = clock.now()
-    stop = anyio.Event()
-    run_scope = anyio.CancelScope()
-    requests.obey(stop, run_scope, grace=STOP_GRACE_SECONDS)
-    async with AsyncExitStack() as stack:
-        endpoint: str | None
-        if options.simulate:
-            provider, credentials, endpoint = await _start_simulator(plan, options, stack)
-        else:
-            provider, credentials = await _credentials(options.profile)
-            endpoint = options.endpoint
-        # a connection per call in flight: no call waits for one (issue 13)
-        limit = pool_size(plan.execution.concurrency)
-        transport = AiohttpTransport(timeouts=options.timeouts, limit=limit)
-        stack.push_async_callback(transport.aclose)
-        client = SchedulerXClient(provider, endpoint=endpoint, transport=transport)
-        stack.push_async_callback(client.aclose)
-        account = credentials.access_key_id
-        del credentials  # only the key id is needed from here on
-        _log.info("rerun.client", endpoint=endpoint or "regional", access_key_id=account)
-        if options.preflight:  # every job exists, is enabled, can rerun: or nothing is sent
-            # (what it learns is kept in the journal: a resume asks only jobs not checked)
-            cache = await journal_read(journal, JournalCache, journal)
-            try:
-                await preflight_before_run(
-                    plan,
-                    client,
-                    account=account,
-                    read_rate=options.read_rate,
-                    cache=cache,
-                    progress=options.progress,
-                )
-            finally:
-                await journal_write(journal, cache.save)
-
-        pacer, reads, read_pacer = _account_pacers(journal, account, plan, options.read_rate)
-        reconciler = Reconciler(
-            client,
-            timezone=plan.timezone,
-            acquire=reads.acquire,
-            settle_seconds=options.settle_seconds,
-        )
-        guard = None
-        # --simulate starts a new, empty simulator: nothing could be found on it.
-        if options.lookback_seconds > 0 and not options.rerun_succeeded and not options.simulate:
-            guard = ServerGuard(
-                reconciler, journal, plan.name, plan.timezone, options.lookback_seconds
-            )
-        generation = rerun_generation(plan, journal) if options.rerun_succeeded else 0
-        stats = RunStats()
-        result: RunResult | None = None
-        watcher = (
-            await _start_watch(
-                plan,
-                journal,
-                options,
-                reconciler=reconciler,
-                client=client,
-                retries=shared_limiters.get(account, RETRY_API, read_pacer),
-                generation=generation,
-                notes=notes,
-            )
-            if options.watch
-            else None
-        )
-        with run_scope:
-            progress = (
-                LiveProgress(stats, pacer, clock, Console(file=sys.stderr))
-                if options.progress
-                else nullcontext()
-            )
-            with progress, contextlib.suppress(StoppedError):  # stopped during start-up
-                sending = functools.partial(
-                    run_plan,
-                    plan,
-                    client=client,
-                    journal=journal,
-                    reconciler=reconciler,
-                    limiter=pacer,
-                    retry_failed=options.retry_failed,
-                    stop=stop,
-                    stats=stats,
-                    guard=guard,
-                    generation=generation,
-                    stall_timeout=options.stall_timeout,
-                    stop_requested=lambda: requests.requested,
-                    ignore_windows=options.ignore_windows,
-                    policy=RunPolicy(run_id=options.run_id),
-                )
-                result = await (
-                    sending()
-                    if watcher is None
-                    else _send_and_watch(
-                        sending, watcher, journal, plan, stop, generation=generation
-                    )
-                )
-        if result is None:  # cut short: what this run really did, and the journal's counts
-            result = _interrupted(plan, journal, stats, clock.now() - started)
-        if guard is not None and guard.found_days:
-            notes.append(
-                f"{guard.found_days} days were already rerun on the server (since "
-                f"{guard.since:%Y-%m-%d %H:%M}), not sent again; --rerun-succeeded reruns them"
-            )
-        if guard is not None and guard.unanswered_jobs:
-            notes.append(
-                f"{guard.unanswered_jobs} jobs were not sent: GetJobInstanceList did not answer "
-                "whether their days were already rerun; run again to resume"
-            )
-        return result
-
-
-async def _start_watch(
-    plan: Plan,
-    journal: Journal,
-    options: _Options,
-    *,
-    reconciler: Reconciler,
-    client: SchedulerXClient,
-    retries: Pacer,
-    generation: int,
-    notes: list[str],
-) -> InstanceWatcher:
-    """The run's watcher; with --retry-failed, first retry failed instances in place."""
-    if options.retry_failed:
-        retried = await retry_failed_instances(
-            client, journal, plan, acquire=retries.acquire, generation=generation
-        )
-        if retried:
-            notes.append(f"{retried} failed or rejected instances retried in place")
-    share = options.read_rate.per_second * WATCH_SHARE
-    return InstanceWatcher(
-        reconciler,
-        journal,
-        plan,
-        generation=generation,
-        appear_seconds=options.appear_seconds,
-        min_poll=options.watch_poll,
-        max_poll=max(options.watch_poll, MAX_WATCH_POLL),
-        acquire=RateLimiter(share).acquire,
-    )
-
-
-async def _send_and_watch(
-    sending: Callable[[], Awaitable[RunResult]],
-    watcher: InstanceWatcher,
-    journal: Journal,
-    plan: Plan,
-    stop: anyio.Event,
-    *,
-    generation: int,
-) -> RunResult:
-    """Send, and meanwhile follow every accepted day's instance to its end; return when
-    both are done. A stop ends the watch at once (the next run picks it up) but lets the
-    sending finish its calls in flight."""
-    sending_done, watched = anyio.Event(), anyio.Event()
-    watch_scope = anyio.CancelScope()
-
-    finished: list[bool] = []
-
-    async def watch() -> None:
-        with watch_scope:
-            await watcher.run(sending_done)
-            finished.append(True)
-        watched.set()
-
-    async def stop_watching() -> None:
-        await stop.wait()
-        watch_scope.cancel()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(watch)
-        tg.start_soon(stop_watching)
-        try:
-            result = await sending()
-        finally:
-            sending_done.set()
-            if stop.is_set():
-                watch_scope.cancel()
-        await watched.wait()
-        tg.cancel_scope.cancel()
-    counts = await journal_read(
-        journal, instance_counts, journal, plan, generation=generation, since=watcher.since
-    )
-    # A watch cut short by a signal is a stop (exit 130); by a halt, the halt says why.
-    cut_short = not finished and result.halted is None
-    watched_result = dataclasses.replace(
-        result, instances=dict(counts), stopped=result.stopped or cut_short
-    )
-    if finished:  # a stopped run ends with rerun.run.finished, as before
-        watcher.events.emit(WatchFinished(dict(counts), watched_result.exit_code))
-    return watched_result
-
-
-async def _credentials(profile: str | None) -> tuple[CredentialsProvider, Credentials]:
-    """The default chain, resolved now, so that a missing key refuses before any send."""
-    try:
-        provider = default_credentials_provider(profile=profile)
-        return provider, await provider.get_credentials()
-    except CredentialsError as exc:
-        raise _UsageError(str(exc)) from None
-
-
-async def _start_simulator(
-    plan: Plan, options: _Options, stack: AsyncExitStack
-) -> tuple[CredentialsProvider, Credentials, str]:
-    """Start the in-process simulator that knows the plan's jobs; throwaway credentials."""
-    from ._simulate import simulator_for  # noqa: PLC0415 the simulator only loads for --simulate
-
-    credentials = Credentials("sim-" + secrets.token_hex(8), secrets.token_urlsafe(24))
-    quota = options.simulate_quota or plan.execution.rate
-    simulator = simulator_for(plan, credentials, quota)
-    url = await simulator.start("127.0.0.1", 0)
-    stack.push_async_callback(simulator.stop)
-    _log.info("rerun.simulator.started", url=url, quota=str(quota))
-    return StaticCredentialsProvider(credentials), credentials, url
-
-
 def _stopped_before_start(log_format: str) -> int:
     message = "stopped before anything was sent: run the same command again to start"
     if log_format == "json":
@@ -578,27 +192,6 @@ def _stopped_before_start(log_format: str) -> int:
         with contextlib.suppress(OSError):  # a closed console: the exit code still says it
             print(f"rerun-orchestrator run: {message}", file=sys.stderr)
     return ExitCode.INTERRUPTED
-
-
-def _interrupted(plan: Plan, journal: Journal, stats: RunStats, elapsed: float) -> RunResult:
-    """A run cut short (a forced stop, a stop during start-up): the plan as the journal
-    holds it, and what this run really did before it was cut (calls sent, seconds)."""
-    journal.flush()
-    counts = plan_counts(journal, plan)
-    return RunResult(
-        plan=plan.name,
-        counts=chunk_counts(counts),
-        days=day_counts(counts),
-        covered_by=dict(counts.days_by_plan),
-        attempts=stats.attempts,
-        retries=stats.retries,
-        throttled=stats.throttled,
-        reconciled=stats.reconciled,
-        undecided=stats.undecided,
-        stopped=True,
-        elapsed_seconds=elapsed,
-        halted=stats.halted,
-    )
 
 
 def _write_report(path: Path, journal: Journal, plan: Plan, run: RunInfo) -> None:

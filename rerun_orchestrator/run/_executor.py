@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import math
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Unpack
 from zoneinfo import ZoneInfo
@@ -32,7 +32,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from .._clock import Clock, SystemClock
 from .._metrics import RunMetrics
 from ..journal._model import ChunkStatus
-from ..journal._view import JobPlan, PlanCounts, plan_counts, plan_jobs
+from ..journal._view import JobPlan, JobView, PlanCounts, plan_counts, plan_jobs
 from ..plan._plan import Plan
 from ._adaptive import AdaptiveLimiter
 from ._admission import Gate
@@ -42,11 +42,13 @@ from ._concurrency import ConcurrencyLimiter, KeyedLimiter
 from ._events import EventSink, RunEvent, RunFinished, RunStarted, StopRequested
 from ._jobs import JobDispatcher
 from ._limiter import Pacer
+from ._neighbour import adopt_open_days
 from ._options import LegacyOptions, RunPolicy, RunWiring, merge_options
 from ._registry import Account, default_accounts
 from ._result import RunResult, RunStats, StatusCounts
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
+from ._streams import JobKey
 from ._windows import WindowGate
 
 RERUN_JOB = "RerunJob"
@@ -183,6 +185,7 @@ async def _run(
         guard=wiring.guard,
         capacity=wiring.capacity,
         gates=wiring.gates,
+        adopt=_adopter(wiring, clock),
     )
     try:
         await _dispatch(plan, dispatcher, signal, events)
@@ -210,6 +213,19 @@ async def _run(
     )
     events.emit(RunFinished(result))
     return result
+
+
+def _adopter(wiring: RunWiring, clock: Clock) -> Callable[[JobView, JobKey], None] | None:
+    """With caps, a job's instances still active from before hold its capacity."""
+    capacity = wiring.capacity
+    if capacity is None:
+        return None
+    journal = wiring.journal
+
+    def adopt(view: JobView, key: JobKey) -> None:
+        adopt_open_days(capacity, journal, view, key, clock.wall())
+
+    return adopt
 
 
 def _window_gates(

@@ -95,6 +95,8 @@ class JobDispatcher:
     # the caps on active instances, if any (its releases come from the watcher)
     capacity: InstanceGate | None = None
     deferred: list[JobPlan] = field(default_factory=list)  # jobs other replicas held
+    # counts a job's instances still active from earlier runs (or replicas) as it starts
+    adopt: Callable[[JobView, JobKey], None] | None = None
     _checking: Admission = field(init=False)
     _sending: Admission = field(init=False)
 
@@ -151,6 +153,8 @@ class JobDispatcher:
         view = await self._view(job)
         self._account(view)
         key = JobKey(job.target.region, job.target.namespace, job.target.group_id, job.job_id)
+        if self.adopt is not None:  # instances still active from before hold capacity
+            self.adopt(view, key)
         doubtful = view.doubtful()
         if doubtful:
             for record in doubtful:
@@ -240,6 +244,7 @@ class JobDispatcher:
                         created = self.capacity is not None and await self._created(record_key[0])
                     if created and self.capacity is not None:
                         admitted.keep(self.capacity)  # the watcher releases them
+                        self.capacity.hold(record_key[0], key, admitted.ticket.days)
                     admitted.release()
                 if not going:
                     state["outcome"] = _Outcome.STOPPED

@@ -68,7 +68,7 @@ async def retry_failed_instances(
             if not item.status.retryable or item.instance_id is None:
                 continue
             chunk = records[item.chunk_key].chunk
-            result = await _send(client, chunk, item.instance_id, acquire, clock)
+            result = await send_retry(client, chunk, item.instance_id, acquire, clock)
             _log.info(
                 "rerun.instance.retry",
                 job_id=chunk.job_id,
@@ -102,7 +102,7 @@ async def retry_failed_instances(
     return retried
 
 
-async def _send(
+async def send_retry(
     client: InstanceRetrier,
     chunk: Chunk,
     instance_id: int,

@@ -24,7 +24,7 @@ import contextlib
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -32,10 +32,9 @@ import structlog
 
 from .._clock import Clock, SystemClock
 from ..journal._instances import DayInstance, InstanceState, instance_state
-from ..journal._ledger import Segment
-from ..journal._model import ChunkRecord, ChunkStatus, JobIdentity
+from ..journal._model import JobIdentity
 from ..journal._store import Journal
-from ..journal._view import day_status, job_view, plan_jobs
+from ..journal._view import job_view, plan_jobs
 from ..plan._plan import Plan
 from ..schedulerx._errors import ApiCallError
 from ..schedulerx._wire import JobInstance
@@ -43,6 +42,7 @@ from ._events import EventSink, InstanceChanged
 from ._finder import InstanceSource, time_windows
 from ._judge import RERUN_TRIGGER_TYPES, data_day, server_time_to_epoch
 from ._offloop import journal_read, journal_write
+from ._open_days import OpenDay, instance_counts, open_days_of, watchable
 
 _log = structlog.get_logger("rerun_orchestrator.run")
 
@@ -50,15 +50,6 @@ APPEAR_SECONDS = 600.0  # an accepted day's instance must be listed within this 
 HORIZON_SECONDS = 7 * 86_400.0  # accepted longer ago than this: not watched
 _SKEW = 300.0
 _SENDING_RESCAN = 5  # while sending, look for new accepted days every 5 polls' time
-
-
-@dataclass(frozen=True, slots=True)
-class OpenDay:
-    """A day an accepted record covers whose instance has not ended (or not been seen)."""
-
-    record: ChunkRecord
-    day: date
-    known: DayInstance | None
 
 
 @dataclass(slots=True)
@@ -86,7 +77,15 @@ class InstanceWatcher:
     changes: int = 0  # status changes recorded
     lags: list[float] = field(default_factory=list)  # end seen - end on the server, seconds
     events: EventSink = field(default_factory=EventSink)
+    # every recorded change, as it is recorded (the capacity caps give ended days back)
+    on_update: Callable[[DayInstance], None] | None = None
+    # while this says True the watch goes on (days waiting to be retried in place)
+    busy: Callable[[], bool] | None = None
+    # a job something waits on (capacity): polled at `min_poll`, never backed off
+    eager: Callable[[JobIdentity], bool] | None = None
     _changed: anyio.Event | None = None
+    _nudged: anyio.Event | None = None
+    _nudge_pending: bool = False
     _reading: str | None = None
     _polls: dict[JobIdentity, _JobPolls] = field(default_factory=dict)
 
@@ -100,19 +99,7 @@ class InstanceWatcher:
         out: dict[JobIdentity, list[OpenDay]] = {}
         for job in plan_jobs(self.plan):
             view = job_view(self.journal, job, generation=self.generation)
-            segments = _accepted(view.segments(), self.since)
-            if not segments:
-                continue
-            known = self.journal.day_instances({s.record.key for s in segments if s.record})
-            days = []
-            for segment in segments:
-                record = segment.record
-                assert record is not None
-                for n in range(segment.days):
-                    day = segment.first + timedelta(days=n)
-                    seen = known.get((record.key, day))
-                    if seen is None or not seen.status.ended:
-                        days.append(OpenDay(record, day, seen))
+            days = open_days_of(self.journal, view, self.since)
             if days:
                 out[job.identity] = days
         return out
@@ -121,7 +108,8 @@ class InstanceWatcher:
         """Poll until every accepted day has ended (and sending, if given, is over)."""
         while True:
             open_days = await journal_read(self.journal, self.open_days)
-            if not open_days and (sending_done is None or sending_done.is_set()):
+            sent = sending_done is None or sending_done.is_set()
+            if not open_days and sent and not (self.busy is not None and self.busy()):
                 return
             now = self.clock.now()
             for job, days in open_days.items():
@@ -129,8 +117,9 @@ class InstanceWatcher:
                 if polls.due <= now:
                     changed = await self.poll_job(job, days)
                     polls.polls += 1
+                    eager = changed or (self.eager is not None and self.eager(job))
                     polls.interval = (
-                        self.min_poll if changed else min(polls.interval * 2, self.max_poll)
+                        self.min_poll if eager else min(polls.interval * 2, self.max_poll)
                     )
                     polls.due = self.clock.now() + polls.interval
             dues = [self._polls[job].due for job in open_days if job in self._polls]
@@ -140,21 +129,40 @@ class InstanceWatcher:
                 wait = min(wait, _SENDING_RESCAN * self.min_poll)
             await self._pause(max(wait, 0.05), sending_done)
 
+    def nudge(self) -> None:
+        """A chunk was just accepted (or a day retried): look for it now, and poll its
+        job soon, instead of at the backed-off pace (capacity waits on what it sees)."""
+        for polls in self._polls.values():
+            polls.interval = self.min_poll
+            polls.due = min(polls.due, self.clock.now() + self.min_poll)
+        self._nudge_pending = True
+        if self._nudged is not None:
+            self._nudged.set()
+
     async def _pause(self, seconds: float, sending_done: anyio.Event | None) -> None:
-        """Sleep `seconds`, or less if sending ends meanwhile: the days it accepted last
-        (often all that is left to see) are looked at then, not a poll interval later."""
-        if sending_done is None or sending_done.is_set():
-            await self.clock.sleep(seconds)
+        """Sleep `seconds` on the clock, or until `nudge`, or until sending ends (the days
+        it accepted last, often all that is left to see, are looked at then)."""
+        if self._nudge_pending:
+            self._nudge_pending = False
+            await anyio.lowlevel.checkpoint()
             return
-        async with anyio.create_task_group() as group:
+        nudged = self._nudged = anyio.Event()
+        async with anyio.create_task_group() as tg:
 
-            async def wake() -> None:
-                await sending_done.wait()
-                group.cancel_scope.cancel()
+            async def sleep() -> None:
+                await self.clock.sleep(seconds)
+                tg.cancel_scope.cancel()
 
-            group.start_soon(wake)
-            await self.clock.sleep(seconds)
-            group.cancel_scope.cancel()
+            async def woken(event: anyio.Event) -> None:
+                await event.wait()
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(sleep)
+            tg.start_soon(woken, nudged)
+            if sending_done is not None and not sending_done.is_set():
+                tg.start_soon(woken, sending_done)
+        self._nudged = None
+        self._nudge_pending = False
 
     async def poll_job(self, job: JobIdentity, days: list[OpenDay]) -> bool:
         """One listing of `job`; records what changed; True if anything did."""
@@ -196,6 +204,9 @@ class InstanceWatcher:
         if updates:
             await journal_write(self.journal, self.journal.record_day_instances, updates)
             self.changes += len(updates)
+            if self.on_update is not None:
+                for item in updates:
+                    self.on_update(item)
             for item in updates:
                 self.events.emit(_event(item))
             if self._changed is not None:
@@ -277,29 +288,6 @@ class InstanceWatcher:
 _W = InstanceState.WAITING
 
 
-def watchable(record: ChunkRecord, since: float) -> bool:
-    """A succeeded record whose instances can be looked for: one this tool sent (an
-    attempt began) after `since`, or whose instance ids were found. A day settled by hand
-    as succeeded was never sent by us: it is taken on the person's word; one accepted
-    before `since` (a journal of the first release, say) is long pruned from the server's
-    history: it stays accepted, unwatched (instance_status null)."""
-    if record.status is not ChunkStatus.SUCCEEDED:
-        return False
-    if record.attempt_started_at is not None:
-        return record.attempt_started_at >= since
-    return bool(record.instance_ids)
-
-
-def _accepted(segments: Iterable[Segment], since: float) -> list[Segment]:
-    return [
-        s
-        for s in segments
-        if s.record is not None
-        and day_status(s) is ChunkStatus.SUCCEEDED
-        and watchable(s.record, since)
-    ]
-
-
 def _unknown(base: DayInstance, now: float, why: str) -> DayInstance:
     return DayInstance(
         base.chunk_key,
@@ -364,18 +352,12 @@ def _event(item: DayInstance) -> InstanceChanged:
     )
 
 
-def instance_counts(
-    journal: Journal, plan: Plan, *, generation: int = 0, since: float = 0.0
-) -> Counter[str]:
-    """The plan's watchable accepted days by instance status ("null": never seen)."""
-    counts: Counter[str] = Counter()
-    for job in plan_jobs(plan):
-        view = job_view(journal, job, generation=generation)
-        segments = _accepted(view.segments(), since)
-        known = journal.day_instances({s.record.key for s in segments if s.record})
-        for segment in segments:
-            assert segment.record is not None
-            for n in range(segment.days):
-                seen = known.get((segment.record.key, segment.first + timedelta(days=n)))
-                counts["null" if seen is None else seen.status.value] += 1
-    return counts
+__all__ = [
+    "APPEAR_SECONDS",
+    "HORIZON_SECONDS",
+    "InstanceWatcher",
+    "OpenDay",
+    "instance_counts",
+    "open_days_of",
+    "watchable",
+]

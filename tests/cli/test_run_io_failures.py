@@ -45,7 +45,9 @@ EXIT_OK, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_CONSOLE_CLOSED = 0, 1, 2, 141
 def sim(start_simulator: Callable[[SimulatorConfig], SimulatorThread]) -> SimulatorThread:
     config = SimulatorConfig(
         credentials=(CredentialSpec(KEY, SECRET),),
-        jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 20),)),),
+        # side by side: this is about I/O failures, not about capacity (MaxConcurrency 1
+        # would make `auto` send each job's days one after another)
+        jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 20),), max_concurrency=1000),),
         quota={"RerunJob": None, "GetJobInstanceList": None},
         instance_wait_seconds=0.0,
         instance_run_seconds=0.0,

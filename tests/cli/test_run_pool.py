@@ -17,7 +17,7 @@ from aiohttp import web
 
 from rerun_orchestrator.cli import main
 from rerun_orchestrator.journal import ChunkStatus, SqliteJournal
-from rerun_orchestrator.run import _command as command
+from rerun_orchestrator.run import _session as command
 from rerun_orchestrator.schedulerx import (
     AiohttpTransport,
     HttpRequest,

@@ -42,7 +42,9 @@ execution: {rate: 1000/s, concurrency: 8}
 def sim(start_simulator: Callable[[SimulatorConfig], SimulatorThread]) -> SimulatorThread:
     config = SimulatorConfig(
         credentials=(CredentialSpec(KEY, SECRET),),
-        jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 20),)),),
+        # side by side: this is about stopping, not capacity (MaxConcurrency 1 would make `auto`
+        # send each job's days one after another)
+        jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 20),), max_concurrency=1000),),
         quota={"RerunJob": None, "GetJobInstanceList": None},
         instance_wait_seconds=0.0,
         instance_run_seconds=0.0,

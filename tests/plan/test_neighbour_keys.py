@@ -132,3 +132,45 @@ def test_schema_knows_the_keys() -> None:
     assert list(validator.iter_errors(plan))
     plan["execution"] = {"max_active_per_job": "some"}
     assert list(validator.iter_errors(plan))
+
+
+TARGETED = """\
+version: 1
+name: t
+timezone: Asia/Shanghai
+region: cn-hangzhou
+namespace: ns
+group: g
+data_time: "10:00:00"
+targets:
+  - jobs: [1]
+    windows: [{start: 2024-01-01, end: 2024-01-31}]
+    execution: {max_active_per_job: 1, max_active_per_group: 3}
+  - jobs: [2]
+    windows: [{start: 2024-01-01, end: 2024-01-31}]
+execution:
+  max_active_per_job: 4
+"""
+
+
+def test_a_target_may_set_its_own_caps_and_the_run_keeps_them() -> None:
+    from rerun_orchestrator.run._neighbour import plan_caps  # noqa: PLC0415
+    from rerun_orchestrator.run._streams import JobKey  # noqa: PLC0415
+
+    plan, diagnostics = check_plan_text(TARGETED, "p.yaml")
+    assert diagnostics == []
+    assert plan is not None
+    caps = plan_caps(plan)
+    assert caps[JobKey("cn-hangzhou", "ns", "g", 1)].per_job == 1
+    assert caps[JobKey("cn-hangzhou", "ns", "g", 1)].per_group == 3
+    assert caps[JobKey("cn-hangzhou", "ns", "g", 2)].per_job == 4  # the plan's
+
+
+def test_a_target_execution_takes_only_the_caps_with_a_position() -> None:
+    text = TARGETED.replace("max_active_per_group: 3", "rate: 5/s")
+    plan, diagnostics = check_plan_text(text, "p.yaml")
+    assert plan is None
+    assert [str(d) for d in diagnostics] == [
+        "p.yaml:11:40: 'rate' cannot be set in a target's execution; "
+        "allowed: max_active_per_job, max_active_per_group"
+    ]

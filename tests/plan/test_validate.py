@@ -425,7 +425,7 @@ def test_unknown_keys_suggest_the_closest_or_the_right_place() -> None:
         "p.yaml:13:5: unknown key 'grup' in a target; did you mean 'group'?",
         "p.yaml:14:5: unknown key 'timezone' in a target (it belongs at the top level)",
         "p.yaml:15:5: unknown key 'frobnicate' in a target; allowed: description, region, namespace,"
-        " namespace_source, group, data_time, chunk_days, jobs, windows",
+        " namespace_source, group, data_time, chunk_days, jobs, windows, execution",
         "p.yaml:17:46: unknown key 'stop' in a window; allowed: start, end",
         "p.yaml:18:13: unknown key 'concurency' in execution; did you mean 'concurrency'?",
         "p.yaml:18:28: unknown key 'region' in execution (it belongs at the top level or in a target)",
@@ -526,7 +526,7 @@ def test_credentials_nested_anywhere_are_found() -> None:
     result = errors(text)
     assert (
         result[0] == "p.yaml:10:5: unknown key 'x' in a target; allowed: description, region,"
-        " namespace, namespace_source, group, data_time, chunk_days, jobs, windows"
+        " namespace, namespace_source, group, data_time, chunk_days, jobs, windows, execution"
     )
     assert result[1].startswith("p.yaml:10:16: key 'access_key_secret' looks like a credential")
     assert "abc" not in "".join(result)

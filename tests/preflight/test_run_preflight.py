@@ -69,7 +69,12 @@ def test_a_good_plan_runs_after_its_pre_flight(
     checks = [i for i, action in enumerate(order) if action in ("GetJobInfo", "ListGroups")]
     assert len(checks) == 3  # two jobs, one namespace
     assert max(checks) < first_rerun  # all of it before the first RerunJob
-    assert len(sim.calls()) == 2  # 7 days, one chunk per job
+    # 7 days per job, each call cut to what the job's MaxConcurrency (2, max_active_per_job:
+    # auto) leaves free: never more than 2 days at once, every day once
+    calls = sim.calls()
+    spans = [(c["end_date"] - c["start_date"]) // 86_400_000 + 1 for c in calls]
+    assert max(spans) <= 2
+    assert sum(spans) == 14
 
 
 def test_no_preflight_skips_it(

@@ -319,3 +319,51 @@ async def test_production_first_skips_no_scheduled_run_where_blind_dispatch_skip
     print(f"production runs skipped: {len(skipped_by_us)} first, {len(skipped_blind)} blind")
     assert skipped_by_us == []
     assert len(skipped_blind) > 0
+
+
+# -- the CLI's choices --------------------------------------------------------------------
+
+
+def test_a_numeric_cap_without_watching_is_refused_before_anything_is_sent(
+    write_plan: Callable[..., Plan], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rerun_orchestrator.cli import main  # noqa: PLC0415
+
+    plan = write_plan(jobs=[1], days=3, execution={"max_active_per_job": 2})
+    assert plan.path is not None
+    journal = tmp_path / "j.sqlite"
+    args = ["run", str(plan.path), "--simulate", "--journal", str(journal), "--no-progress"]
+    assert main([*args, "--no-watch"]) == 2
+    err = capsys.readouterr().err
+    assert "need watching" in err
+    assert "--no-watch" in err
+    assert not journal.exists()  # refused before the journal was even opened
+
+
+def test_auto_caps_follow_the_facts_and_production_first_guards_only_max_concurrency_1() -> None:
+    from rerun_orchestrator.journal._model import JobFactsEntry, JobIdentity  # noqa: PLC0415
+    from rerun_orchestrator.plan import load_plan_text  # noqa: PLC0415
+    from rerun_orchestrator.run._neighbour import build_neighbour  # noqa: PLC0415
+
+    text = (
+        "version: 1\nname: t\ntimezone: Asia/Shanghai\nregion: cn-hangzhou\nnamespace: ns-1\n"
+        'group: g1\ndata_time: "10:00:00"\n'
+        "targets:\n  - jobs: [1, 2, 3]\n    windows: [{start: 2024-01-01, end: 2024-01-07}]\n"
+    )
+    plan = load_plan_text(text, source="p.yaml")
+
+    def fact(job: int, cap: int) -> JobFactsEntry:
+        where = JobIdentity("cn-hangzhou", "ns-1", None, "g1", job)
+        return JobFactsEntry(where, "j", True, cap, 1, "0 0 2 * * ?", None, None, True, 0.0)
+
+    facts = {f.job: f for f in (fact(1, 1), fact(2, 4))}  # job 3 never checked
+    neighbour = build_neighbour(plan, facts, FakeClock(), watch=True)
+    gate = neighbour.capacity
+    assert gate is not None
+    assert gate.try_start(Ticket(A, 7)) == Ticket(A, 1)  # MaxConcurrency 1
+    assert gate.try_start(Ticket(B, 7)) == Ticket(B, 4)
+    assert gate.try_start(Ticket(C, 7)) == Ticket(C, 7)  # unknown: not capped, and said so
+    assert any("not checked by the pre-flight" in note for note in neighbour.notes)
+    assert len(neighbour.gates) == 1  # production first, for job 1's cron
+    unwatched = build_neighbour(plan, facts, FakeClock(), watch=False)
+    assert unwatched.capacity is None
