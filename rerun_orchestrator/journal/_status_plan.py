@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from ..plan._plan import Plan
+from ..plan._run_windows import waiting_message
 from ._model import ChunkStatus
 from ._report import reported_status
 from ._store import Journal
@@ -31,8 +33,11 @@ _BAD_INSTANCES = frozenset({"failed", "rejected", "stopped", "unknown"})
 _LIVE_INSTANCES = frozenset({"waiting", "running"})
 
 
-def plan_status(journal: Journal, plan: Plan, *, path: str | None = None) -> dict[str, Any]:
-    """The plan's chunk and day counts, its accepted days by instance status, the verdict."""
+def plan_status(
+    journal: Journal, plan: Plan, *, path: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The plan's chunk and day counts, its accepted days by instance status, the verdict,
+    and, while days are pending and the plan's run windows are shut, when the next opens."""
     counts = plan_counts(journal, plan)
     instances: Counter[str] = Counter()
     for job in plan_jobs(plan):
@@ -58,7 +63,17 @@ def plan_status(journal: Journal, plan: Plan, *, path: str | None = None) -> dic
         "instance_counts": dict(sorted(instances.items())),
         "covered_by": dict(counts.days_by_plan),
         "verdict": verdict(days, instances),
+        "window": _window(plan, now) if days["pending"] else None,
     }
+
+
+def _window(plan: Plan, now: datetime | None) -> dict[str, str] | None:
+    """``{"opens_at", "message"}`` when RerunJob may not be sent now (`execution.windows`)."""
+    local = (now or datetime.now(ZoneInfo(plan.timezone))).astimezone(ZoneInfo(plan.timezone))
+    opens = plan.execution.windows.opening(local)
+    if opens is None:
+        return None
+    return {"opens_at": opens.isoformat(), "message": waiting_message(opens, local)}
 
 
 def verdict(days: Mapping[str, int], instances: Mapping[str, int]) -> Verdict:
@@ -97,3 +112,5 @@ def write_plan_table(status: Mapping[str, Any], write: Callable[[str], object]) 
         seen = ", ".join(f"{n} {name}" for name, n in status["instance_counts"].items())
         write(f"  instances {seen}\n")
     write(f"  {_SAID[status['verdict']]}\n")
+    if status.get("window"):
+        write(f"  pending days are {status['window']['message']}\n")

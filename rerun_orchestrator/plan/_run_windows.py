@@ -72,4 +72,13 @@ class RunWindows:
         return max(ends) if ends else None
 
 
-__all__ = ["RunWindow", "RunWindows"]
+def waiting_message(opens: datetime, now: datetime) -> str:
+    """``waiting for the window (opens 20:00, in 3 h 12 min)``; the date if not today."""
+    seconds = max(0, int((opens - now).total_seconds()))
+    hours, minutes = divmod((seconds + 59) // 60, 60)
+    span = f"{hours} h {minutes} min" if hours else f"{minutes} min"
+    when = f"{opens:%H:%M}" if opens.date() == now.date() else f"{opens:%a %H:%M}"
+    return f"waiting for the window (opens {when}, in {span})"
+
+
+__all__ = ["RunWindow", "RunWindows", "waiting_message"]

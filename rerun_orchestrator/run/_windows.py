@@ -15,7 +15,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from .._clock import Clock
-from ..plan._run_windows import RunWindows
+from ..plan._run_windows import RunWindows, waiting_message
 from ._admission import Ticket
 from ._events import EventSink, RunEvent
 from ._result import RunStats
@@ -28,15 +28,6 @@ class WindowWaiting(RunEvent):
     opens_at: str  # ISO 8601, in the plan's timezone
     in_seconds: float
     message: str
-
-
-def waiting_message(opens: datetime, now: datetime) -> str:
-    """``waiting for the window (opens 20:00, in 3 h 12 min)``; the date if not today."""
-    seconds = max(0, int((opens - now).total_seconds()))
-    hours, minutes = divmod((seconds + 59) // 60, 60)
-    span = f"{hours} h {minutes} min" if hours else f"{minutes} min"
-    when = f"{opens:%H:%M}" if opens.date() == now.date() else f"{opens:%a %H:%M}"
-    return f"waiting for the window (opens {when}, in {span})"
 
 
 class WindowGate:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from rerun_orchestrator.cli import ExitCode, main
 from rerun_orchestrator.journal import ChunkStatus, SqliteJournal
 from rerun_orchestrator.journal._instances import DayInstance, InstanceState
+from rerun_orchestrator.journal._status_plan import plan_status
 from rerun_orchestrator.plan import Plan, check_plan_text
 
 PLAN = """\
@@ -191,3 +194,41 @@ def test_json_lists_every_orphan_and_the_table_shortens(
     assert main(["status", "--journal", str(journal)]) == 0
     table = capsys.readouterr().out
     assert "... and 9 more (--format json lists all)" in table
+
+
+def test_status_plan_says_when_the_run_window_opens_for_pending_days(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16: `status` says why nothing is being sent: the plan's window is shut."""
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    start, end = local + timedelta(hours=2), local + timedelta(hours=3)
+    text = PLAN.format(name="win", last=3) + (
+        f'execution:\n  windows: [{{days: daily, start: "{start:%H:%M}", end: "{end:%H:%M}"}}]\n'
+    )
+    path = tmp_path / "win.yaml"
+    path.write_text(text)
+    plan, diagnostics = check_plan_text(text, str(path))
+    assert plan is not None, diagnostics
+    journal_of(plan, home_journal(tmp_path, plan), S)  # two days still pending
+
+    assert main(["status", str(path)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "pending days are waiting for the window (opens " in out
+    assert f"{start:%H:%M}, in " in out  # (the weekday too, past midnight)
+    assert main(["status", str(path), "--format", "json"]) == ExitCode.OK
+    window = json.loads(capsys.readouterr().out)["plan_status"]["window"]
+    assert window["message"].startswith("waiting for the window (opens ")
+    assert window["opens_at"].startswith(f"{start:%Y-%m-%dT%H:%M}")
+
+    with SqliteJournal.open_readonly(home_journal(tmp_path, plan)) as journal:
+        inside = plan_status(journal, plan, now=start + timedelta(minutes=1))
+        assert inside["window"] is None  # open now: nothing to wait for
+
+
+def test_status_plan_without_windows_says_nothing_of_them(
+    write_plan: Write, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, plan = write_plan()
+    journal_of(plan, home_journal(tmp_path, plan), S)
+    assert main(["status", str(path), "--format", "json"]) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out)["plan_status"]["window"] is None
