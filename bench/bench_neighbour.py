@@ -36,10 +36,10 @@ import structlog
 import yaml
 
 from rerun_orchestrator._clock import FakeClock
-from rerun_orchestrator.journal import MemoryJournal, Reconciler
+from rerun_orchestrator.journal import MemoryJournal
 from rerun_orchestrator.journal._model import JobFactsEntry, JobIdentity
 from rerun_orchestrator.plan import load_plan
-from rerun_orchestrator.run import RateLimiter, run_plan
+from rerun_orchestrator.run import RateLimiter, Reconciler, run_plan
 from rerun_orchestrator.run._neighbour import build_neighbour
 from rerun_orchestrator.run._watch import InstanceWatcher
 from rerun_orchestrator.schedulerx import Credentials, SchedulerXClient, StaticCredentialsProvider

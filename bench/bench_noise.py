@@ -25,9 +25,9 @@ from pathlib import Path
 import structlog
 from _common import write_plan
 
-from rerun_orchestrator.journal import Reconciler, SqliteJournal
+from rerun_orchestrator.journal import SqliteJournal
 from rerun_orchestrator.plan import load_plan
-from rerun_orchestrator.run import AdaptiveLimiter, run_plan
+from rerun_orchestrator.run import AdaptiveLimiter, Reconciler, run_plan
 from rerun_orchestrator.schedulerx import Credentials, SchedulerXClient, StaticCredentialsProvider
 from rerun_orchestrator.simulator import (
     CredentialSpec,

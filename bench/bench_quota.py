@@ -44,9 +44,9 @@ from pathlib import Path
 import structlog
 from _common import write_plan
 
-from rerun_orchestrator.journal import Reconciler, SqliteJournal
+from rerun_orchestrator.journal import SqliteJournal
 from rerun_orchestrator.plan import Plan, load_plan
-from rerun_orchestrator.run import AdaptiveLimiter, AttemptFinished, RunEvent, run_plan
+from rerun_orchestrator.run import AdaptiveLimiter, AttemptFinished, Reconciler, RunEvent, run_plan
 from rerun_orchestrator.run._adaptive import RECOVERY_SECONDS
 from rerun_orchestrator.schedulerx import (
     Credentials,

@@ -41,9 +41,9 @@ import yaml
 from _common import send_bare, write_plan
 
 from rerun_orchestrator._logsetup import configure
-from rerun_orchestrator.journal import Journal, MemoryJournal, Reconciler, SqliteJournal
+from rerun_orchestrator.journal import Journal, MemoryJournal, SqliteJournal
 from rerun_orchestrator.plan import Plan, load_plan
-from rerun_orchestrator.run import AdaptiveLimiter, run_plan
+from rerun_orchestrator.run import AdaptiveLimiter, Reconciler, run_plan
 from rerun_orchestrator.run._attempt import rerun_params
 from rerun_orchestrator.schedulerx import (
     AiohttpTransport,

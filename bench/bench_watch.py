@@ -32,11 +32,11 @@ import structlog
 import yaml
 
 from rerun_orchestrator._clock import FakeClock
-from rerun_orchestrator.journal import MemoryJournal, Reconciler
+from rerun_orchestrator.journal import MemoryJournal
 from rerun_orchestrator.journal._model import ChunkStatus
 from rerun_orchestrator.journal._view import derive_chunks, job_view, plan_jobs
 from rerun_orchestrator.plan import Plan, Rate, load_plan
-from rerun_orchestrator.run import RateLimiter
+from rerun_orchestrator.run import RateLimiter, Reconciler
 from rerun_orchestrator.run._attempt import rerun_params
 from rerun_orchestrator.run._session import MAX_WATCH_POLL, WATCH_SHARE
 from rerun_orchestrator.run._watch import InstanceWatcher, instance_counts

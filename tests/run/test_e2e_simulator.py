@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
 
-from rerun_orchestrator.journal import ChunkStatus, Reconciler, SqliteJournal, build_report
+from rerun_orchestrator.journal import ChunkStatus, SqliteJournal, build_report
 from rerun_orchestrator.plan import Plan
-from rerun_orchestrator.run import RateLimiter, run_plan
+from rerun_orchestrator.run import RateLimiter, Reconciler, run_plan
 from rerun_orchestrator.schedulerx import Credentials, SchedulerXClient, StaticCredentialsProvider
 from rerun_orchestrator.simulator import (
     CredentialSpec,

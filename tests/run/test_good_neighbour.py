@@ -20,9 +20,9 @@ import pytest
 
 from rerun_orchestrator._clock import FakeClock
 from rerun_orchestrator._quartz import QuartzCron
-from rerun_orchestrator.journal import MemoryJournal, Reconciler
+from rerun_orchestrator.journal import MemoryJournal
 from rerun_orchestrator.plan import Plan
-from rerun_orchestrator.run import RateLimiter, run_plan
+from rerun_orchestrator.run import RateLimiter, Reconciler, run_plan
 from rerun_orchestrator.run._admission import Ticket
 from rerun_orchestrator.run._capacity import InstanceGate
 from rerun_orchestrator.run._events import RunEvent

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from rerun_orchestrator._clock import FakeClock
-from rerun_orchestrator.journal import ChunkStatus, MemoryJournal, Reconciler
+from rerun_orchestrator.journal import ChunkStatus, MemoryJournal
 from rerun_orchestrator.journal._view import JobPlan, derive_chunks, job_view
 from rerun_orchestrator.plan._plan import Target, Window
-from rerun_orchestrator.run import ServerGuard
+from rerun_orchestrator.run import Reconciler, ServerGuard
 from rerun_orchestrator.run._jobs import Screened
 from rerun_orchestrator.schedulerx import ApiResponse, AttemptResult, Verdict
 from rerun_orchestrator.schedulerx._errors import ApiCallError

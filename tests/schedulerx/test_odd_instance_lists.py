@@ -16,8 +16,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from rerun_orchestrator.journal import ChunkRecord, ChunkStatus, ReconcileOutcome, Reconciler
+from rerun_orchestrator.journal import ChunkRecord, ChunkStatus, ReconcileOutcome
 from rerun_orchestrator.plan._model import Chunk
+from rerun_orchestrator.run import Reconciler
 from rerun_orchestrator.schedulerx import (
     ApiCallError,
     Credentials,
