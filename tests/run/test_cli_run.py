@@ -118,6 +118,9 @@ def test_demo_runs_against_the_built_in_simulator(tmp_path: Path) -> None:
     assert [e["event"] for e in events][-1] == "rerun.watch.finished"
     assert set(events[-1]["instances"]) == {"success"}
     assert events[-1]["exit_code"] == 0
+    # the watch's events carry the run's id and plan like the sending's
+    assert events[-1]["run_id"] == attempts[0]["run_id"] != ""
+    assert events[-1]["plan"] == "demo"
     assert any(e["event"] == "rerun.run.finished" for e in events)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["counts"] == {
