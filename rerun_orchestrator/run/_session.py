@@ -1,6 +1,6 @@
 """One `run` session inside the event loop: connect, pre-flight, send and watch.
 
-`execute` is what `_command` runs under `anyio.run`: it starts the simulator or resolves
+`execute` is what `cli/_run_command.py` runs under `anyio.run`: it starts the simulator or resolves
 credentials, runs the pre-flight, builds the good-neighbour gates from the plan and the
 pre-flight's facts (`_neighbour`), starts the watcher (which gives capacity back as
 instances end and retries rejected days in place) and calls `run_plan`.

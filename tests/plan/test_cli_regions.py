@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rerun_orchestrator import _options
 from rerun_orchestrator._regions import KNOWN_REGIONS, suggest_region
+from rerun_orchestrator.cli import _option_types as _options
 from rerun_orchestrator.cli import main
 from rerun_orchestrator.plan import check_plan_text
 from rerun_orchestrator.schedulerx import ENDPOINT_MAP
