@@ -97,6 +97,7 @@ def json_lines(stderr: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stderr.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_demo_runs_against_the_built_in_simulator(tmp_path: Path) -> None:
     result = rerun(
         tmp_path,
@@ -142,6 +143,7 @@ def test_demo_runs_against_the_built_in_simulator(tmp_path: Path) -> None:
     assert "this run: 0 calls" in again.stdout
 
 
+@pytest.mark.slow
 def test_run_against_an_endpoint_and_no_secret_in_any_output(
     sim: SimulatorThread, tmp_path: Path
 ) -> None:
@@ -178,6 +180,7 @@ def test_run_against_an_endpoint_and_no_secret_in_any_output(
     assert "28 days were already rerun on the server" in outputs[4]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "credentials", "message"),
     [
@@ -204,6 +207,7 @@ def test_refusals_exit_2_and_send_nothing(
     assert "RerunJob" not in sim.simulator.counters()
 
 
+@pytest.mark.slow
 def test_an_invalid_plan_exits_2_with_positions(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("version: 1\nname: bad\ntimezone: Nowhere/City\ntargets: []\n")
@@ -212,6 +216,7 @@ def test_an_invalid_plan_exits_2_with_positions(tmp_path: Path) -> None:
     assert f"{path}:3:" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigint_stops_gracefully_and_a_resume_finishes(
     sim: SimulatorThread, tmp_path: Path
 ) -> None:
@@ -260,6 +265,7 @@ def test_sigint_stops_gracefully_and_a_resume_finishes(
     assert max(days.values()) == 1  # nothing sent twice across the stop
 
 
+@pytest.mark.slow
 def test_second_sigint_stops_at_once_and_the_cut_call_is_reconciled(
     sim: SimulatorThread, tmp_path: Path
 ) -> None:

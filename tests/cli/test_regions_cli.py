@@ -68,6 +68,7 @@ def test_the_region_list_is_the_endpoint_map() -> None:
     assert suggest_region("zz") is None
 
 
+@pytest.mark.slow
 def test_validate_plan_and_schema_never_load_the_http_stack(tmp_path: Path) -> None:
     path = tmp_path / "regions.yaml"
     path.write_text(PLAN)
