@@ -1,11 +1,11 @@
 """`check PLAN...`: ask SchedulerX about every job (GetJobInfo); the wiring is
-`preflight/_command.py`."""
+`cli/_check_command.py`."""
 
 from __future__ import annotations
 
 import argparse
 
-from .. import _options as types
+from . import _option_types as types
 from ._parser import Parser, add_connection
 
 
@@ -25,6 +25,6 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from ..preflight._command import main  # noqa: PLC0415 keep validate/plan fast
+    from ._check_command import main  # noqa: PLC0415 keep validate/plan fast
 
     return main(args)

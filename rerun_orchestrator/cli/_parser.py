@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
-from .. import _options as types
+from . import _option_types as types
 
 
 class UsageError(Exception):

@@ -1,10 +1,10 @@
-"""`run PLAN`: its options; the wiring is `run/_command.py`."""
+"""`run PLAN`: its options; the wiring is `cli/_run_command.py`."""
 
 from __future__ import annotations
 
 import argparse
 
-from .. import _options as types
+from . import _option_types as types
 from ._parser import Parser, UsageError, add_connection, add_max_chunks
 
 
@@ -119,6 +119,6 @@ def check_combinations(prog: str, args: argparse.Namespace) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from ..run._command import main  # noqa: PLC0415 keep validate/plan fast
+    from ._run_command import main  # noqa: PLC0415 keep validate/plan fast
 
     return main(args)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import _options as types
 from .._exit_codes import ExitCode
+from . import _option_types as types
 from ._parser import Parser
 
 

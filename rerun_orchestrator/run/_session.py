@@ -1,6 +1,6 @@
 """One `run` session inside the event loop: connect, pre-flight, send and watch.
 
-`execute` is what `_command` runs under `anyio.run`: it starts the simulator or resolves
+`execute` is what `cli/_run_command.py` runs under `anyio.run`: it starts the simulator or resolves
 credentials, runs the pre-flight, builds the good-neighbour gates from the plan and the
 pre-flight's facts (`_neighbour`), starts the watcher (which gives capacity back as
 instances end and retries rejected days in place) and calls `run_plan`.
@@ -37,7 +37,7 @@ from ..schedulerx import (
     pool_size,
 )
 from ._adaptive import AdaptiveLimiter
-from ._events import WatchFinished
+from ._events import EventSink, WatchFinished
 from ._executor import RERUN_JOB, chunk_counts, day_counts, run_plan
 from ._guard import ServerGuard
 from ._ledger_options import rerun_generation
@@ -297,6 +297,8 @@ async def _start_watch(
         min_poll=options.watch_poll,
         max_poll=max(options.watch_poll, MAX_WATCH_POLL),
         acquire=RateLimiter(share).acquire,
+        # the watch's events carry the run's id and plan, as the sending's do
+        events=EventSink(run_id=options.run_id, plan=plan.name),
     )
 
 

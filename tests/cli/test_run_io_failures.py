@@ -85,6 +85,7 @@ def _rerun_calls(sim: SimulatorThread) -> int:
     return sum(1 for call in sim.calls() if call["action"] == "RerunJob")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("read_first_line", [False, True], ids=["closed-at-once", "head-1"])
 def test_a_closed_console_stops_the_run_gracefully_not_with_exit_0(
     sim: SimulatorThread, run_args: list[str], tmp_path: Path, read_first_line: bool
@@ -186,6 +187,7 @@ def test_a_corrupt_journal_page_is_refused_with_the_way_back(
     assert "--lookback" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_refusal_on_a_closed_console_still_exits_2(tmp_path: Path) -> None:
     """The refusal's line cannot be written: its exit code still says "refused"."""
     command = [sys.executable, "-m", "rerun_orchestrator.cli", "run", "--simulate"]

@@ -39,6 +39,7 @@ def journal(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["validate", "plan", "schema", "status", "status-plan"])
 def test_commands_that_send_nothing_import_no_network_stack(command: str, journal: str) -> None:
     args = {

@@ -198,6 +198,7 @@ def test_status_of_a_missing_journal_is_a_clear_error(tmp_path, capsys) -> None:
     assert "nope.sqlite" in err
 
 
+@pytest.mark.slow
 def test_status_console_script(tmp_path, chunk) -> None:
     path = tmp_path / "j.sqlite"
     with SqliteJournal.open(path, plan_name="orders", plan_digest="abc") as j:

@@ -138,6 +138,7 @@ async def test_the_next_mark_commits_pending_outcomes(tmp_path, chunk) -> None:
         assert _committed(path) == {chunks[0].key: "succeeded", chunks[1].key: "in_flight"}
 
 
+@pytest.mark.slow
 def test_a_process_that_dies_keeps_marks_and_loses_only_unflushed_outcomes(tmp_path) -> None:
     path = tmp_path / "j.sqlite"
     script = (
@@ -161,6 +162,7 @@ def test_a_process_that_dies_keeps_marks_and_loses_only_unflushed_outcomes(tmp_p
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("nth", "expected"), [(1, None), (2, "pending"), (3, "in_flight")])
 def test_kill_inside_a_journal_write_loses_that_transaction_only(tmp_path, nth, expected) -> None:
     path = tmp_path / "j.sqlite"
@@ -194,6 +196,7 @@ def test_a_second_run_is_refused_while_the_first_holds_the_lock(tmp_path) -> Non
     _open(path).close()  # released on close
 
 
+@pytest.mark.slow
 def test_a_lock_held_by_another_process_is_released_by_its_death(tmp_path) -> None:
     path = tmp_path / "j.sqlite"
     script = (

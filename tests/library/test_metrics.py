@@ -164,6 +164,7 @@ def test_instances_are_counted_by_the_status_the_watcher_saw(
     assert {k for p in points for k in p.attributes} == {"rerun.plan", "rerun.instance.status"}
 
 
+@pytest.mark.slow
 def test_without_the_opentelemetry_api_the_library_runs_and_records_nothing() -> None:
     code = textwrap.dedent(
         """

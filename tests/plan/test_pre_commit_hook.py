@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).parents[2]
@@ -50,6 +51,7 @@ def run_entry(*files: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_entry_passes_good_plans_and_fails_a_broken_one(tmp_path: Path) -> None:
     plans = tmp_path / "plans"
     plans.mkdir()

@@ -23,6 +23,9 @@ import structlog
 from .._exit_codes import ExitCode
 from .._logsetup import configure
 from ..plan import Plan, Rate, check_plan, parse_rate
+from ..preflight._model import MemoryCache
+from ..preflight._plan import DEFAULT_READ_RATE, PlanCheck, preflight_plan
+from ..preflight._progress import ProgressBar
 from ..schedulerx import (
     Credentials,
     CredentialsError,
@@ -34,9 +37,6 @@ from ..schedulerx import (
     check_endpoint_override,
     default_credentials_provider,
 )
-from ._model import MemoryCache
-from ._plan import DEFAULT_READ_RATE, PlanCheck, preflight_plan
-from ._progress import ProgressBar
 
 
 class _UsageError(Exception):

@@ -127,6 +127,7 @@ def test_examples_validate_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.count(": ok: ") == len(plans)
 
 
+@pytest.mark.slow
 def test_console_script_survives_a_reader_that_stops_early() -> None:
     """`plan ... | head` closes the pipe early: no traceback, exit 0."""
     command = [

@@ -97,6 +97,7 @@ def json_lines(stderr: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stderr.splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_demo_runs_against_the_built_in_simulator(tmp_path: Path) -> None:
     result = rerun(
         tmp_path,
@@ -118,6 +119,9 @@ def test_demo_runs_against_the_built_in_simulator(tmp_path: Path) -> None:
     assert [e["event"] for e in events][-1] == "rerun.watch.finished"
     assert set(events[-1]["instances"]) == {"success"}
     assert events[-1]["exit_code"] == 0
+    # the watch's events carry the run's id and plan like the sending's
+    assert events[-1]["run_id"] == attempts[0]["run_id"] != ""
+    assert events[-1]["plan"] == "demo"
     assert any(e["event"] == "rerun.run.finished" for e in events)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["counts"] == {
@@ -139,6 +143,7 @@ def test_demo_runs_against_the_built_in_simulator(tmp_path: Path) -> None:
     assert "this run: 0 calls" in again.stdout
 
 
+@pytest.mark.slow
 def test_run_against_an_endpoint_and_no_secret_in_any_output(
     sim: SimulatorThread, tmp_path: Path
 ) -> None:
@@ -175,6 +180,7 @@ def test_run_against_an_endpoint_and_no_secret_in_any_output(
     assert "28 days were already rerun on the server" in outputs[4]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "credentials", "message"),
     [
@@ -201,6 +207,7 @@ def test_refusals_exit_2_and_send_nothing(
     assert "RerunJob" not in sim.simulator.counters()
 
 
+@pytest.mark.slow
 def test_an_invalid_plan_exits_2_with_positions(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("version: 1\nname: bad\ntimezone: Nowhere/City\ntargets: []\n")
@@ -209,6 +216,7 @@ def test_an_invalid_plan_exits_2_with_positions(tmp_path: Path) -> None:
     assert f"{path}:3:" in result.stderr
 
 
+@pytest.mark.slow
 def test_sigint_stops_gracefully_and_a_resume_finishes(
     sim: SimulatorThread, tmp_path: Path
 ) -> None:
@@ -257,6 +265,7 @@ def test_sigint_stops_gracefully_and_a_resume_finishes(
     assert max(days.values()) == 1  # nothing sent twice across the stop
 
 
+@pytest.mark.slow
 def test_second_sigint_stops_at_once_and_the_cut_call_is_reconciled(
     sim: SimulatorThread, tmp_path: Path
 ) -> None:

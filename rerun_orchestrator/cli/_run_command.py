@@ -43,19 +43,20 @@ from ..journal._report import RunInfo, write_plan_report
 from ..journal._url import is_postgres_url, redact
 from ..plan import Plan
 from ..preflight import PreflightFailedError
-from ._ledger_options import (
+from ..run._ledger_options import (
     default_journal_path,
     ledger_summary,
     plan_problems,
     state_home,
 )
-from ._outputs import OutputPathError, check_outputs
-from ._progress import write_summary
-from ._result import RunStats
-from ._run_options import UsageError, prepare
-from ._session import execute, interrupted
-from ._shared_pacer import replica_line
-from ._stop import StopRequests
+from ..run._outputs import OutputPathError, check_outputs
+from ..run._progress import write_summary
+from ..run._result import RunStats
+from ..run._run_options import UsageError
+from ..run._session import execute, interrupted
+from ..run._shared_pacer import replica_line
+from ..run._stop import StopRequests
+from ._run_options import prepare
 
 if TYPE_CHECKING:
     from ..journal import Journal

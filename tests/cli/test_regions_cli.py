@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rerun_orchestrator import _options
 from rerun_orchestrator._regions import KNOWN_REGIONS, suggest_region
+from rerun_orchestrator.cli import _option_types as _options
 from rerun_orchestrator.cli import main
 from rerun_orchestrator.plan import check_plan_text
 from rerun_orchestrator.schedulerx import ENDPOINT_MAP
@@ -68,6 +68,7 @@ def test_the_region_list_is_the_endpoint_map() -> None:
     assert suggest_region("zz") is None
 
 
+@pytest.mark.slow
 def test_validate_plan_and_schema_never_load_the_http_stack(tmp_path: Path) -> None:
     path = tmp_path / "regions.yaml"
     path.write_text(PLAN)

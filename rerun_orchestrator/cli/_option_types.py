@@ -14,7 +14,7 @@ import argparse
 import math
 from collections.abc import Callable
 
-from ._limits import INT_BOUNDS, MAX_TIMEOUT_SECONDS, int_bounds_error
+from .._limits import INT_BOUNDS, MAX_TIMEOUT_SECONDS, int_bounds_error
 
 
 def count(what: str) -> Callable[[str], int]:
@@ -57,7 +57,7 @@ def seconds(*, minimum: float, maximum: float = MAX_TIMEOUT_SECONDS) -> Callable
 
 def rate(text: str) -> str:
     """A rate (``100/min``, ``1.5/s``) within the plan's bounds; returned as written."""
-    from .plan import parse_rate  # noqa: PLC0415 - only for the commands that take a rate
+    from ..plan import parse_rate  # noqa: PLC0415 - only for the commands that take a rate
 
     try:
         parse_rate(text)
