@@ -61,7 +61,7 @@ def test_every_call_in_flight_has_its_own_connection(
         SimulatorConfig(
             credentials=(CredentialSpec(KEY, SECRET),),
             jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, JOBS),), max_concurrency=10),),
-            quota={"RerunJob": None, "GetJobInstanceList": None},
+            quota={"RerunJob": None, "GetJobInstanceList": None, "GetJobInfo": None},
             instance_wait_seconds=0.0,
             instance_run_seconds=0.0,
             faults=(FaultRule("slow_after_commit", delay_seconds=0.5, actions=("RerunJob",)),),
@@ -82,7 +82,9 @@ def test_every_call_in_flight_has_its_own_connection(
     journal = tmp_path / "j.sqlite"
     args = ["run", str(plan), "--endpoint", sim.url, "--journal", str(journal)]
     # about sending: the instances' outcomes are not its subject (tests/e2e/test_watch.py)
-    assert main([*args, "--no-progress", "--no-watch"]) == 0
+    # nor the reads before it: 40 jobs' pre-flight and guard at the default read pace of
+    # 100/min took 70 s (the simulator reads as fast as asked)
+    assert main([*args, "--no-progress", "--no-watch", "--read-rate", "1000/s"]) == 0
     assert len(sim.calls()) == JOBS
     with SqliteJournal.open_readonly(journal) as j:
         records = list(j.records())
