@@ -25,7 +25,8 @@ from rerun_orchestrator.preflight import (
 from rerun_orchestrator.simulator import SimulatorConfig, SimulatorThread
 
 KEY, SECRET = "pf-key", "pf-secret-canary-1234"
-FAST = ["--read-rate", "100/s", "--no-progress", "--settle-seconds", "0"]
+# not watching: the rerun instances are not these tests' subject, and each run waited for them
+FAST = ["--read-rate", "100/s", "--no-progress", "--settle-seconds", "0", "--no-watch"]
 REF = JobRef("cn-hangzhou", "ns-1", None, "g1", 7)
 
 
