@@ -68,8 +68,7 @@ def test_every_public_attribute_is_listed(name: str) -> None:
         and not inspect.ismodule(v)
         and not _is_fixture(v)
     }
-    # the journal's names of 0.x, found in `run` (cached here once someone asked for one)
-    public -= {"annotations"} | NOT_LISTED.get(name, set()) | set(getattr(module, "_MOVED", ()))
+    public -= {"annotations"} | NOT_LISTED.get(name, set())
     assert sorted(public - set(module.__all__)) == [], name
 
 

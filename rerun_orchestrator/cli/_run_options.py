@@ -14,8 +14,15 @@ from typing import Any
 from ..plan import Plan, PlanError, load_plan, parse_rate
 from ..run._ledger_options import parse_duration
 from ..run._neighbour import NeighbourError, refuse_unwatched_caps
-from ..run._run_options import RunOptions, UsageError, timeouts_of
-from ..schedulerx import EndpointError, check_endpoint_override, resolve_endpoint
+from ..run._run_options import RunOptions, UsageError
+from ..schedulerx import EndpointError, Timeouts, check_endpoint_override, resolve_endpoint
+
+
+def timeouts_of(seconds: float | None) -> Timeouts | None:
+    """`--timeout`: the whole attempt, connecting included, takes at most `seconds`."""
+    if seconds is None:
+        return None
+    return Timeouts(connect=min(Timeouts().connect, seconds), read=seconds, total=seconds)
 
 
 def prepare(args: argparse.Namespace) -> tuple[Plan, RunOptions]:

@@ -5,7 +5,7 @@ again and trust the result: a chunk is marked in flight durably before its reque
 written, its outcome after; a chunk found in flight or unknown is checked with
 GetJobInstanceList (`rerun_orchestrator.run.Reconciler`) before anything is resent.
 
-The journal is storage only: it imports no client (``tests/journal/test_layering.py``).
+The journal is storage only: it imports no client (``tests/test_layering.py``).
 `Reconciler`, `InstanceLister` and `judge_instances`, which lived here in 0.x, moved next
 to the executor; they are still found here, imported from `run` on first use.
 """

@@ -69,7 +69,8 @@ def plan_status(
 
 def _window(plan: Plan, now: datetime | None) -> dict[str, str] | None:
     """``{"opens_at", "message"}`` when RerunJob may not be sent now (`execution.windows`)."""
-    local = (now or datetime.now(ZoneInfo(plan.timezone))).astimezone(ZoneInfo(plan.timezone))
+    zone = ZoneInfo(plan.timezone)
+    local = (now or datetime.now(zone)).astimezone(zone)
     opens = plan.execution.windows.opening(local)
     if opens is None:
         return None

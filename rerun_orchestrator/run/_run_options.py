@@ -1,7 +1,7 @@
-"""`run`'s command-line options, checked and resolved before anything is sent.
+"""What one `run` session is asked to do (`RunOptions`), already checked and resolved.
 
-`prepare` loads the plan, applies `--rate`/`--concurrency`, and turns the rest of the
-arguments into `RunOptions`; whatever it refuses is a `UsageError` (exit 2, nothing sent).
+The CLI builds it from the command line (`cli._run_options.prepare`); whatever cannot be
+done is a `UsageError` (exit 2, nothing sent), raised there or by the session.
 """
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..plan._model import Rate
-from ..schedulerx import (
-    Timeouts,
-)
+from ..schedulerx import Timeouts
 from ._guard import DEFAULT_LOOKBACK_SECONDS
 from ._options import new_run_id
 from ._stall import DEFAULT_STALL_TIMEOUT
@@ -43,11 +41,4 @@ class RunOptions:
     run_id: str = field(default_factory=new_run_id)  # the logs' and the report's
 
 
-def timeouts_of(seconds: float | None) -> Timeouts | None:
-    """`--timeout`: the whole attempt, connecting included, takes at most `seconds`."""
-    if seconds is None:
-        return None
-    return Timeouts(connect=min(Timeouts().connect, seconds), read=seconds, total=seconds)
-
-
-__all__ = ["RunOptions", "UsageError", "timeouts_of"]
+__all__ = ["RunOptions", "UsageError"]
