@@ -39,5 +39,9 @@ class ExitCode(enum.IntEnum):
     INTERRUPTED = 130
     CONSOLE_CLOSED = 141
 
+    # A log line, a report or a repr shows the number a shell sees, not <ExitCode.OK: 0>.
+    __repr__ = int.__repr__
+    __str__ = int.__repr__
+
 
 __all__ = ["ExitCode"]

@@ -3,6 +3,7 @@ an invalid plan (2); every code is documented in one place."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -37,3 +38,9 @@ def test_every_exit_code_is_in_the_table_and_the_readme() -> None:
     for code in ExitCode:
         assert re.search(rf"^{code.value}\s+{code.name}\s", table, re.M), code
         assert re.search(rf"\| `?{code.value}`? \|", readme), f"README lacks exit {code.value}"
+
+
+def test_an_exit_code_reads_as_its_number_in_logs_and_reports() -> None:
+    """The console log said ``exit_code=<ExitCode.OK: 0>``; a log line says what a shell sees."""
+    assert (repr(ExitCode.OK), str(ExitCode.JOURNAL_BUSY), f"{ExitCode.USAGE}") == ("0", "75", "2")
+    assert json.dumps({"exit_code": ExitCode.INCOMPLETE}) == '{"exit_code": 1}'
