@@ -39,11 +39,13 @@ from ._admission import Admission, Gate, RateGate, SlotGate, Ticket
 from ._attempt import RerunClient, pace_by, send
 from ._backoff import Backoff, RetryBudget
 from ._breaker import LocationBreaker
+from ._claims import prior_claims
 from ._concurrency import ConcurrencyLimiter
 from ._doubt import ChunkReconciler, ask, is_doubtful, status_after
 from ._events import EventSink
 from ._gate import RetryGate, Turn
 from ._limiter import Pacer
+from ._offloop import journal_read
 from ._policy import ON_VERDICT, Action, halts_the_run
 from ._report_events import ChunkReporter
 from ._result import RunStats
@@ -325,7 +327,8 @@ class ChunkRunner:
 
         Raises `StoppedError` if a stop cuts the wait short (the chunk stays doubtful).
         """
-        verdict = await ask(self.reconciler, record, self.stop)
+        claims = await journal_read(self.journal, prior_claims, self.journal, record)
+        verdict = await ask(self.reconciler, record, self.stop, claims)
         self._report.reconciled(record.chunk, verdict)
         status = status_after(verdict)
         success = status is ChunkStatus.SUCCEEDED

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from ..journal._model import ChunkRecord, ChunkStatus, ReconcileOutcome, Reconciliation
 from ..schedulerx._classify import is_explicit_refusal
+from ._claims import NO_CLAIMS, PriorClaims
 from ._policy import ON_RECONCILIATION, Action
 from ._stop import StopSignal
 
@@ -23,7 +24,12 @@ _STATUS_AFTER = {
 class ChunkReconciler(Protocol):
     """What the executor needs to settle a doubtful chunk (`run.Reconciler` has it)."""
 
-    async def reconcile(self, record: ChunkRecord) -> Reconciliation: ...
+    async def reconcile(
+        self, record: ChunkRecord, claims: PriorClaims = NO_CLAIMS
+    ) -> Reconciliation:
+        """The verdict on `record`'s last attempt; `claims` are other records' instances of
+        the same days, never to be taken for this attempt's."""
+        ...
 
 
 def is_doubtful(record: ChunkRecord, *, retry_failed: bool) -> bool:
@@ -41,7 +47,10 @@ def is_doubtful(record: ChunkRecord, *, retry_failed: bool) -> bool:
 
 
 async def ask(
-    reconciler: ChunkReconciler | None, record: ChunkRecord, stop: StopSignal
+    reconciler: ChunkReconciler | None,
+    record: ChunkRecord,
+    stop: StopSignal,
+    claims: PriorClaims = NO_CLAIMS,
 ) -> Reconciliation:
     """The reconciler's verdict on `record`; UNDECIDABLE without one or if it fails.
 
@@ -55,7 +64,7 @@ async def ask(
         )
     with stop.waiting():
         try:
-            verdict = await reconciler.reconcile(record)
+            verdict = await reconciler.reconcile(record, claims)
         except Exception as exc:  # failures are results; the chunk stays doubtful
             verdict = Reconciliation(
                 ReconcileOutcome.UNDECIDABLE,

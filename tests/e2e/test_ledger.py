@@ -245,3 +245,31 @@ def test_rerun_succeeded_reruns_each_covered_day_once_more(e2e_module, sim) -> N
     # once that rerun is complete, the flag starts another, deliberate one
     assert run_ok(e2e_module, sim, plan, journal, "--rerun-succeeded") == 4
     assert set(e2e_module.rerun_days(sim, [14, 15]).values()) == {3}
+
+
+@pytest.mark.parametrize(
+    ("jobs", "kill_at"),
+    [([17, 18], "after_mark_in_flight=1"), ([19, 20], "request_written=1")],
+    ids=["marked-not-sent", "sent-not-answered"],
+)
+def test_a_deliberate_rerun_killed_in_flight_right_after_the_first_resumes_once(
+    e2e_module, sim, jobs, kill_at
+) -> None:
+    """The resumed chunk is judged by its own instances, not by the first rerun's that the
+    5-minute clock skew lets into its window: a chunk marked but never sent is resent
+    once; one that reached the server is found, not sent again (the bug: the first was
+    taken for found, and its days were silently not rerun)."""
+    tmp = e2e_module.tmp / f"again-{kill_at.split('=')[0]}"
+    tmp.mkdir()
+    journal = tmp / "j.sqlite"
+    plan = write_plan(tmp / "p.yaml", "again", [target(jobs, D0, 6)])
+    assert run_ok(e2e_module, sim, plan, journal) == 4
+    args = e2e_module.run_args(plan, sim.url, journal, "--rerun-succeeded")
+    before = len(sim.calls())
+    killed = e2e_module.run(*args, failpoints=kill_at)
+    assert killed.returncode == -9
+    run_ok(e2e_module, sim, plan, journal, "--rerun-succeeded")
+    assert len(sim.calls()) - before == 4
+    counts = e2e_module.rerun_days(sim, jobs)
+    assert len(counts) == 12
+    assert set(counts.values()) == {2}
