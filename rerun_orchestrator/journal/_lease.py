@@ -126,7 +126,7 @@ class JobLeases:
 
     def fence_read(self, conn: psycopg.Connection[Any], job: JobIdentity) -> psycopg.Cursor[Any]:
         """Inside a write's transaction: read (and share-lock) the job's live lease; the
-        result goes to `fence_check` (apart, so that a pipeline sends both at once)."""
+        result goes to `fence_check` (apart: the caller reads it when it needs it)."""
         return conn.execute(
             "SELECT owner, epoch FROM rerun_leases WHERE job = %s AND expires_at > now() FOR SHARE",
             (job_key(job),),

@@ -1,6 +1,6 @@
 """A chunk's attempts in the PostgreSQL journal: the fenced mark in flight, the outcome.
 
-- `mark_in_flight` is one pipelined transaction made in a worker thread (the protocol's
+- `mark_in_flight` is one transaction made in a worker thread (the protocol's
   only coroutine, so the event loop never waits for the database there): the job's
   records are read again under a per-job advisory lock, the write is fenced by the job's
   lease (`_lease`), the ledger's invariant is checked against them (`DayCoveredError`:
@@ -98,7 +98,7 @@ class PostgresAttempts:
             chunk = proposed.chunk if proposed is not None else self._chunks.get(key)
 
         def work(conn: psycopg.Connection[Any]) -> ChunkRecord:
-            with conn.pipeline(), conn.transaction():
+            with conn.transaction():  # not pipelined: see `_pg_connect.bounded_transaction`
                 current, owner, others = locked(
                     conn,
                     key,

@@ -3,11 +3,12 @@ retry loop that waits out a database restart or failover."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import psycopg
@@ -21,9 +22,44 @@ T = TypeVar("T")
 _log = structlog.get_logger("rerun_orchestrator.journal")
 
 
+# How long the server lets a transaction sit idle before it ends the session (and frees the
+# locks): a replica stopped inside one (SIGSTOP, a VM pause, a long GC) must not hold up the
+# others. Set per transaction (SET LOCAL), so that PgBouncer's transaction mode keeps it.
+#
+# The server arms that timer only when it has answered a Sync (ReadyForQuery). In pipeline
+# mode it has not, between statements whose results the client reads as it goes: a replica
+# stopped there holds its locks for ever (measured on PostgreSQL 15: 'active', never ended).
+# So no transaction of the journal's runs in pipeline mode, nor calls `executemany` (which
+# pipelines internally, and leaves the timer unarmed after it too): `execute_rows` instead.
+SETUP_IDLE_MS = 10_000
+_IDLE = "SELECT set_config('idle_in_transaction_session_timeout', %s, true)"
+
+
+@contextlib.contextmanager
+def bounded_transaction(conn: psycopg.Connection[Any], idle_ms: int) -> Iterator[None]:
+    """`conn.transaction()` that the server ends if this process stalls inside it for
+    `idle_ms` (seen: a paused replica held rows and a job's lock, and the survivor hung)."""
+    with conn.transaction():
+        conn.execute(_IDLE, (str(idle_ms),))
+        yield
+
+
+def execute_rows(cursor: psycopg.Cursor[Any], statement: bytes, rows: list[Any]) -> None:
+    """`statement` once per row, each answered before the next is sent, so that the server's
+    idle timer is armed wherever this process may stop (see above). A round trip a row: for
+    the few rows of a poll or a pre-flight, not for bulk loads."""
+    for row in rows:
+        cursor.execute(statement, row)
+
+
 def replica_name() -> str:
     """Who writes: host, pid and a random tag (pids repeat across machines and restarts)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+# The database is away, or ended this session (its transaction was left idle too long: this
+# process was stopped inside it); the write is tried again on a new connection, fenced.
+_AWAY = (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout, PoolTimeout)
 
 
 def retrying(
@@ -44,7 +80,7 @@ def retrying(
         try:
             with pool.connection() as conn:
                 return work(conn)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except _AWAY as exc:
             if time.monotonic() + delay > deadline:
                 raise JournalError(
                     f"journal {where} has been unreachable for {outage:g} s ({exc}); "

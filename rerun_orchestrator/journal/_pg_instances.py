@@ -11,6 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._instances import DayInstance, InstanceState
+from ._pg_connect import bounded_transaction, execute_rows
 
 if TYPE_CHECKING:
     import psycopg
@@ -26,7 +27,9 @@ _UPSERT = (
     "ON CONFLICT (chunk_key, day) DO UPDATE SET "
     "job_id = EXCLUDED.job_id, instance_id = EXCLUDED.instance_id, status = EXCLUDED.status, "
     "start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time, "
-    "reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at, retries = EXCLUDED.retries"
+    "reason = EXCLUDED.reason, updated_at = EXCLUDED.updated_at, retries = EXCLUDED.retries "
+    # a replica that wakes from a pause never puts back what it saw before it
+    "WHERE rerun_day_instances.updated_at <= EXCLUDED.updated_at"
 )
 
 
@@ -55,6 +58,8 @@ def _item(row: tuple[Any, ...]) -> DayInstance:
 class PostgresDayInstances:
     """`PostgresJournal`'s day-instance methods (needs its `_retry` and write check)."""
 
+    _idle_ms: int
+
     def _retry(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         raise NotImplementedError
 
@@ -69,8 +74,8 @@ class PostgresDayInstances:
         self._check_writable()
 
         def write(conn: psycopg.Connection[Any]) -> None:
-            with conn.transaction(), conn.cursor() as cursor:
-                cursor.executemany(_UPSERT.encode(), rows)
+            with bounded_transaction(conn, self._idle_ms), conn.cursor() as cursor:
+                execute_rows(cursor, _UPSERT.encode(), rows)
 
         self._retry(write)
 

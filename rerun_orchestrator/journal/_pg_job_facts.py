@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._model import JobFactsEntry, JobIdentity
+from ._pg_connect import bounded_transaction, execute_rows
 
 if TYPE_CHECKING:
     import psycopg
@@ -76,6 +77,8 @@ def _entry(row: tuple[Any, ...]) -> JobFactsEntry:
 class PostgresJobFacts:
     """`PostgresJournal`'s job-facts methods (needs its `_retry` and write check)."""
 
+    _idle_ms: int
+
     def _retry(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         raise NotImplementedError
 
@@ -103,10 +106,10 @@ class PostgresJobFacts:
         self._check_writable()
 
         def write(conn: psycopg.Connection[Any]) -> None:
-            with conn.transaction(), conn.cursor() as cursor:
+            with bounded_transaction(conn, self._idle_ms), conn.cursor() as cursor:
                 if rows:
-                    cursor.executemany(_UPSERT.encode(), rows)
+                    execute_rows(cursor, _UPSERT.encode(), rows)
                 if gone:
-                    cursor.executemany(_DELETE.encode(), gone)
+                    execute_rows(cursor, _DELETE.encode(), gone)
 
         self._retry(write)

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from ..plan._model import Chunk
 from ._errors import JournalError
 from ._model import ChunkRecord, ChunkStatus
+from ._pg_connect import SETUP_IDLE_MS, bounded_transaction
 
 KIND = "rerun-orchestrator journal"
 # Each migration is applied once, in order; never edit one that has shipped.
@@ -181,7 +182,7 @@ def migrate(conn: psycopg.Connection[Any], where: str) -> bool:
         JournalError: a newer release migrated it further, or it holds a `rerun_meta`
             table of something else.
     """
-    with conn.transaction():
+    with bounded_transaction(conn, SETUP_IDLE_MS):
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         conn.execute(
             "CREATE TABLE IF NOT EXISTS rerun_schema_version ("

@@ -13,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from ._errors import JournalError
 from ._model import JournalMeta, PlanEntry
+from ._pg_connect import SETUP_IDLE_MS, bounded_transaction
 
 _log = structlog.get_logger("rerun_orchestrator.journal")
 
@@ -28,7 +29,7 @@ def adopt_plan(
         JournalError: the plan's timezone, or the spelling of one of its locations,
             changed after the old one covered days.
     """
-    with conn.transaction():
+    with bounded_transaction(conn, SETUP_IDLE_MS):
         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (plan.name,))
         row = conn.execute(
             "SELECT digest, timezone, locations FROM rerun_plans WHERE name = %s", (plan.name,)

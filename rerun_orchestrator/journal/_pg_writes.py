@@ -1,8 +1,9 @@
 """The PostgreSQL journal's writes: the locked, fenced read that starts every write, and
 the outcome writer that takes outcome writes off the event loop.
 
-Every write transaction starts the same way (`locked`, pipelined into one round trip):
-end the transaction if it is left idle (a frozen replica must not hold locks), take the
+Every write transaction starts the same way (`locked`): end the transaction if it is left
+idle (a frozen replica must not hold locks; never pipelined, which would leave the server's
+idle timer unarmed: `_pg_connect.bounded_transaction`), take the
 job's advisory lock (every writer of a job takes it, so the ledger's check and the write
 cannot interleave with another replica's), read the job's lease for the fence, and read
 the job's records over the chunk's days, the chunk's own among them.
@@ -178,7 +179,7 @@ class OutcomeWriter:
 
         def work(conn: psycopg.Connection[Any]) -> list[ChunkRecord]:
             refused: list[ChunkRecord] = []
-            with conn.pipeline(), conn.transaction():
+            with conn.transaction():  # not pipelined: see `_pg_connect.bounded_transaction`
                 fences = []
                 for key in sorted(by_job):  # in one order: two writers never deadlock
                     conn.execute(_LOCK_JOB, (str(self._idle_ms), key))

@@ -4,7 +4,7 @@ Why these choices:
 - psycopg 3 with its connection pool (`pip install 'rerun-orchestrator[postgres]'`),
   ``prepare_threshold=None`` so that PgBouncer in transaction mode works, autocommit
   outside the explicit transactions of writes.
-- A chunk's attempts (`_pg_attempts`): `mark_in_flight` is one pipelined, fenced
+- A chunk's attempts (`_pg_attempts`): `mark_in_flight` is one fenced
   transaction in a worker thread, committed before the request is written; outcomes are
   staged and written in batches by a thread of their own (`record_outcome` never waits).
   Reads (`_pg_reads`), day instances and job facts are mixins of their own too.
@@ -33,7 +33,7 @@ from ._errors import JournalError
 from ._lease import DEFAULT_LEASE_SECONDS, JobLeases
 from ._model import ChunkRecord, ChunkStatus, JournalMeta, PlanEntry
 from ._pg_attempts import PostgresAttempts, ReplicaWork
-from ._pg_connect import open_pool, replica_name, retrying
+from ._pg_connect import bounded_transaction, open_pool, replica_name, retrying
 from ._pg_instances import PostgresDayInstances
 from ._pg_job_facts import PostgresJobFacts
 from ._pg_reads import PostgresReads
@@ -226,7 +226,7 @@ class PostgresJournal(PostgresAttempts, PostgresDayInstances, PostgresJobFacts, 
         self._check_writable()
 
         def bump(conn: psycopg.Connection[Any]) -> int:
-            with conn.transaction():
+            with bounded_transaction(conn, self._idle_ms):
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (plan_name,))
                 top = conn.execute(
                     "SELECT GREATEST((SELECT COALESCE(MAX(generation), 0) FROM rerun_chunks), "
@@ -247,7 +247,7 @@ class PostgresJournal(PostgresAttempts, PostgresDayInstances, PostgresJobFacts, 
         listed = list(chunks)
 
         def insert(conn: psycopg.Connection[Any]) -> tuple[int, int]:
-            with conn.transaction():
+            with bounded_transaction(conn, self._idle_ms):
                 before = conn.execute("SELECT COUNT(*) FROM rerun_chunks").fetchone()
                 with conn.cursor() as cur:
                     cur.executemany(INSERT_PENDING, [(*chunk_row(c), now, now) for c in listed])
