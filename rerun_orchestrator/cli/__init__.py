@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from .. import __version__
 from .._exit_codes import ExitCode
@@ -32,9 +32,12 @@ _VERBS: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _verb_function(verb: str, which: int) -> Callable[..., Any]:
-    module = importlib.import_module(_VERBS[verb][0], __name__)
-    function: Callable[..., Any] = getattr(module, _VERBS[verb][which])
+def _verb_function(verb: str, role: Literal["add", "run"]) -> Callable[..., Any]:
+    """`verb`'s sub-parser builder ("add") or command ("run"), its module imported now."""
+    module, add, run = _VERBS[verb]
+    function: Callable[..., Any] = getattr(
+        importlib.import_module(module, __name__), add if role == "add" else run
+    )
     return function
 
 
@@ -52,7 +55,7 @@ def build_parser(verbs: Sequence[str] = tuple(_VERBS)) -> Parser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for verb in verbs:
-        _verb_function(verb, 1)(commands)
+        _verb_function(verb, "add")(commands)
     return parser
 
 
@@ -84,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return ExitCode.USAGE
-    command: Callable[[argparse.Namespace], int] = _verb_function(args.command, 2)
+    command: Callable[[argparse.Namespace], int] = _verb_function(args.command, "run")
     try:
         return command(args)
     except BrokenPipeError:  # `plan ... | head` is normal use
