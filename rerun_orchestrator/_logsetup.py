@@ -6,9 +6,11 @@ logging: a service that embeds it keeps its own pipeline. The CLI calls `configu
 - ``json``: every event as one JSON object per line on stderr (the contract's
   ``--log-format json``), with ``event``, ``level`` and an ISO ``timestamp`` (UTC);
 - ``console``: structlog's readable renderer, coloured on a terminal. Routine successes
-  (``rerun.attempt`` that succeeded, ``rerun.chunk.succeeded``) are left out unless
-  `verbose`, so that on a long backfill the lines that need a person (retries, throttles,
-  failures, unknowns) are not buried; the progress display and the summary count them.
+  (``rerun.attempt`` that succeeded, ``rerun.chunk.succeeded``) and the instance queries
+  that answered (``rerun.reconcile.query`` without an error: the watcher sends one per
+  page, all run long) are left out unless `verbose`, so that on a long backfill the lines
+  that need a person (retries, throttles, failures, unknowns) are not buried; the progress
+  display and the summary count them.
 - `log_file`: every event, unfiltered, as JSON lines appended to that file. Writes are
   batched: the file is flushed `FLUSH_SECONDS` (0.2 s) after the first unflushed line, at
   once on every warning or failed attempt, and when closed (also at exit). A run that dies
@@ -132,7 +134,11 @@ def _time_of_day(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
 
 def _drop_routine(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
     event = event_dict.get("event")
-    if event in _ROUTINE or (event == "rerun.attempt" and event_dict.get("outcome") == "succeeded"):
+    if (
+        event in _ROUTINE
+        or (event == "rerun.attempt" and event_dict.get("outcome") == "succeeded")
+        or (event == "rerun.reconcile.query" and event_dict.get("error") is None)
+    ):
         raise structlog.DropEvent
     return event_dict
 

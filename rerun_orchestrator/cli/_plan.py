@@ -9,7 +9,7 @@ from .._exit_codes import ExitCode
 from ._parser import Parser, add_max_chunks
 
 
-def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
+def add_plan_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     plan = commands.add_parser("plan", help="dry run: show what would be sent")
     plan.add_argument("plan", metavar="PLAN")
     plan.add_argument(
@@ -20,6 +20,9 @@ def add_parsers(commands: argparse._SubParsersAction[Parser]) -> None:
         "and the ETA as one object",
     )
     add_max_chunks(plan)
+
+
+def add_schema_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     commands.add_parser("schema", help="print the JSON Schema of the plan format")
 
 

@@ -64,7 +64,10 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
         "(default 1800: 30 min); transient trouble never fails a chunk",
     )
     run.add_argument(
-        "-v", "--verbose", action="store_true", help="console: also log every successful attempt"
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="console: also log every successful attempt and instance query",
     )
     run.add_argument(
         "--log-file", help="append every event as JSON lines here (default: <journal>.log.jsonl)"

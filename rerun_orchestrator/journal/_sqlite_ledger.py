@@ -40,23 +40,31 @@ class LedgerQueries:
         raise NotImplementedError
 
     def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord]:
-        """Every record of `job` holding a day of `first..last`, by first day (one read)."""
-        rows = self._read(
-            JOB_RECORDS.replace(COLUMNS, self._columns),
-            (
-                job.job_id,
-                job.group_id,
-                job.namespace,
-                job.region,
-                job.namespace_source,
-                last.isoformat(),
-                first.isoformat(),
-            ),
+        """Every record of `job` holding a day of `first..last`, by first day (one read).
+
+        The read and the staged records it is overlaid with are one view: a round that
+        commits on the writer's thread while the read runs (FULL) takes its records out
+        of the staged ones after the read's snapshot was made, so they would be in
+        neither, and `mark_in_flight`'s check would miss them; then it reads again.
+        """
+        sql = JOB_RECORDS.replace(COLUMNS, self._columns)
+        params = (
+            job.job_id,
+            job.group_id,
+            job.namespace,
+            job.region,
+            job.namespace_source,
+            last.isoformat(),
+            first.isoformat(),
         )
-        found = {row[1]: to_record(row) for row in rows}
-        if self._writer is not None:  # what is staged but not committed yet
+        writer = self._writer
+        while True:
+            committed = writer.durable if writer is not None else 0
+            found = {row[1]: to_record(row) for row in self._read(sql, params)}
+            if writer is None:
+                break
             job_id = job.job_id
-            for record in self._writer.dirty_records():
+            for record in writer.dirty_records():  # staged, not committed yet
                 chunk = record.chunk
                 if (
                     chunk.job_id == job_id  # cheap first: a mark scans a round's worth
@@ -65,6 +73,9 @@ class LedgerQueries:
                     and JobIdentity.of(chunk) == job
                 ):
                     found[record.key] = record
+            # A commit takes an fsync, a read microseconds: this rarely runs twice.
+            if writer.durable == committed:
+                break
         if len(found) < 2:  # usually: the chunk's own record, or none
             return list(found.values())
         return sorted(found.values(), key=lambda r: r.chunk.first_day)

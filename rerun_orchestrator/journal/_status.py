@@ -12,15 +12,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-from ..plan._plan import Plan
 from ._lock import active_holder
 from ._model import ChunkRecord, ChunkStatus
 from ._sqlite import SqliteJournal
 from ._status_days import failed_by_job, instance_counts, status_days
 from ._status_plan import Verdict, plan_status, verdict, write_plan_table
 from ._store import Journal
+
+if TYPE_CHECKING:  # `status` without PLAN loads no plan code (issue 13)
+    from ..plan._plan import Plan
 
 Format = Literal["table", "json"]
 

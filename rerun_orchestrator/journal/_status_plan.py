@@ -17,15 +17,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from ..plan._plan import Plan
 from ..plan._run_windows import waiting_message
 from ._model import ChunkStatus
 from ._report import reported_status
 from ._store import Journal
 from ._view import day_status, job_view, plan_counts, plan_jobs
+
+if TYPE_CHECKING:  # `status` without PLAN loads no plan code (issue 13)
+    from ..plan._plan import Plan
 
 Verdict = Literal["ok", "problems", "not_done"]
 

@@ -119,6 +119,12 @@ class GroupCommitWriter:
         return record if record is not None else self._recent.get(key)
 
     @property
+    def durable(self) -> int:
+        """How many of the staged writes are committed so far (it moves before a round's
+        records leave the staged ones: a read can tell that a commit ended under it)."""
+        return self._durable
+
+    @property
     def tickets(self) -> int:
         """How many writes were staged so far (see `remember`)."""
         return self._tickets

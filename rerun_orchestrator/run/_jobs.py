@@ -240,8 +240,10 @@ class JobDispatcher:
                     state["outcome"] = _Outcome.CONFLICT
                     going = True
                 finally:
-                    with anyio.CancelScope(shield=True):
-                        created = self.capacity is not None and await self._created(record_key[0])
+                    created = False
+                    if self.capacity is not None:  # a shielded scope per chunk otherwise
+                        with anyio.CancelScope(shield=True):
+                            created = await self._created(record_key[0])
                     if created and self.capacity is not None:
                         admitted.keep(self.capacity)  # the watcher releases them
                         self.capacity.hold(record_key[0], key, admitted.ticket.days)

@@ -49,9 +49,11 @@ def test_console_hides_routine_successes_and_the_log_file_keeps_every_attempt(
     assert "rerun.run.finished" in err
     assert "rerun.attempt" not in err
     assert "rerun.chunk.succeeded" not in err
+    assert "rerun.reconcile.query" not in err  # the watcher's pages: noise on a console
     events = [
         json.loads(line) for line in (tmp_path / "j.sqlite.log.jsonl").read_text().splitlines()
     ]
+    assert any(e["event"] == "rerun.reconcile.query" for e in events)
     attempts = [e for e in events if e["event"] == "rerun.attempt"]
     assert len(attempts) == 6  # 2 jobs x 3 chunks, one attempt each
     assert all(e["request_id"] and e["outcome"] == "succeeded" for e in attempts)

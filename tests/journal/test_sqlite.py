@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import anyio
@@ -18,10 +18,12 @@ from structlog.testing import capture_logs
 
 from rerun_orchestrator.journal import (
     ChunkStatus,
+    DayCoveredError,
     JournalError,
     JournalLockedError,
     SqliteJournal,
 )
+from rerun_orchestrator.journal._transitions import begin_attempt
 
 D0 = date(2024, 3, 30)
 
@@ -433,3 +435,37 @@ async def test_a_mark_whose_waiter_is_cancelled_is_still_recorded(tmp_path, chun
             await j.mark_in_flight(c.key, 1.0)
         assert j.get(c.key).status is ChunkStatus.IN_FLIGHT
     assert _committed(path) == {c.key: "in_flight"}  # reconciled by the next run
+
+
+@pytest.mark.asyncio
+async def test_the_no_day_twice_check_sees_a_record_committed_under_its_read(
+    tmp_path, chunk, monkeypatch
+) -> None:
+    """A round commits on the writer's thread while the loop reads a job's records: the
+    read's snapshot is older than that commit, and by the time the staged records are
+    overlaid the round has taken its own out of them. The record in flight was in
+    neither, and an overlapping chunk could be marked (and its days sent twice)."""
+    j = _open(tmp_path / "j.sqlite", synchronous="FULL")
+    first = chunk(1, D0, days=3)
+    j.propose(first, plan="p", timezone=None)
+    writer = j._writer
+    assert writer is not None
+    # Staged as `mark_in_flight` stages it; its round has not committed yet.
+    writer.stage(begin_attempt(j.get(first.key), 1.0, 1.0), mark=True)
+    overlapping = chunk(1, D0 + timedelta(days=2), days=3)
+    j.propose(overlapping, plan="p", timezone=None)
+    read = j._read
+    commits = []
+
+    def read_then_commit(sql, params):
+        rows = read(sql, params)
+        if not commits:  # the round ends right after the snapshot, once
+            commits.append(writer.durable)
+            writer.commit()
+        return rows
+
+    monkeypatch.setattr(j, "_read", read_then_commit)
+    with pytest.raises(DayCoveredError):
+        await j.mark_in_flight(overlapping.key, 2.0)
+    assert commits
+    j.close()
