@@ -12,7 +12,6 @@ import contextlib
 import functools
 import secrets
 import sys
-from collections.abc import Callable
 from contextlib import AsyncExitStack, nullcontext
 from typing import TYPE_CHECKING
 
@@ -51,7 +50,7 @@ from ._result import RunResult, RunStats
 from ._retry_instances import retry_failed_instances
 from ._run_options import RunOptions, UsageError
 from ._send_watch import alongside, send_and_watch
-from ._shared_pacer import shared_pacer_for
+from ._shared_pacer import close_off_loop, shared_pacer_for
 from ._stop import STOP_GRACE_SECONDS, StoppedError, StopRequests
 from ._watch import InstanceWatcher
 
@@ -75,12 +74,13 @@ _log = structlog.get_logger("rerun_orchestrator.cli")
 
 
 def _account_pacers(
-    journal: Journal, account: str, plan: Plan, read_rate: Rate
-) -> tuple[Pacer, Pacer, Callable[[], Pacer]]:
-    """The account's RerunJob and read pacers, and how to build another read pacer.
+    journal: Journal, account: str, plan: Plan, read_rate: Rate, stack: AsyncExitStack
+) -> tuple[Pacer, Pacer, Pacer]:
+    """The account's RerunJob, read and RetryJobInstance pacers.
 
     A PostgreSQL journal shares the account's quota with every replica through the
-    database; otherwise the pacers are this process's.
+    database; otherwise the pacers are this process's. Shared pacers are closed (their
+    worker thread stopped) as `stack` unwinds.
     """
 
     def rerun_pacer() -> Pacer:
@@ -92,7 +92,10 @@ def _account_pacers(
         return shared or RateLimiter(read_rate)
 
     pacer = shared_limiters.get(account, RERUN_JOB, rerun_pacer)
-    return pacer, shared_limiters.get(account, READ_API, read_pacer), read_pacer
+    reads = shared_limiters.get(account, READ_API, read_pacer)
+    retries = shared_limiters.get(account, RETRY_API, read_pacer)
+    stack.push_async_callback(close_off_loop, pacer, reads, retries)
+    return pacer, reads, retries
 
 
 async def execute(
@@ -134,8 +137,7 @@ async def execute(
             finally:
                 await journal_write(journal, cache.save)
 
-        pacer, reads, read_pacer = _account_pacers(journal, account, plan, options.read_rate)
-        retries = shared_limiters.get(account, RETRY_API, read_pacer)
+        pacer, reads, retries = _account_pacers(journal, account, plan, options.read_rate, stack)
         reconciler = Reconciler(
             client,
             timezone=plan.timezone,
@@ -175,6 +177,7 @@ async def execute(
             client=client,
             retries=retries,
         )
+        stack.push_async_callback(close_off_loop, neighbour.shared)  # its worker thread
         with run_scope:
             progress = (
                 LiveProgress(stats, pacer, clock, Console(file=sys.stderr))
