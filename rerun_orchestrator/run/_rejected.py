@@ -27,6 +27,7 @@ from ..plan._model import Chunk
 from ..schedulerx._wire import Verdict
 from ._admission import Ticket
 from ._capacity import InstanceGate
+from ._offloop import journal_read, journal_write
 from ._production import Durations
 from ._retry_instances import InstanceRetrier, send_retry
 from ._streams import JobKey
@@ -99,7 +100,7 @@ class RejectedRetrier:
                 self._working = False
 
     async def _retry(self, item: DayInstance, mark: int) -> None:
-        record = self._journal.get(item.chunk_key)
+        record = await journal_read(self._journal, self._journal.get, item.chunk_key)
         if record is None or item.instance_id is None:
             return
         chunk = record.chunk
@@ -150,12 +151,13 @@ class RejectedRetrier:
         if not accepted:
             if self._capacity is not None:
                 self._capacity.release(job, 1)
-            self._journal.record_day_instances(
-                [dataclasses.replace(item, reason=f"RetryJobInstance refused: {result.reason}")]
-            )
+            refused = dataclasses.replace(item, reason=f"RetryJobInstance refused: {result.reason}")
+            await journal_write(self._journal, self._journal.record_day_instances, [refused])
             return
         self.retried += 1
-        self._journal.record_day_instances(
+        await journal_write(
+            self._journal,
+            self._journal.record_day_instances,
             [
                 dataclasses.replace(
                     item,
@@ -166,7 +168,7 @@ class RejectedRetrier:
                     reason="rejected for lack of capacity; retried in place with "
                     f"RetryJobInstance (request {result.request_id})",
                 )
-            ]
+            ],
         )
         if self._capacity is not None:
             self._capacity.retake(item.chunk_key, job, item.day)  # kept until it ends again

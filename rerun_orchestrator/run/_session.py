@@ -12,6 +12,7 @@ import contextlib
 import functools
 import secrets
 import sys
+from collections.abc import Mapping
 from contextlib import AsyncExitStack, nullcontext
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,7 @@ from ._watch import InstanceWatcher
 
 if TYPE_CHECKING:
     from ..journal import Journal
+    from ..journal._model import JobFactsEntry, JobIdentity
 
 # GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
 READ_API = "GetJobInstanceList"
@@ -150,7 +152,11 @@ async def execute(
             guard = ServerGuard(
                 reconciler, journal, plan.name, plan.timezone, options.lookback_seconds
             )
-        generation = rerun_generation(plan, journal) if options.rerun_succeeded else 0
+        generation = (
+            await journal_write(journal, rerun_generation, plan, journal)
+            if options.rerun_succeeded
+            else 0
+        )
         stats = RunStats()
         result: RunResult | None = None
         watcher = (
@@ -169,13 +175,14 @@ async def execute(
         )
         neighbour, retrier = _good_neighbour(
             plan,
-            journal,
+            await journal_read(journal, journal.job_facts),
             options,
             clock,
             notes,
             watcher=watcher,
             client=client,
             retries=retries,
+            journal=journal,
         )
         stack.push_async_callback(close_off_loop, neighbour.shared)  # its worker thread
         with run_scope:
@@ -218,7 +225,8 @@ async def execute(
                     )
                 )
         if result is None:  # cut short: what this run really did, and the journal's counts
-            result = interrupted(plan, journal, stats, clock.now() - started)
+            took = clock.now() - started
+            result = await journal_write(journal, interrupted, plan, journal, stats, took)
         notes.extend(_closing_notes(retrier, guard))
         return result
 
@@ -242,7 +250,7 @@ def _closing_notes(retrier: RejectedRetrier | None, guard: ServerGuard | None) -
 
 def _good_neighbour(
     plan: Plan,
-    journal: Journal,
+    facts: Mapping[JobIdentity, JobFactsEntry],
     options: RunOptions,
     clock: SystemClock,
     notes: list[str],
@@ -250,6 +258,7 @@ def _good_neighbour(
     watcher: InstanceWatcher | None,
     client: SchedulerXClient,
     retries: Pacer,
+    journal: Journal,
 ) -> tuple[Neighbour, RejectedRetrier | None]:
     """The caps and the production-first gate, from the plan and the facts the pre-flight
     recorded in the journal (an earlier run's, with --no-preflight); the watcher gives
@@ -257,9 +266,7 @@ def _good_neighbour(
     slots make the group caps count every replica's instances."""
     slots = getattr(journal, "group_slots", None)
     try:
-        neighbour = build_neighbour(
-            plan, journal.job_facts(), clock, watch=options.watch, slots=slots
-        )
+        neighbour = build_neighbour(plan, facts, clock, watch=options.watch, slots=slots)
     except NeighbourError as exc:
         raise UsageError(str(exc)) from None
     notes.extend(neighbour.notes)

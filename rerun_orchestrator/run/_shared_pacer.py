@@ -192,7 +192,8 @@ class SharedPacer:
         self.granted = 0
         self.throttles = 0
         self.cuts = 0
-        self._retry(lambda conn: conn.execute(_ENSURE, (account, api)))
+        # The row is made by the first statement that finds it missing (`_execute`), in a
+        # worker thread: building a pacer on the event loop waits for no database.
 
     def _once(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         with self._connect() as conn:

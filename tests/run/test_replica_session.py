@@ -1,4 +1,5 @@
-"""A `run` session on a PostgreSQL journal, in process: what it leaves behind.
+"""A `run` session on a PostgreSQL journal, in process: what it leaves behind and where its
+database calls run.
 
 The shared pacer writes throttles from a worker thread, the group gate gives slots back
 from one, the journal has its pool, heartbeat and outcome writer: once `run` returns none
@@ -10,9 +11,11 @@ makes no database call on the event loop's thread.
 from __future__ import annotations
 
 import threading
+import traceback
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import yaml
 
@@ -38,7 +41,7 @@ def _plan(tmp: Path) -> Path:
     return path
 
 
-def test_no_thread_outlives_a_run(
+def test_no_thread_outlives_a_run_and_no_setup_call_is_on_the_loop(
     postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[str] = []
@@ -50,6 +53,15 @@ def test_no_thread_outlives_a_run(
             real(self)
 
         monkeypatch.setattr(getattr(module, cls), "close", close)
+    loop_calls: list[str] = []
+    real_execute = psycopg.Cursor.execute
+
+    def execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread() is threading.main_thread() and _on_loop():
+            loop_calls.append("".join(traceback.format_stack(limit=10)))
+        return real_execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", execute)
     before = set(threading.enumerate())
     argv = [
         *("run", str(_plan(tmp_path)), "--simulate", "--simulate-quota", "3/s"),
@@ -62,3 +74,16 @@ def test_no_thread_outlives_a_run(
     # the pacer was throttled (its worker ran) and the group gate gave slots back
     assert "SharedPacer" in started, started
     assert "SharedGroupGate" in started, started
+    assert loop_calls == [], f"{len(loop_calls)} database calls on the loop; the first:\n" + (
+        loop_calls[0] if loop_calls else ""
+    )
+
+
+def _on_loop() -> bool:
+    import asyncio  # noqa: PLC0415
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
