@@ -223,15 +223,16 @@ def test_a_replica_paused_past_its_leases_wakes_and_writes_nothing_twice(e2e, po
 
 
 def test_a_groups_cap_holds_across_replicas(e2e, postgres_url) -> None:
-    """Two replicas, one group of 6 jobs, ``max_active_per_group: 3``: the simulator's
-    peak of active rerun instances in the group never above 3 (counted per replica, two
-    replicas could run 6), and every day once."""
+    """Two replicas, one group of 6 jobs, ``max_active_per_group: 3`` and
+    ``max_active_per_job: 2``: the simulator's peaks of active rerun instances never
+    above them (the group's counted per replica, two replicas could run 6), and every
+    day once."""
     jobs = list(range(361, 367))
     config = e2e.base_config(jobs, instance_wait_seconds=0, instance_run_seconds=0.4)
     sim = e2e.simulator(config)
     path = e2e.plan("group-cap", jobs, start=START, days=6, chunk_days=2, concurrency=4)
     plan = yaml.safe_load(path.read_text())
-    plan["execution"]["max_active_per_group"] = 3
+    plan["execution"].update(max_active_per_group=3, max_active_per_job=2)
     path.write_text(yaml.safe_dump(plan, sort_keys=False))
     args = e2e.run_args(path, sim.url, postgres_url, "--watch-poll", "0.1")  # type: ignore[arg-type]
     replicas = [e2e.launch(*args, env=LEASE) for _ in range(2)]
@@ -248,5 +249,6 @@ def test_a_groups_cap_holds_across_replicas(e2e, postgres_url) -> None:
     peaks = sim._get("/_simulator/peaks?trigger_type=2")
     print(f"group peaks {peaks['groups']}")
     assert peaks["groups"]["cn-hangzhou/ns-1/g1"]["active"] <= 3, peaks["groups"]
+    assert max(p["active"] for p in peaks["jobs"].values()) <= 2, peaks["jobs"]
     sent = [int(out.split(" sent ")[1].split()[0]) for out, _ in outputs]
     assert all(sent), f"a replica sent nothing: {sent}"  # both took part
