@@ -1,16 +1,25 @@
-"""`SharedGroupGate`: a group's slots taken from the shared journal, cut to what is free,
-waited for until something frees them, given back from a worker thread that `close`
-stops. The journal's side (`GroupSlots`) is tested on PostgreSQL in tests/journal."""
+"""Caps across replicas, the run's side. `SharedGroupGate`: a group's slots taken from the
+shared journal, cut to what is free, waited for until something frees them, given back
+from a worker thread that `close` stops (the journal's side, `GroupSlots`, is tested on
+PostgreSQL in tests/journal). `Neighbour.follow`: capacity given back for the ends other
+replicas' watchers record."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from datetime import date
+from zoneinfo import ZoneInfo
 
 import anyio
+import anyio.lowlevel
 import pytest
 
+from rerun_orchestrator.journal._instances import DayInstance, InstanceState
 from rerun_orchestrator.run._admission import Ticket
+from rerun_orchestrator.run._capacity import InstanceGate
+from rerun_orchestrator.run._neighbour import Neighbour
+from rerun_orchestrator.run._production import Durations
 from rerun_orchestrator.run._shared_groups import SharedGroupGate
 from rerun_orchestrator.run._streams import JobKey
 
@@ -100,3 +109,42 @@ async def test_close_stops_the_worker_thread() -> None:
     assert any(t.name.startswith("rerun-group-slots") for t in threading.enumerate())
     await anyio.to_thread.run_sync(gate.close)
     assert not any(t.name.startswith("rerun-group-slots") for t in threading.enumerate())
+
+
+class EndsJournal:
+    """A shared journal where another replica's watcher recorded the end of a day."""
+
+    def __init__(self, ended: dict[tuple[str, date], DayInstance]) -> None:
+        self.ended = ended
+        self.asked: list[list[str]] = []
+
+    def day_instances(self, keys: Iterable[str]) -> dict[tuple[str, date], DayInstance]:
+        self.asked.append(list(keys))
+        return {k: v for k, v in self.ended.items() if k[0] in self.asked[-1]}
+
+
+class TickClock(StillClock):
+    async def sleep(self, seconds: float) -> None:
+        await anyio.lowlevel.checkpoint()
+
+
+@pytest.mark.asyncio
+async def test_capacity_is_given_back_for_an_end_another_replica_recorded() -> None:
+    """This replica's watcher never sees a day change once another replica recorded its
+    end: the follower gives its slot back (else the job would wait forever)."""
+    capacity = InstanceGate(lambda job: 1)
+    assert capacity.try_start(Ticket(JOB, 1)) == Ticket(JOB, 1)
+    capacity.hold("k1", JOB, 1)
+    day = date(2024, 1, 1)
+    done = DayInstance("k1", day, 7, 70, InstanceState.SUCCESS, None, None, None, 1.0)
+    journal = EndsJournal({("k1", day): done})
+    shared = _gate(Slots(free=5))
+    neighbour = Neighbour(capacity, (), Durations(), ZoneInfo("UTC"), TickClock(), shared=shared)  # type: ignore[arg-type]
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(neighbour.follow, journal, 0.1)  # type: ignore[arg-type]
+            while capacity.active(JOB):
+                await anyio.lowlevel.checkpoint()
+            tg.cancel_scope.cancel()
+    assert journal.asked[0] == ["k1"]
+    assert capacity.try_start(Ticket(JOB, 1)) == Ticket(JOB, 1)
