@@ -280,6 +280,7 @@ def _good_neighbour(
             capacity=capacity,
             durations=neighbour.durations,
             acquire=retries.acquire,
+            shared=neighbour.shared,
         )
         neighbour.attach(watcher, retrier)
         if capacity is not None:  # a slot frees only once its end is seen: look often

@@ -15,13 +15,17 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from rerun_orchestrator.journal import MemoryJournal
 from rerun_orchestrator.journal._instances import DayInstance, InstanceState
+from rerun_orchestrator.plan._model import Chunk, chunk_key
 from rerun_orchestrator.run._admission import Ticket
 from rerun_orchestrator.run._capacity import InstanceGate
 from rerun_orchestrator.run._neighbour import Neighbour
 from rerun_orchestrator.run._production import Durations
+from rerun_orchestrator.run._rejected import RejectedRetrier
 from rerun_orchestrator.run._shared_groups import SharedGroupGate
 from rerun_orchestrator.run._streams import JobKey
+from rerun_orchestrator.schedulerx import ApiResponse, AttemptResult, Verdict
 
 G = ("cn-hangzhou", "ns-1", "g1")
 JOB = JobKey(*G, 7)
@@ -148,3 +152,57 @@ async def test_capacity_is_given_back_for_an_end_another_replica_recorded() -> N
             tg.cancel_scope.cancel()
     assert journal.asked[0] == ["k1"]
     assert capacity.try_start(Ticket(JOB, 1)) == Ticket(JOB, 1)
+
+
+class Retrier:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def retry_job_instance(self, **kwargs: object) -> AttemptResult:
+        self.calls += 1
+        return AttemptResult(Verdict.SUCCEEDED, "accepted", ApiResponse(200, "R1", 200, True, None))
+
+
+@pytest.mark.asyncio
+async def test_a_rejected_day_retried_in_place_takes_a_slot_of_the_groups_cap() -> None:
+    """A retry in place starts an instance again: across replicas it must fit the
+    group's cap like a chunk (its slot given back once the day is waiting again)."""
+    day = date(2024, 1, 1)
+    fields = {
+        "region": G[0],
+        "namespace": G[1],
+        "namespace_source": None,
+        "group_id": G[2],
+        "job_id": 7,
+        "first_day": day,
+        "last_day": day,
+        "data_time": "10:00:00",
+    }
+    chunk = Chunk(key=chunk_key(**fields), start_date=0, end_date=0, days=1, **fields)  # type: ignore[arg-type]
+    journal = MemoryJournal()
+    journal.propose(chunk, plan="p", timezone="UTC")
+    rejected = DayInstance(chunk.key, day, 7, 70, InstanceState.REJECTED, None, None, None, 1.0)
+    slots = Slots(free=5)
+    gate = _gate(slots)
+    client = Retrier()
+    retrier = RejectedRetrier(
+        client,
+        journal,
+        TickClock(),
+        capacity=None,
+        durations=Durations(),
+        shared=gate,  # type: ignore[arg-type]
+    )
+    assert retrier.offer(rejected)
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(retrier.run)
+            while not client.calls or retrier.busy():
+                await anyio.lowlevel.checkpoint()
+            tg.cancel_scope.cancel()
+    await anyio.to_thread.run_sync(gate.close)
+    assert client.calls == 1
+    assert slots.asked == 1  # the slot was taken before the retry
+    assert slots.held == {}  # and given back after it
+    waiting = journal.day_instances([chunk.key])[(chunk.key, day)]
+    assert waiting.status is InstanceState.WAITING
