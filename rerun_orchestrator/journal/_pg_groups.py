@@ -37,18 +37,26 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Group = tuple[str, str, str]  # region, namespace, group_id
 
-# Accepted days not seen to end, for one group (both branches served by an index of
-# rerun_chunks on (group_id, namespace, region, attempt_started_at) of succeeded rows).
-_OPEN_DAYS = """
+# Accepted days not seen to end, for one group: records sent since the horizon, and
+# records found on the server (no attempt, instance ids). Two branches, so that each is
+# a range of the index on (group_id, namespace, region, attempt_started_at) of succeeded
+# rows, not a scan of the group's whole history.
+_GROUP = (
+    "c.status = 'succeeded' AND c.group_id = %(group_id)s AND c.namespace = %(namespace)s "
+    "AND c.region = %(region)s"
+)
+_OPEN_DAYS = f"""
 SELECT COALESCE(SUM(c.days - (
     SELECT COUNT(*) FROM rerun_day_instances d
     WHERE d.chunk_key = c.key AND d.status NOT IN ('waiting', 'running')
 )), 0)
-FROM rerun_chunks c
-WHERE c.status = 'succeeded' AND c.group_id = %(group_id)s AND c.namespace = %(namespace)s
-    AND c.region = %(region)s AND (c.attempt_started_at >= %(since)s
-        OR (c.attempt_started_at IS NULL AND c.instance_ids <> '[]'::jsonb))
-"""
+FROM (
+    SELECT key, days FROM rerun_chunks c WHERE {_GROUP} AND c.attempt_started_at >= %(since)s
+    UNION ALL
+    SELECT key, days FROM rerun_chunks c WHERE {_GROUP} AND c.attempt_started_at IS NULL
+        AND c.instance_ids <> '[]'::jsonb
+) c
+"""  # noqa: S608 - constant fragments, values are parameters
 _LIVE_OWNER = (
     "EXISTS (SELECT 1 FROM rerun_leases l WHERE l.owner = s.owner AND l.expires_at > now())"
 )
