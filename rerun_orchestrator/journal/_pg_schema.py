@@ -8,7 +8,8 @@ database that a newer release migrated further.
 
 Columns mirror the SQLite journal's (`_schema`), with PostgreSQL types: days are `date`,
 the server's code is `jsonb` (so "Throttling.User" stays text and 500 stays a number).
-Leases and the shared quota have tables of their own (`_lease`, `run._shared_pacer`).
+Leases, the shared quota and group slots have tables of their own (`_lease`,
+`run._shared_pacer`, `_pg_groups`).
 """
 
 from __future__ import annotations
@@ -132,6 +133,21 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE status IN ('waiting', 'running');
     ALTER TABLE rerun_quota ADD COLUMN w_max double precision,
         ADD COLUMN cut_at timestamptz;
+    """,
+    # 5: a group's cap across replicas (`_pg_groups`): the slots replicas took for chunks
+    # on their way to RerunJob, and the group's accepted records found without a scan.
+    """
+    CREATE TABLE rerun_group_slots (
+        token text PRIMARY KEY,
+        grp text NOT NULL,
+        owner text NOT NULL,
+        days integer NOT NULL,
+        taken_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX rerun_group_slots_grp ON rerun_group_slots (grp);
+    CREATE INDEX rerun_chunks_group_accepted
+        ON rerun_chunks (group_id, namespace, region, attempt_started_at)
+        WHERE status = 'succeeded';
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -34,6 +34,7 @@ from ._lease import DEFAULT_LEASE_SECONDS, JobLeases
 from ._model import ChunkRecord, ChunkStatus, JournalMeta, PlanEntry
 from ._pg_attempts import PostgresAttempts, ReplicaWork
 from ._pg_connect import bounded_transaction, open_pool, replica_name, retrying
+from ._pg_groups import GroupSlots
 from ._pg_instances import PostgresDayInstances
 from ._pg_job_facts import PostgresJobFacts
 from ._pg_reads import PostgresReads
@@ -83,6 +84,10 @@ class PostgresJournal(PostgresAttempts, PostgresDayInstances, PostgresJobFacts, 
         self.work = ReplicaWork()
         self._outcomes: OutcomeWriter | None = None
         self.leases = JobLeases(pool.connection, owner, lease_seconds, before_release=self.flush)
+        # group caps across replicas; a slot is given back once the outcomes are written
+        self.group_slots = GroupSlots(
+            self._retry, owner, before_release=self.flush, idle_ms=self._idle_ms
+        )
         if writable:
             self._outcomes = OutcomeWriter(
                 self._retry, owner=owner, leases=self.leases, idle_ms=self._idle_ms

@@ -161,6 +161,10 @@ class InstanceGate:
         group = group_of(job)
         return any(w.ticket.job == job or group_of(w.ticket.job) == group for w in self._waiters)
 
+    def held_keys(self) -> list[str]:
+        """The records whose days this gate keeps (each until its instances end)."""
+        return list(self._held)
+
     def job_of(self, chunk_key: str) -> JobKey | None:
         """The job whose days the record `chunk_key` holds, if it holds any."""
         entry = self._held.get(chunk_key)

@@ -16,7 +16,8 @@ Choices, documented in the README ("Good neighbour"):
   ``MaxConcurrency`` 1 and a cron schedule (TimeType 1), fired in the plan's timezone.
 - Instances of a job still active when it is taken up (an earlier run's, a replica's: the
   journal records them) hold its capacity too (`adopt`): the per-job cap is the journal's,
-  not only this process's. The group cap counts this process's instances only.
+  not only this process's. On a shared journal (PostgreSQL) the group cap is counted in
+  the database too (`SharedGroupGate`): every replica's instances of the group count.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ from ..plan._plan import Plan
 from ._admission import Gate
 from ._capacity import GroupKey, InstanceGate
 from ._judge import server_time_to_epoch
+from ._offloop import journal_read
 from ._production import Durations, ProductionGate
 from ._rejected import RejectedRetrier
+from ._shared_groups import GroupSlotSource, SharedGroupGate
 from ._streams import JobKey
 from ._watch import HORIZON_SECONDS, InstanceWatcher, open_days_of
 
@@ -86,6 +89,7 @@ class Neighbour:
     clock: Clock
     notes: list[str] = field(default_factory=list)
     retrier: RejectedRetrier | None = None
+    shared: SharedGroupGate | None = None  # the group caps across replicas, if shared
 
     def attach(self, watcher: InstanceWatcher, retrier: RejectedRetrier | None) -> None:
         """The watcher gives back ended days' slots, learns durations and offers rejected
@@ -95,16 +99,22 @@ class Neighbour:
         if retrier is not None:
             watcher.busy = retrier.busy
         capacity = self.capacity
+        shared = self.shared
         if capacity is not None:
             capacity.on_hold = watcher.nudge
-            watcher.eager = lambda job: capacity.awaited(
-                JobKey(job.region, job.namespace, job.group_id, job.job_id)
+            watcher.eager = lambda job: (
+                capacity.awaited(JobKey(job.region, job.namespace, job.group_id, job.job_id))
+                or (
+                    shared is not None and shared.awaited((job.region, job.namespace, job.group_id))
+                )
             )
 
     def on_update(self, item: DayInstance) -> None:
         """One day's instance as the watcher just recorded it."""
         if not item.status.ended:
             return
+        if self.shared is not None:
+            self.shared.nudge()
         job = self.capacity.job_of(item.chunk_key) if self.capacity is not None else None
         if self.capacity is not None:
             self.capacity.ended(item.chunk_key, item.day)
@@ -118,6 +128,27 @@ class Neighbour:
             if item.status is not InstanceState.REJECTED:
                 self.retrier.freed(item.job_id)
             self.retrier.offer(item)
+
+    async def follow(self, journal: Journal, poll: float) -> None:
+        """Give back the slots of days whose end another replica's watcher recorded (a
+        shared journal: this replica's watcher then never sees them change), every
+        `poll` seconds until cancelled."""
+        capacity = self.capacity
+        if capacity is None:
+            return
+        while True:
+            await self.clock.sleep(poll)
+            keys = capacity.held_keys()
+            if not keys:
+                continue
+            seen = await journal_read(journal, journal.day_instances, keys)
+            freed = [
+                capacity.ended(item.chunk_key, item.day)
+                for item in seen.values()
+                if item.status.ended
+            ]
+            if any(freed) and self.shared is not None:
+                self.shared.nudge()
 
 
 def adopt_open_days(
@@ -147,8 +178,10 @@ def build_neighbour(
     clock: Clock,
     *,
     watch: bool,
+    slots: GroupSlotSource | None = None,
 ) -> Neighbour:
-    """The gates for `plan`, given what the pre-flight learnt (empty without it).
+    """The gates for `plan`, given what the pre-flight learnt (empty without it);
+    `slots`: a shared journal's group slots (group caps then count every replica's).
 
     Raises:
         NeighbourError: a numeric cap without watching.
@@ -191,7 +224,11 @@ def build_neighbour(
     if schedules:
         production = ProductionGate(schedules.get, capacity.active, durations, zone, clock)
         gates = (production,)
-    return Neighbour(capacity, gates, durations, zone, clock, notes)
+    shared = None
+    if group_caps and slots is not None:  # before the capacity gate (which cuts further)
+        shared = SharedGroupGate(slots, group_caps.get, clock, horizon=HORIZON_SECONDS)
+        gates = (*gates, shared)
+    return Neighbour(capacity, gates, durations, zone, clock, notes, shared=shared)
 
 
 def _production_schedules(facts: Mapping[JobKey, JobFactsEntry]) -> dict[JobKey, QuartzCron]:

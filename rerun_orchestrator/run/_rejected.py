@@ -6,6 +6,8 @@ a failure of the data: the watcher offers it here as it records the rejection, a
 retried with RetryJobInstance on that same instance (each day keeps exactly one rerun
 instance) once the capacity gate grants the job a slot again; without caps, after about
 one instance's duration. The slot is then kept until the watcher sees the day end again.
+On a shared journal the retry also takes a slot of the group's cap across replicas
+(`shared`), given back once the day is recorded as waiting again (it then counts there).
 
 A day is retried at most `MAX_RETRIES` times in a run; a day still rejected after that is
 reported as rejected, as it was. While days wait here the watch goes on (`busy`).
@@ -25,8 +27,9 @@ from ..journal._instances import DayInstance, InstanceState
 from ..journal._store import Journal
 from ..plan._model import Chunk
 from ..schedulerx._wire import Verdict
-from ._admission import Ticket
+from ._admission import Gate, Ticket
 from ._capacity import InstanceGate
+from ._offloop import journal_read, journal_write
 from ._production import Durations
 from ._retry_instances import InstanceRetrier, send_retry
 from ._streams import JobKey
@@ -49,6 +52,7 @@ class RejectedRetrier:
         durations: Durations,
         acquire: Callable[[], Awaitable[None]] | None = None,
         max_retries: int = MAX_RETRIES,
+        shared: Gate | None = None,
     ) -> None:
         self._client = client
         self._journal = journal
@@ -57,6 +61,7 @@ class RejectedRetrier:
         self._durations = durations
         self._acquire = acquire
         self._max = max_retries
+        self._shared = shared
         self._queue: deque[tuple[DayInstance, int]] = deque()  # (day, freed count then)
         self._wake = anyio.Event()
         self._freed: dict[int, int] = {}  # per job id: instances seen to end (not rejected)
@@ -99,7 +104,7 @@ class RejectedRetrier:
                 self._working = False
 
     async def _retry(self, item: DayInstance, mark: int) -> None:
-        record = self._journal.get(item.chunk_key)
+        record = await journal_read(self._journal, self._journal.get, item.chunk_key)
         if record is None or item.instance_id is None:
             return
         chunk = record.chunk
@@ -114,7 +119,13 @@ class RejectedRetrier:
             await self._until_freed(item.job_id, mark, None if ours else patience)
         if capacity is not None:
             await capacity.start(Ticket(job, 1))  # a slot, fairly among the jobs
-        await self._send(item, chunk, job)
+        shared = self._shared
+        slot = None if shared is None else await shared.start(Ticket(job, 1))
+        try:
+            await self._send(item, chunk, job)
+        finally:
+            if shared is not None and slot is not None:
+                shared.finished(slot)
 
     async def _until_freed(self, job_id: int, mark: int, patience: float | None) -> None:
         """Until an instance of the job ends after `mark` (or `patience` seconds pass;
@@ -150,12 +161,13 @@ class RejectedRetrier:
         if not accepted:
             if self._capacity is not None:
                 self._capacity.release(job, 1)
-            self._journal.record_day_instances(
-                [dataclasses.replace(item, reason=f"RetryJobInstance refused: {result.reason}")]
-            )
+            refused = dataclasses.replace(item, reason=f"RetryJobInstance refused: {result.reason}")
+            await journal_write(self._journal, self._journal.record_day_instances, [refused])
             return
         self.retried += 1
-        self._journal.record_day_instances(
+        await journal_write(
+            self._journal,
+            self._journal.record_day_instances,
             [
                 dataclasses.replace(
                     item,
@@ -166,7 +178,7 @@ class RejectedRetrier:
                     reason="rejected for lack of capacity; retried in place with "
                     f"RetryJobInstance (request {result.request_id})",
                 )
-            ]
+            ],
         )
         if self._capacity is not None:
             self._capacity.retake(item.chunk_key, job, item.day)  # kept until it ends again

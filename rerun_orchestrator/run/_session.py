@@ -9,11 +9,10 @@ instances end and retries rejected days in place) and calls `run_plan`.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from contextlib import AsyncExitStack, nullcontext
 from typing import TYPE_CHECKING
 
@@ -37,7 +36,7 @@ from ..schedulerx import (
     pool_size,
 )
 from ._adaptive import AdaptiveLimiter
-from ._events import EventSink, WatchFinished
+from ._events import EventSink
 from ._executor import RERUN_JOB, chunk_counts, day_counts, run_plan
 from ._guard import ServerGuard
 from ._ledger_options import rerun_generation
@@ -51,12 +50,14 @@ from ._rejected import RejectedRetrier
 from ._result import RunResult, RunStats
 from ._retry_instances import retry_failed_instances
 from ._run_options import RunOptions, UsageError
-from ._shared_pacer import shared_pacer_for
+from ._send_watch import alongside, send_and_watch
+from ._shared_pacer import close_off_loop, shared_pacer_for
 from ._stop import STOP_GRACE_SECONDS, StoppedError, StopRequests
-from ._watch import InstanceWatcher, instance_counts
+from ._watch import InstanceWatcher
 
 if TYPE_CHECKING:
     from ..journal import Journal
+    from ..journal._model import JobFactsEntry, JobIdentity
 
 # GetJobInstanceList has its own quota: 100 calls per minute per account, like RerunJob.
 READ_API = "GetJobInstanceList"
@@ -75,12 +76,13 @@ _log = structlog.get_logger("rerun_orchestrator.cli")
 
 
 def _account_pacers(
-    journal: Journal, account: str, plan: Plan, read_rate: Rate
-) -> tuple[Pacer, Pacer, Callable[[], Pacer]]:
-    """The account's RerunJob and read pacers, and how to build another read pacer.
+    journal: Journal, account: str, plan: Plan, read_rate: Rate, stack: AsyncExitStack
+) -> tuple[Pacer, Pacer, Pacer]:
+    """The account's RerunJob, read and RetryJobInstance pacers.
 
     A PostgreSQL journal shares the account's quota with every replica through the
-    database; otherwise the pacers are this process's.
+    database; otherwise the pacers are this process's. Shared pacers are closed (their
+    worker thread stopped) as `stack` unwinds.
     """
 
     def rerun_pacer() -> Pacer:
@@ -92,7 +94,10 @@ def _account_pacers(
         return shared or RateLimiter(read_rate)
 
     pacer = shared_limiters.get(account, RERUN_JOB, rerun_pacer)
-    return pacer, shared_limiters.get(account, READ_API, read_pacer), read_pacer
+    reads = shared_limiters.get(account, READ_API, read_pacer)
+    retries = shared_limiters.get(account, RETRY_API, read_pacer)
+    stack.push_async_callback(close_off_loop, pacer, reads, retries)
+    return pacer, reads, retries
 
 
 async def execute(
@@ -134,7 +139,7 @@ async def execute(
             finally:
                 await journal_write(journal, cache.save)
 
-        pacer, reads, read_pacer = _account_pacers(journal, account, plan, options.read_rate)
+        pacer, reads, retries = _account_pacers(journal, account, plan, options.read_rate, stack)
         reconciler = Reconciler(
             client,
             timezone=plan.timezone,
@@ -147,7 +152,11 @@ async def execute(
             guard = ServerGuard(
                 reconciler, journal, plan.name, plan.timezone, options.lookback_seconds
             )
-        generation = rerun_generation(plan, journal) if options.rerun_succeeded else 0
+        generation = (
+            await journal_write(journal, rerun_generation, plan, journal)
+            if options.rerun_succeeded
+            else 0
+        )
         stats = RunStats()
         result: RunResult | None = None
         watcher = (
@@ -157,7 +166,7 @@ async def execute(
                 options,
                 reconciler=reconciler,
                 client=client,
-                retries=shared_limiters.get(account, RETRY_API, read_pacer),
+                retries=retries,
                 generation=generation,
                 notes=notes,
             )
@@ -166,14 +175,16 @@ async def execute(
         )
         neighbour, retrier = _good_neighbour(
             plan,
-            journal,
+            await journal_read(journal, journal.job_facts),
             options,
             clock,
             notes,
             watcher=watcher,
             client=client,
-            retries=shared_limiters.get(account, RETRY_API, read_pacer),
+            retries=retries,
+            journal=journal,
         )
+        stack.push_async_callback(close_off_loop, neighbour.shared)  # its worker thread
         with run_scope:
             progress = (
                 LiveProgress(stats, pacer, clock, Console(file=sys.stderr))
@@ -203,32 +214,43 @@ async def execute(
                 result = await (
                     sending()
                     if watcher is None
-                    else _send_and_watch(
-                        sending, watcher, journal, plan, stop, generation=generation, also=retrier
+                    else send_and_watch(
+                        sending,
+                        watcher,
+                        journal,
+                        plan,
+                        stop,
+                        generation=generation,
+                        also=alongside(neighbour, retrier, journal, watcher),
                     )
                 )
         if result is None:  # cut short: what this run really did, and the journal's counts
-            result = interrupted(plan, journal, stats, clock.now() - started)
-        if retrier is not None and retrier.retried:
-            notes.append(
-                f"{retrier.retried} days rejected for lack of capacity were retried in place"
-            )
-        if guard is not None and guard.found_days:
-            notes.append(
-                f"{guard.found_days} days were already rerun on the server (since "
-                f"{guard.since:%Y-%m-%d %H:%M}), not sent again; --rerun-succeeded reruns them"
-            )
-        if guard is not None and guard.unanswered_jobs:
-            notes.append(
-                f"{guard.unanswered_jobs} jobs were not sent: GetJobInstanceList did not answer "
-                "whether their days were already rerun; run again to resume"
-            )
+            took = clock.now() - started
+            result = await journal_write(journal, interrupted, plan, journal, stats, took)
+        notes.extend(_closing_notes(retrier, guard))
         return result
+
+
+def _closing_notes(retrier: RejectedRetrier | None, guard: ServerGuard | None) -> list[str]:
+    notes = []
+    if retrier is not None and retrier.retried:
+        notes.append(f"{retrier.retried} days rejected for lack of capacity were retried in place")
+    if guard is not None and guard.found_days:
+        notes.append(
+            f"{guard.found_days} days were already rerun on the server (since "
+            f"{guard.since:%Y-%m-%d %H:%M}), not sent again; --rerun-succeeded reruns them"
+        )
+    if guard is not None and guard.unanswered_jobs:
+        notes.append(
+            f"{guard.unanswered_jobs} jobs were not sent: GetJobInstanceList did not answer "
+            "whether their days were already rerun; run again to resume"
+        )
+    return notes
 
 
 def _good_neighbour(
     plan: Plan,
-    journal: Journal,
+    facts: Mapping[JobIdentity, JobFactsEntry],
     options: RunOptions,
     clock: SystemClock,
     notes: list[str],
@@ -236,12 +258,15 @@ def _good_neighbour(
     watcher: InstanceWatcher | None,
     client: SchedulerXClient,
     retries: Pacer,
+    journal: Journal,
 ) -> tuple[Neighbour, RejectedRetrier | None]:
     """The caps and the production-first gate, from the plan and the facts the pre-flight
     recorded in the journal (an earlier run's, with --no-preflight); the watcher gives
-    capacity back and offers rejected days to the retrier."""
+    capacity back and offers rejected days to the retrier. A shared journal's group
+    slots make the group caps count every replica's instances."""
+    slots = getattr(journal, "group_slots", None)
     try:
-        neighbour = build_neighbour(plan, journal.job_facts(), clock, watch=options.watch)
+        neighbour = build_neighbour(plan, facts, clock, watch=options.watch, slots=slots)
     except NeighbourError as exc:
         raise UsageError(str(exc)) from None
     notes.extend(neighbour.notes)
@@ -255,6 +280,7 @@ def _good_neighbour(
             capacity=capacity,
             durations=neighbour.durations,
             acquire=retries.acquire,
+            shared=neighbour.shared,
         )
         neighbour.attach(watcher, retrier)
         if capacity is not None:  # a slot frees only once its end is seen: look often
@@ -300,65 +326,6 @@ async def _start_watch(
         # the watch's events carry the run's id and plan, as the sending's do
         events=EventSink(run_id=options.run_id, plan=plan.name),
     )
-
-
-async def _send_and_watch(
-    sending: Callable[[], Awaitable[RunResult]],
-    watcher: InstanceWatcher,
-    journal: Journal,
-    plan: Plan,
-    stop: anyio.Event,
-    *,
-    generation: int,
-    also: RejectedRetrier | None = None,
-) -> RunResult:
-    """Send, and meanwhile follow every accepted day's instance to its end (and retry the
-    days rejected for lack of capacity, `also`); return when all is done. A stop ends the
-    watch at once (the next run picks it up) but lets the sending finish its calls in
-    flight."""
-    sending_done, watched = anyio.Event(), anyio.Event()
-    watch_scope = anyio.CancelScope()
-
-    finished: list[bool] = []
-
-    async def watch() -> None:
-        with watch_scope:
-            if also is not None:
-                async with anyio.create_task_group() as retrying:
-                    retrying.start_soon(also.run)
-                    await watcher.run(sending_done)
-                    retrying.cancel_scope.cancel()
-            else:
-                await watcher.run(sending_done)
-            finished.append(True)
-        watched.set()
-
-    async def stop_watching() -> None:
-        await stop.wait()
-        watch_scope.cancel()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(watch)
-        tg.start_soon(stop_watching)
-        try:
-            result = await sending()
-        finally:
-            sending_done.set()
-            if stop.is_set():
-                watch_scope.cancel()
-        await watched.wait()
-        tg.cancel_scope.cancel()
-    counts = await journal_read(
-        journal, instance_counts, journal, plan, generation=generation, since=watcher.since
-    )
-    # A watch cut short by a signal is a stop (exit 130); by a halt, the halt says why.
-    cut_short = not finished and result.halted is None
-    watched_result = dataclasses.replace(
-        result, instances=dict(counts), stopped=result.stopped or cut_short
-    )
-    if finished:  # a stopped run ends with rerun.run.finished, as before
-        watcher.events.emit(WatchFinished(dict(counts), watched_result.exit_code))
-    return watched_result
 
 
 async def _credentials(profile: str | None) -> tuple[CredentialsProvider, Credentials]:

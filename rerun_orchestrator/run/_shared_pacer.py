@@ -192,7 +192,8 @@ class SharedPacer:
         self.granted = 0
         self.throttles = 0
         self.cuts = 0
-        self._retry(lambda conn: conn.execute(_ENSURE, (account, api)))
+        # The row is made by the first statement that finds it missing (`_execute`), in a
+        # worker thread: building a pacer on the event loop waits for no database.
 
     def _once(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
         with self._connect() as conn:
@@ -284,6 +285,17 @@ class SharedPacer:
     def on_success(self) -> None:
         pass  # the recovery is the curve's, evaluated at each reservation
 
+    def close(self) -> None:
+        """Write the throttles told so far and stop the worker thread (blocks: call it off
+        the loop, e.g. `close_off_loop`). The pacer stays usable: a later throttle starts
+        a new worker (the registry may hand it to another run of this process)."""
+        with self._pending_lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=True)
+        with contextlib.suppress(Exception):  # a lost throttle was logged by `_throttled`
+            self.wait_throttles()
+
     def __repr__(self) -> str:
         return (
             f"SharedPacer({self._api}, rate={self._rate:.4g}/s, "
@@ -301,6 +313,17 @@ def shared_pacer_for(
     return SharedPacer(
         connect, account, api, rate, adaptive=adaptive, retry=getattr(journal, "retry", None)
     )
+
+
+async def close_off_loop(*closables: object) -> None:
+    """Call ``close()`` on each of `closables` that has one (a `SharedPacer`, a
+    `SharedGroupGate`: each stops a worker thread), in a worker thread; None is skipped.
+    The run session does this as it ends, so that no thread of its outlives the run."""
+    unique = {id(c): c for c in closables if c is not None}.values()
+    todo = [close for c in unique if callable(close := getattr(c, "close", None))]
+    if todo:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(lambda: [close() for close in todo])
 
 
 def replica_line(journal: object) -> str | None:

@@ -17,6 +17,7 @@ from datetime import date
 
 import psycopg
 import pytest
+import yaml
 
 from rerun_orchestrator._pg_server import ThrowawayServer
 
@@ -219,3 +220,72 @@ def test_a_replica_paused_past_its_leases_wakes_and_writes_nothing_twice(e2e, po
     assert paused.returncode == 0, out + err
     assert len(sim.calls()) == calls  # the woken replica sent nothing more
     e2e.assert_exactly_once(sim, jobs, START, DAYS)
+
+
+def test_a_groups_cap_holds_across_replicas(e2e, postgres_url) -> None:
+    """Two replicas, one group of 6 jobs, ``max_active_per_group: 3`` and
+    ``max_active_per_job: 2``: the simulator's peaks of active rerun instances never
+    above them (the group's counted per replica, two replicas could run 6), and every
+    day once."""
+    jobs = list(range(361, 367))
+    config = e2e.base_config(jobs, instance_wait_seconds=0, instance_run_seconds=0.4)
+    sim = e2e.simulator(config)
+    path = e2e.plan("group-cap", jobs, start=START, days=6, chunk_days=2, concurrency=4)
+    plan = yaml.safe_load(path.read_text())
+    plan["execution"].update(max_active_per_group=3, max_active_per_job=2)
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    args = e2e.run_args(path, sim.url, postgres_url, "--watch-poll", "0.1")  # type: ignore[arg-type]
+    replicas = [e2e.launch(*args, env=LEASE) for _ in range(2)]
+    try:
+        outputs = [finish(proc, f"replica {n}", 90) for n, proc in enumerate(replicas)]
+    finally:
+        for proc in replicas:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    for proc, (out, err) in zip(replicas, outputs, strict=True):
+        assert proc.returncode == 0, out + err
+    e2e.assert_exactly_once(sim, jobs, START, 6)
+    peaks = sim._get("/_simulator/peaks?trigger_type=2")
+    print(f"group peaks {peaks['groups']}")
+    assert peaks["groups"]["cn-hangzhou/ns-1/g1"]["active"] <= 3, peaks["groups"]
+    assert max(p["active"] for p in peaks["jobs"].values()) <= 2, peaks["jobs"]
+    sent = [int(out.split(" sent ")[1].split()[0]) for out, _ in outputs]
+    assert all(sent), f"a replica sent nothing: {sent}"  # both took part
+
+
+def test_a_groups_cap_survives_a_replica_killed_mid_run(e2e, postgres_url) -> None:
+    """A replica SIGKILLed while it holds slots of a capped group: its slots stop counting
+    once its leases expire, the survivor finishes (no wait for slots nobody gives back),
+    every day once, and the group's peak within the cap."""
+    jobs = list(range(381, 385))
+    config = e2e.base_config(jobs, instance_wait_seconds=0, instance_run_seconds=0.3)
+    sim = e2e.simulator(config)
+    path = e2e.plan("group-kill", jobs, start=START, days=6, chunk_days=1, concurrency=4)
+    plan = yaml.safe_load(path.read_text())
+    plan["execution"]["max_active_per_group"] = 2
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    args = e2e.run_args(path, sim.url, postgres_url, "--watch-poll", "0.1")  # type: ignore[arg-type]
+    victim = e2e.launch(*args, env=LEASE)
+    survivor = None
+    try:
+        wait_until(lambda: len(sim.calls()) >= 4 and bool(leases_of(postgres_url, victim.pid)))
+        survivor = e2e.launch(*args, env=LEASE)
+        wait_until(lambda: len(sim.calls()) >= 8)
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate(timeout=10)
+        sent_at_kill = len(sim.calls())
+        held = leases_of(postgres_url, victim.pid)  # never released: it was killed
+        out, err = finish(survivor, "the survivor", 90)
+    finally:
+        for proc in (victim, survivor):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert held, "the victim held no lease when killed"
+    assert sent_at_kill < len(jobs) * 6, "the kill did not fall mid-run"
+    assert survivor.returncode == 0, out + err
+    e2e.assert_exactly_once(sim, jobs, START, 6)
+    peaks = sim._get("/_simulator/peaks?trigger_type=2")
+    print(f"group peaks {peaks['groups']}")
+    assert peaks["groups"]["cn-hangzhou/ns-1/g1"]["active"] <= 2, peaks["groups"]

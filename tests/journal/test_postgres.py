@@ -57,20 +57,22 @@ def test_schema_versions_are_recorded_and_a_newer_one_is_refused(postgres_url) -
 
 
 def test_a_schema_3_journal_gains_the_shared_job_facts(postgres_url, chunk) -> None:
-    """Migration 4 on a journal that schema 3 wrote: its rows stay, the table appears."""
+    """Migrations 4 and 5 on a journal that schema 3 wrote: its rows stay, the tables appear."""
     with open_pg(postgres_url) as j:
         j.sync([chunk(1, D0)])
     with psycopg.connect(postgres_url, autocommit=True) as conn:  # back to schema 3
         conn.execute("DROP TABLE rerun_job_facts")
         conn.execute("DROP INDEX rerun_day_instances_active")
         conn.execute("ALTER TABLE rerun_quota DROP COLUMN w_max, DROP COLUMN cut_at")
-        conn.execute("DELETE FROM rerun_schema_version WHERE version = 4")
+        conn.execute("DROP TABLE rerun_group_slots")  # and migration 5's
+        conn.execute("DROP INDEX rerun_chunks_group_accepted")
+        conn.execute("DELETE FROM rerun_schema_version WHERE version >= 4")
     with open_pg(postgres_url) as j:
         assert len(list(j.records())) == 1
         assert j.job_facts() == {}
     with psycopg.connect(postgres_url) as conn:
         (version,) = conn.execute("SELECT MAX(version) FROM rerun_schema_version").fetchone()
-        assert version == SCHEMA_VERSION == 4
+        assert version == SCHEMA_VERSION == 5
 
 
 def test_a_job_checked_by_one_replica_is_not_asked_by_another(postgres_url) -> None:
