@@ -16,12 +16,16 @@ from rerun_orchestrator.cli import main
 from rerun_orchestrator.simulator import SimulatorConfig, SimulatorThread
 
 KEY, SECRET = "pf-key", "pf-secret-canary-1234"
-FAST = ["--read-rate", "100/s", "--no-progress", "--settle-seconds", "0"]
+# the plans send at the default 100/min: not what is tested here
+FAST = ["--read-rate", "100/s", "--rate", "100/s", "--no-progress", "--settle-seconds", "0"]
+FAST += ["--watch-poll", "0.1"]
 
 
 @pytest.fixture
 def sim(make_world: Callable[..., SimulatorConfig]) -> Iterator[SimulatorThread]:
-    thread = SimulatorThread(make_world())
+    # instances end at once: capacity (2 days at a time per job) still paces the sending,
+    # without 3 s of waiting and running per day
+    thread = SimulatorThread(make_world(instance_wait_seconds=0.0, instance_run_seconds=0.0))
     thread.start()
     try:
         yield thread
@@ -109,5 +113,6 @@ def test_simulate_runs_with_its_pre_flight(
         [{"jobs": [1, 2]}, {"jobs": [2], "windows": [{"start": "2024-02-01", "end": "2024-02-01"}]}]
     )
     journal = tmp_path / "sim.sqlite"
-    code = main(["run", str(plan), "--simulate", "--journal", str(journal), "--no-progress"])
+    argv = ["run", str(plan), "--simulate", "--journal", str(journal), "--no-progress"]
+    code = main([*argv, "--rate", "100/s", "--simulate-quota", "100/s"])
     assert code == 0
