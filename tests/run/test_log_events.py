@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from rerun_orchestrator._clock import FakeClock
 from rerun_orchestrator.journal import MemoryJournal, ReconcileOutcome
-from rerun_orchestrator.run import RateLimiter, run_plan
+from rerun_orchestrator.run import run_plan
 
 # What every event of a chunk of job 1, 2024-01-01..07, carries about where it is.
 WHERE = {
@@ -45,10 +45,8 @@ async def _run(write_plan, doubles, script, **kwargs: Any) -> tuple[list[dict[st
     clock = FakeClock()
     journal = MemoryJournal(clock=clock)
     client = doubles.Client(clock, script)
-    # a constant rate, so that a throttle's "rate it left" is the table's, not the clock's
-    limiter = RateLimiter(10.0, clock=clock)
     with capture_logs() as logs:
-        await run_plan(plan, client=client, journal=journal, clock=clock, limiter=limiter, **kwargs)
+        await run_plan(plan, client=client, journal=journal, clock=clock, **kwargs)
     (record,) = journal.records()
     return _without_run_id(logs), record.key
 
@@ -115,8 +113,8 @@ async def test_a_throttle_logs_the_rate_it_left_and_the_retrying_attempt(
             "retry_after_ms": None,
             "rate_before": 10.0,
             "rate_before_text": "10/s",
-            "rate": 10.0,  # a constant RateLimiter: the rate does not move
-            "rate_text": "10/s",
+            "rate": 7.0,  # the adaptive limiter's multiplicative decrease (x 0.7)
+            "rate_text": "7/s",
             "event": "rerun.throttle",
             "log_level": "warning",
         }
