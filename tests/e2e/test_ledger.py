@@ -247,3 +247,31 @@ def test_rerun_succeeded_reruns_each_covered_day_once_more(e2e_module, sim) -> N
     # once that rerun is complete, the flag starts another, deliberate one
     assert run_ok(e2e_module, sim, plan, journal, "--rerun-succeeded") == 4
     assert set(e2e_module.rerun_days(sim, [14, 15]).values()) == {3}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="reconciliation takes the previous rerun's instances (scheduled within its "
+    "300 s clock-skew allowance) as evidence that the deliberate rerun's unsent call applied",
+)
+def test_a_deliberate_rerun_killed_before_its_call_left_still_reruns_that_chunk(
+    e2e_module, sim
+) -> None:
+    """--rerun-succeeded killed once its first chunk is marked in flight, before the call is
+    written: the resume must send that chunk (its days were rerun once, not twice).
+
+    The deterministic form of what test_rerun_succeeded_reruns_each_covered_day_once_more
+    meets now and then, when its third call is marked but not yet on the wire at the kill.
+    """
+    tmp = e2e_module.tmp / "unsent"
+    tmp.mkdir()
+    journal = tmp / "j.sqlite"
+    plan = write_plan(tmp / "p.yaml", "unsent", [target([17], D0, 6)])
+    assert run_ok(e2e_module, sim, plan, journal) == 2
+    args = e2e_module.run_args(plan, sim.url, journal, "--rerun-succeeded")
+    before = len(sim.calls())
+    killed = e2e_module.run(*args, failpoints="after_mark_in_flight=1")
+    assert killed.returncode == -9
+    assert len(sim.calls()) == before  # nothing reached the server
+    run_ok(e2e_module, sim, plan, journal, "--rerun-succeeded")
+    assert set(e2e_module.rerun_days(sim, [17]).values()) == {2}
