@@ -19,9 +19,10 @@ demo: $(VENV)/.installed
 	$(BIN)/rerun-orchestrator run plans/demo.yaml --simulate --journal .rerun/demo.sqlite --report .rerun/demo-report.json
 	$(BIN)/rerun-orchestrator status --journal .rerun/demo.sqlite
 
-## test: lint, type-check and run the whole suite
+## test: lint, type-check and run the whole suite with branch coverage (subprocesses too;
+## fails under [tool.coverage.report] fail_under)
 test: $(VENV)/.installed lint typecheck
-	$(BIN)/pytest -n 2 --dist loadscope --durations=15
+	$(BIN)/pytest -n 2 --dist loadscope --durations=15 --cov --cov-report=term
 
 ## test-hostile: `make test` with every ambient variable it must ignore set to something odd
 ## (CI runs this: the suite must not notice; install first, pip needs the real HOME)

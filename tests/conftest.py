@@ -15,13 +15,18 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
+import yaml
 
 from rerun_orchestrator._pg_server import ServerUnavailableError, ThrowawayServer
+
+if TYPE_CHECKING:
+    from rerun_orchestrator.simulator import SimulatorConfig
 
 METADATA_OFF = {"ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true"}
 AMBIENT_PREFIXES = ("ALIBABA_CLOUD_", "ALICLOUD_", "ALIYUN_", "RERUN_ORCHESTRATOR_", "XDG_")
@@ -57,6 +62,68 @@ def hermetic_environment(
     for name, value in METADATA_OFF.items():
         monkeypatch.setenv(name, value)
     return home
+
+
+# -- The pre-flight's world --------------------------------------------------------------
+# A simulator that holds every kind of wrong job, and plans of target lists written to disk:
+# for the pre-flight's tests (tests/preflight) and the `check` command's (tests/cli).
+
+PF_KEY, PF_SECRET = "pf-key", "pf-secret-canary-1234"
+PF_REGION, PF_NS = "cn-hangzhou", "ns-1"
+
+
+def preflight_world(**overrides: Any) -> "SimulatorConfig":
+    """Good jobs 1-600 (MaxConcurrency 2, cron at 02:30) and 700 (default), a disabled 21,
+    a job 900 of group g2, a basic-edition group with job 300; no quota unless asked."""
+    from rerun_orchestrator.simulator import CredentialSpec, JobSpec, SimulatorConfig  # noqa: PLC0415
+
+    config: dict[str, Any] = {
+        "credentials": (CredentialSpec(PF_KEY, PF_SECRET),),
+        "jobs": (
+            JobSpec(
+                PF_REGION, PF_NS, "g1", ((1, 20), (22, 600)), max_concurrency=2, cron="0 30 2 * * ?"
+            ),
+            JobSpec(PF_REGION, PF_NS, "g1", ((21, 21),), enabled=False),
+            JobSpec(PF_REGION, PF_NS, "g1", ((700, 700),)),
+            JobSpec(PF_REGION, PF_NS, "g1", ((800, 800),), time_type=3, every_seconds=60),
+            JobSpec(PF_REGION, PF_NS, "g2", ((900, 900),)),
+            JobSpec(PF_REGION, PF_NS, "basic.group", ((300_000, 300_000),), edition="basic"),
+        ),
+        "quota": {},
+        "default_quota": None,
+    }
+    config.update(overrides)
+    return SimulatorConfig(**config)
+
+
+@pytest.fixture
+def make_world() -> Callable[..., "SimulatorConfig"]:
+    """`preflight_world`: keyword arguments replace its fields."""
+    return preflight_world
+
+
+@pytest.fixture
+def write_targets(tmp_path: Path) -> Callable[..., Path]:
+    """Write a plan of `targets` (each a dict with at least `jobs`) and return its path."""
+
+    def write(targets: list[dict[str, Any]], name: str = "pf") -> Path:
+        plan = {
+            "version": 1,
+            "name": name,
+            "timezone": "Asia/Shanghai",
+            "region": PF_REGION,
+            "namespace": PF_NS,
+            "group": "g1",
+            "data_time": "10:00:00",
+            "targets": [
+                {"windows": [{"start": "2024-01-01", "end": "2024-01-07"}], **t} for t in targets
+            ],
+        }
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(plan, sort_keys=False))
+        return path
+
+    return write
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------

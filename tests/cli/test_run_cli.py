@@ -33,7 +33,8 @@ def sim() -> Iterator[SimulatorThread]:
     config = SimulatorConfig(
         credentials=(CredentialSpec(KEY, SECRET),),
         jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 50),), max_concurrency=1000),),
-        quota={"RerunJob": None, "GetJobInstanceList": None},
+        quota={},
+        default_quota=None,  # no read is throttled: these tests are not about quota
         instance_wait_seconds=0.0,
         instance_run_seconds=0.0,
     )
@@ -164,6 +165,7 @@ def test_run_against_an_endpoint_and_no_secret_in_any_output(
             "--log-format",
             fmt,
             "--no-preflight",  # the pre-flight would refuse the plan: send, and see refusals
+            *("--read-rate", "200/s"),  # the guard's queries, not their pace, are tested here
         )
         assert result.returncode == 1, result.stderr[-2000:]  # job 99 refused
         outputs += [result.stdout, result.stderr, report.read_text()]
@@ -224,7 +226,7 @@ def test_sigint_stops_gracefully_and_a_resume_finishes(
     journal = tmp_path / "j.sqlite"
     # --no-preflight: about signals (2 x 10 GetJobInfo at 100/min would cost 11 s)
     args = [str(plan), "--endpoint", sim.url, "--journal", str(journal), "--no-preflight"]
-    args += ["--log-format", "json"]
+    args += ["--read-rate", "200/s", "--log-format", "json"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "rerun_orchestrator", "run", *args],
         cwd=tmp_path,
@@ -276,6 +278,7 @@ def test_second_sigint_stops_at_once_and_the_cut_call_is_reconciled(
     plan = plan_file(tmp_path, jobs=[1, 2], days=14, rate="2/s")
     journal = tmp_path / "j.sqlite"
     args = [str(plan), "--endpoint", sim.url, "--journal", str(journal), "--log-format", "json"]
+    args += ["--read-rate", "200/s"]  # the reconciliation's queries, not their pace
     proc = subprocess.Popen(
         [sys.executable, "-m", "rerun_orchestrator", "run", *args],
         cwd=tmp_path,
@@ -336,6 +339,9 @@ def test_journal_sync_chooses_how_durable_a_mark_is(
     monkeypatch.setattr(SqliteJournal, "open", spy)
     monkeypatch.chdir(tmp_path)
     plan = str(REPO / "plans" / "demo.yaml")
-    argv = ["run", plan, "--simulate", "--no-progress", "--log-format", "json", *flag]
+    # not watching (the demo's instances take seconds), nor at the demo's 10/s: the pragma
+    # is set when the journal opens, before any call
+    argv = ["run", plan, "--simulate", "--no-progress", "--no-watch", "--log-format", "json"]
+    argv += ["--rate", "1000/s", "--simulate-quota", "1000/s", *flag]
     assert main(argv) == 0
     assert seen == [synchronous]

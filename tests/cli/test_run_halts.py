@@ -44,7 +44,8 @@ def sim(start_simulator: Callable[[SimulatorConfig], SimulatorThread]) -> Simula
     config = SimulatorConfig(
         credentials=(CredentialSpec(KEY, "the-right-secret"),),
         jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 6),)),),
-        quota={"RerunJob": None, "GetJobInstanceList": None},
+        quota={},
+        default_quota=None,  # no read is throttled: refusals, not the quota, are tested
         instance_wait_seconds=0.0,
         instance_run_seconds=0.0,
     )
@@ -63,6 +64,7 @@ def test_a_wrong_secret_stops_the_run_and_leaves_every_chunk_sendable(
     plan.write_text(PLAN)
     journal = tmp_path / "j.sqlite"
     args = ["run", str(plan), "--endpoint", sim.url, "--journal", str(journal), "--no-progress"]
+    args += ["--read-rate", "200/s"]  # the lookback's reads and the watch's: not their pace
     args.append("--no-preflight")  # the pre-flight would refuse the key first (exit 2)
     args.append("--no-watch")  # about halting the sending; watching is tested in e2e
 
@@ -126,7 +128,8 @@ def test_a_missing_security_token_stops_the_run_as_a_wrong_one_does(
     config = SimulatorConfig(
         credentials=(CredentialSpec("sts-key", "sts-secret", security_token="the-token"),),
         jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 6),)),),
-        quota={"RerunJob": None, "GetJobInstanceList": None},
+        quota={},
+        default_quota=None,  # no read is throttled: refusals, not the quota, are tested
         instance_wait_seconds=0.0,
         instance_run_seconds=0.0,
     )
@@ -138,6 +141,7 @@ def test_a_missing_security_token_stops_the_run_as_a_wrong_one_does(
     plan.write_text(PLAN)
     journal = tmp_path / "j.sqlite"
     args = ["run", str(plan), "--endpoint", sim.url, "--journal", str(journal), "--no-progress"]
+    args += ["--read-rate", "200/s"]  # the lookback's reads and the watch's: not their pace
     # the pre-flight's first read is refused the same way: nothing is sent (exit 2) ...
     assert main(args) == 2
     assert "RerunJob" not in sim.simulator.counters()
@@ -168,6 +172,7 @@ def test_a_misspelled_group_sends_a_handful_of_calls_and_the_other_groups_go_on(
     )
     journal = tmp_path / "j.sqlite"
     args = ["run", str(plan), "--endpoint", sim.url, "--journal", str(journal), "--no-progress"]
+    args += ["--read-rate", "200/s"]  # the lookback's reads and the watch's: not their pace
     args.append("--no-preflight")  # the pre-flight would name the group first (exit 2)
 
     assert main(args) == 1

@@ -39,7 +39,10 @@ execution: {rate: 50/s}
 CONFIG = SimulatorConfig(
     credentials=(CredentialSpec(KEY, SECRET),),
     jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 1),), max_concurrency=100),),
-    quota={"RerunJob": None, "GetJobInstanceList": None},
+    # no quota at all: 80 fuzzed runs in a row would drain GetJobInfo's 100/min and each
+    # pre-flight would then back off (options, not throttling, are tested here)
+    quota={},
+    default_quota=None,
     instance_wait_seconds=0.0,
     instance_run_seconds=0.0,
 )
@@ -74,6 +77,9 @@ class Runner:
         journal = self.tmp / f"j{next(self.numbers)}.sqlite"
         argv = ["run", str(self.plan), "--endpoint", self.sim.url, "--journal", str(journal)]
         argv += ["--lookback", "0"]  # a fresh journal sends its days again: one call each
+        # The watch of the instant instances reads at once, not at 100/min after a 1 s poll
+        # (3 s a run); before `options`, so a fuzzed --read-rate still wins (the last does).
+        argv += ["--read-rate", "1000/s", "--watch-poll", "0.05"]
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             code = main([*argv, "--no-progress", *options])

@@ -45,7 +45,8 @@ def sim(start_simulator: Callable[[SimulatorConfig], SimulatorThread]) -> Simula
         # side by side: this is about stopping, not capacity (MaxConcurrency 1 would make `auto`
         # send each job's days one after another)
         jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 20),), max_concurrency=1000),),
-        quota={"RerunJob": None, "GetJobInstanceList": None},
+        quota={},
+        default_quota=None,  # GetJobInfo too: the pre-flight is not what is tested
         instance_wait_seconds=0.0,
         instance_run_seconds=0.0,
     )

@@ -32,7 +32,10 @@ RERUN = 2  # TriggerType of a rerun's instances
 # need not wait 10 s for them, and its queries may go as fast as the simulator allows.
 # No pre-flight: these tests are about RerunJob (their failpoints count its requests), and
 # the pre-flight has its own tests (tests/preflight).
+# The watch polls every 0.1 s, not 2 s: the instances are instant, and a run that watches
+# would otherwise wait out a whole poll before it could see them end.
 FAST = ("--settle-seconds", "0.3", "--read-rate", "200/s", "--no-progress", "--no-preflight")
+FAST += ("--watch-poll", "0.1")
 _START_TIMEOUT = 30.0
 
 

@@ -181,6 +181,8 @@ def test_the_default_journal_does_not_depend_on_the_working_directory(e2e_module
     home = tmp / "home"
     env = {"HOME": str(home), "XDG_STATE_HOME": "", "RERUN_ORCHESTRATOR_HOME": ""}
     args = ["run", str(plan), "--endpoint", sim.url, "--settle-seconds", "0.3", "--no-progress"]
+    # no --journal, but the other fast flags: where the journal is, not the reads' pace
+    args += ["--read-rate", "200/s", "--no-preflight", "--watch-poll", "0.1"]
     before = len(sim.calls())
     first = e2e_module.run(*args, env=env, cwd=tmp / "one")
     assert first.returncode == 0, first.stderr[-3000:]

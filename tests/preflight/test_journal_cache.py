@@ -60,10 +60,10 @@ def recorded_jobs(journal: Path) -> dict[int, JobFactsEntry]:
 
 
 def test_a_resumed_run_asks_nothing_it_checked_and_a_new_job_only(
-    sim: SimulatorThread, tmp_path: Path, write_plan: Callable[..., Path]
+    sim: SimulatorThread, tmp_path: Path, write_targets: Callable[..., Path]
 ) -> None:
     journal = tmp_path / "j.sqlite"
-    code, first = run_counting(sim, write_plan([{"jobs": [1, 2, 700]}]), journal)
+    code, first = run_counting(sim, write_targets([{"jobs": [1, 2, 700]}]), journal)
     assert (code, first["GetJobInfo"]) == (0, 3)
     facts = recorded_jobs(journal)
     assert sorted(facts) == [1, 2, 700]
@@ -73,20 +73,20 @@ def test_a_resumed_run_asks_nothing_it_checked_and_a_new_job_only(
     assert facts[1].professional is True
     assert facts[1].job == JobIdentity("cn-hangzhou", "ns-1", None, "g1", 1)
 
-    code, again = run_counting(sim, write_plan([{"jobs": [1, 2, 700]}]), journal)
+    code, again = run_counting(sim, write_targets([{"jobs": [1, 2, 700]}]), journal)
     assert (code, again["GetJobInfo"]) == (0, 0)
 
-    code, grown = run_counting(sim, write_plan([{"jobs": [1, 2, 700, 800]}]), journal)
+    code, grown = run_counting(sim, write_targets([{"jobs": [1, 2, 700, 800]}]), journal)
     assert (code, grown["GetJobInfo"]) == (0, 1)  # only the job added to the plan
     assert sorted(recorded_jobs(journal)) == [1, 2, 700, 800]
     assert recorded_jobs(journal)[800].time_type == 3
 
 
 def test_a_bad_job_is_not_kept_and_is_asked_again(
-    sim: SimulatorThread, tmp_path: Path, write_plan: Callable[..., Path]
+    sim: SimulatorThread, tmp_path: Path, write_targets: Callable[..., Path]
 ) -> None:
     journal = tmp_path / "j.sqlite"
-    plan = write_plan([{"jobs": [1, 21, 999]}])
+    plan = write_targets([{"jobs": [1, 21, 999]}])
     code, first = run_counting(sim, plan, journal)
     assert (code, first["GetJobInfo"], first["RerunJob"]) == (2, 3, 0)
     assert sorted(recorded_jobs(journal)) == [1]  # the good one only

@@ -51,10 +51,10 @@ def line_of(path: Path, text: str) -> int:
 
 
 async def test_every_kind_of_wrong_job_is_named_at_its_position(
-    write_plan: Callable[..., Path],
+    write_targets: Callable[..., Path],
     make_world: Any,
 ) -> None:
-    path = write_plan(
+    path = write_targets(
         [
             {"jobs": [1, 21, 999, 900]},
             {"group": "basic.group", "jobs": [300000]},
@@ -108,9 +108,9 @@ async def test_every_kind_of_wrong_job_is_named_at_its_position(
 
 
 async def test_a_range_is_one_entry_and_a_good_plan_is_ok(
-    write_plan: Callable[..., Path], make_world: Any
+    write_targets: Callable[..., Path], make_world: Any
 ) -> None:
-    path = write_plan(
+    path = write_targets(
         [
             {"jobs": ["1-20", 700]},
             {"jobs": [700], "windows": [{"start": "2024-03-01", "end": "2024-03-02"}]},
@@ -130,7 +130,7 @@ async def test_a_range_is_one_entry_and_a_good_plan_is_ok(
 
 
 async def test_500_jobs_are_checked_within_the_get_job_info_quota(
-    write_plan: Callable[..., Path],
+    write_targets: Callable[..., Path],
     make_world: Any,
 ) -> None:
     """At the real quota (100/min per API and account), measured at the simulator: no call
@@ -139,7 +139,7 @@ async def test_500_jobs_are_checked_within_the_get_job_info_quota(
     config = make_world(
         quota={"GetJobInfo": "100/min", "ListGroups": "100/min"}, default_quota=None
     )
-    path = write_plan([{"jobs": ["1-20", "22-501"]}])
+    path = write_targets([{"jobs": ["1-20", "22-501"]}])
     async with Simulator(config, clock=clock) as sim:
         started = clock.now()
         result = await check(sim, path, read_rate=Rate(100, 60), clock=clock)
@@ -153,9 +153,9 @@ async def test_500_jobs_are_checked_within_the_get_job_info_quota(
 
 
 async def test_transient_trouble_is_retried(
-    write_plan: Callable[..., Path], make_world: Any
+    write_targets: Callable[..., Path], make_world: Any
 ) -> None:
-    path = write_plan([{"jobs": ["1-10"]}])
+    path = write_targets([{"jobs": ["1-10"]}])
     async with Simulator(make_world()) as sim:
         sim.set_faults(
             [
@@ -175,9 +175,9 @@ async def test_transient_trouble_is_retried(
 
 
 async def test_refused_credentials_stop_at_once(
-    write_plan: Callable[..., Path], make_world: Any
+    write_targets: Callable[..., Path], make_world: Any
 ) -> None:
-    path = write_plan([{"jobs": ["1-50"]}])
+    path = write_targets([{"jobs": ["1-50"]}])
     async with Simulator(make_world()) as sim:
         result = await check(sim, path, secret="wrong")
         requests = sim.requests()
@@ -190,9 +190,9 @@ async def test_refused_credentials_stop_at_once(
 
 
 async def test_list_groups_refused_leaves_editions_unchecked(
-    write_plan: Callable[..., Path], make_world: Any
+    write_targets: Callable[..., Path], make_world: Any
 ) -> None:
-    path = write_plan([{"jobs": [1, 2]}])
+    path = write_targets([{"jobs": [1, 2]}])
     async with Simulator(make_world()) as sim:
         sim.set_faults([FaultRule("throttle", code="Forbidden.RAM", actions=("ListGroups",))])
         result = await check(sim, path)
@@ -202,9 +202,9 @@ async def test_list_groups_refused_leaves_editions_unchecked(
 
 
 async def test_the_cache_spares_known_good_jobs_only(
-    write_plan: Callable[..., Path], make_world: Any
+    write_targets: Callable[..., Path], make_world: Any
 ) -> None:
-    path = write_plan([{"jobs": [1, 2, 21]}])
+    path = write_targets([{"jobs": [1, 2, 21]}])
     cache = MemoryCache()
     async with Simulator(make_world()) as sim:
         first = await check(sim, path, cache=cache)
@@ -218,9 +218,9 @@ async def test_the_cache_spares_known_good_jobs_only(
 
 
 async def test_progress_is_reported_up_to_the_total(
-    write_plan: Callable[..., Path], make_world: Any
+    write_targets: Callable[..., Path], make_world: Any
 ) -> None:
-    path = write_plan([{"jobs": ["1-5", 999]}, {"group": "nosuch", "jobs": [6]}])
+    path = write_targets([{"jobs": ["1-5", 999]}, {"group": "nosuch", "jobs": [6]}])
     seen: list[tuple[int, int]] = []
     async with Simulator(make_world()) as sim:
         await check(sim, path, on_progress=lambda done, total: seen.append((done, total)))
@@ -229,11 +229,14 @@ async def test_progress_is_reported_up_to_the_total(
 
 
 async def test_two_checks_of_one_account_share_one_read_budget(
-    write_plan: Callable[..., Path], make_world: Any
+    write_targets: Callable[..., Path], make_world: Any
 ) -> None:
     clock = FakeClock(wall_start=time.time())
     config = make_world(quota={"GetJobInfo": "100/min", "ListGroups": "100/min"})
-    first, second = write_plan([{"jobs": ["1-20"]}], "a"), write_plan([{"jobs": ["22-41"]}], "b")
+    first, second = (
+        write_targets([{"jobs": ["1-20"]}], "a"),
+        write_targets([{"jobs": ["22-41"]}], "b"),
+    )
     limiters = LimiterRegistry()
     async with Simulator(config, clock=clock) as sim:
         async with anyio.create_task_group() as tg:
@@ -250,9 +253,9 @@ async def test_two_checks_of_one_account_share_one_read_budget(
 
 
 async def test_a_namespace_with_and_without_a_source_in_one_plan(
-    write_plan: Callable[..., Path], make_world: Any
+    write_targets: Callable[..., Path], make_world: Any
 ) -> None:
-    path = write_plan([{"jobs": [999]}, {"namespace_source": "schedulerx", "jobs": [998]}])
+    path = write_targets([{"jobs": [999]}, {"namespace_source": "schedulerx", "jobs": [998]}])
     async with Simulator(make_world()) as sim:
         result = await check(sim, path)
     kinds = [(p.ref.namespace_source, p.kind) for p in result.report.problems]
@@ -263,9 +266,9 @@ async def test_a_namespace_with_and_without_a_source_in_one_plan(
 
 
 async def test_a_group_missing_from_list_groups_is_confirmed_with_one_job(
-    write_plan: Callable[..., Path], make_world: Any
+    write_targets: Callable[..., Path], make_world: Any
 ) -> None:
-    path = write_plan([{"group": "nosuch", "jobs": ["1-40"]}])
+    path = write_targets([{"group": "nosuch", "jobs": ["1-40"]}])
     async with Simulator(make_world()) as sim:
         result = await check(sim, path)
         asked = Counter(r["action"] for r in sim.requests())
@@ -275,7 +278,7 @@ async def test_a_group_missing_from_list_groups_is_confirmed_with_one_job(
 
 
 async def test_a_group_list_groups_does_not_show_is_still_checked(
-    write_plan: Callable[..., Path],
+    write_targets: Callable[..., Path],
 ) -> None:
     """ListGroups may show less than the caller can see: GetJobInfo has the last word."""
 
@@ -290,7 +293,7 @@ async def test_a_group_list_groups_does_not_show_is_still_checked(
             self.asked.append(kw["job_id"])
             return JobInfo(job_id=kw["job_id"], name="j", status=1, max_concurrency=3)
 
-    path = write_plan([{"jobs": [1, 2, 3]}])
+    path = write_targets([{"jobs": [1, 2, 3]}])
     client = PartialListing()
     result = await preflight_plan(
         load_plan(path), client, account=KEY, read_rate=FAST, limiters=LimiterRegistry()

@@ -16,12 +16,16 @@ from rerun_orchestrator.cli import main
 from rerun_orchestrator.simulator import SimulatorConfig, SimulatorThread
 
 KEY, SECRET = "pf-key", "pf-secret-canary-1234"
-FAST = ["--read-rate", "100/s", "--no-progress", "--settle-seconds", "0"]
+# the plans send at the default 100/min: not what is tested here
+FAST = ["--read-rate", "100/s", "--rate", "100/s", "--no-progress", "--settle-seconds", "0"]
+FAST += ["--watch-poll", "0.1"]
 
 
 @pytest.fixture
 def sim(make_world: Callable[..., SimulatorConfig]) -> Iterator[SimulatorThread]:
-    thread = SimulatorThread(make_world())
+    # instances end at once: capacity (2 days at a time per job) still paces the sending,
+    # without 3 s of waiting and running per day
+    thread = SimulatorThread(make_world(instance_wait_seconds=0.0, instance_run_seconds=0.0))
     thread.start()
     try:
         yield thread
@@ -42,9 +46,9 @@ def run(sim: SimulatorThread, plan: Path, tmp_path: Path, *extra: str) -> int:
 
 
 def test_one_wrong_job_sends_nothing_and_names_every_bad_job(
-    sim: SimulatorThread, tmp_path: Path, write_plan: Callable[..., Path], capsys: Any
+    sim: SimulatorThread, tmp_path: Path, write_targets: Callable[..., Path], capsys: Any
 ) -> None:
-    plan = write_plan([{"jobs": ["1-5", 999, 21]}, {"group": "nosuch", "jobs": [6]}])
+    plan = write_targets([{"jobs": ["1-5", 999, 21]}, {"group": "nosuch", "jobs": [6]}])
     assert run(sim, plan, tmp_path) == 2
     err = capsys.readouterr().err
     assert sim.calls() == []
@@ -60,9 +64,9 @@ def test_one_wrong_job_sends_nothing_and_names_every_bad_job(
 
 
 def test_a_good_plan_runs_after_its_pre_flight(
-    sim: SimulatorThread, tmp_path: Path, write_plan: Callable[..., Path]
+    sim: SimulatorThread, tmp_path: Path, write_targets: Callable[..., Path]
 ) -> None:
-    plan = write_plan([{"jobs": [1, 2]}])
+    plan = write_targets([{"jobs": [1, 2]}])
     assert run(sim, plan, tmp_path) == 0
     order = [r["action"] for r in sim.requests()]
     first_rerun = order.index("RerunJob")
@@ -78,9 +82,9 @@ def test_a_good_plan_runs_after_its_pre_flight(
 
 
 def test_no_preflight_skips_it(
-    sim: SimulatorThread, tmp_path: Path, write_plan: Callable[..., Path]
+    sim: SimulatorThread, tmp_path: Path, write_targets: Callable[..., Path]
 ) -> None:
-    plan = write_plan([{"jobs": [1, 999]}])
+    plan = write_targets([{"jobs": [1, 999]}])
     assert run(sim, plan, tmp_path, "--no-preflight") == 1  # 999 refused by RerunJob
     actions = Counter(r["action"] for r in sim.requests())
     assert actions["GetJobInfo"] == actions["ListGroups"] == 0
@@ -90,24 +94,25 @@ def test_no_preflight_skips_it(
 def test_a_refused_key_is_found_before_any_rerun(
     sim: SimulatorThread,
     tmp_path: Path,
-    write_plan: Callable[..., Path],
+    write_targets: Callable[..., Path],
     monkeypatch: pytest.MonkeyPatch,
     capsys: Any,
 ) -> None:
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "a-wrong-secret")
-    plan = write_plan([{"jobs": ["1-30"]}])
+    plan = write_targets([{"jobs": ["1-30"]}])
     assert run(sim, plan, tmp_path) == 2
     assert "SignatureDoesNotMatch" in capsys.readouterr().err
     assert len(sim.requests()) == 1  # one refusal, not 30 (nor 30 RerunJob)
 
 
 def test_simulate_runs_with_its_pre_flight(
-    tmp_path: Path, write_plan: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, write_targets: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
-    plan = write_plan(
+    plan = write_targets(
         [{"jobs": [1, 2]}, {"jobs": [2], "windows": [{"start": "2024-02-01", "end": "2024-02-01"}]}]
     )
     journal = tmp_path / "sim.sqlite"
-    code = main(["run", str(plan), "--simulate", "--journal", str(journal), "--no-progress"])
+    argv = ["run", str(plan), "--simulate", "--journal", str(journal), "--no-progress"]
+    code = main([*argv, "--rate", "100/s", "--simulate-quota", "100/s"])
     assert code == 0

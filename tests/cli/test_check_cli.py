@@ -34,9 +34,9 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_bad_jobs_are_printed_at_their_positions_and_exit_2(
-    sim: SimulatorThread, keys: None, write_plan: Callable[..., Path], capsys: Any
+    sim: SimulatorThread, keys: None, write_targets: Callable[..., Path], capsys: Any
 ) -> None:
-    path = write_plan([{"jobs": [1, 999]}, {"group": "basic.group", "jobs": [300000]}])
+    path = write_targets([{"jobs": [1, 999]}, {"group": "basic.group", "jobs": [300000]}])
     assert main(["check", str(path), "--endpoint", sim.url, *FAST]) == 2
     out, err = capsys.readouterr()
     lines = [line for line in err.splitlines() if ": job " in line]
@@ -55,10 +55,10 @@ def test_bad_jobs_are_printed_at_their_positions_and_exit_2(
 
 
 def test_a_good_plan_exits_0_and_json_tells_what_the_run_will_use(
-    sim: SimulatorThread, keys: None, write_plan: Callable[..., Path], capsys: Any
+    sim: SimulatorThread, keys: None, write_targets: Callable[..., Path], capsys: Any
 ) -> None:
-    first = write_plan([{"jobs": ["1-3"]}], "first")
-    second = write_plan([{"jobs": [3, 700, 800]}], "second")
+    first = write_targets([{"jobs": ["1-3"]}], "first")
+    second = write_targets([{"jobs": [3, 700, 800]}], "second")
     code = main(
         ["check", str(first), str(second), "--endpoint", sim.url, "--format", "json", *FAST]
     )
@@ -86,10 +86,10 @@ def test_a_good_plan_exits_0_and_json_tells_what_the_run_will_use(
 
 
 def test_simulate_knows_every_job_of_the_plan(
-    write_plan: Callable[..., Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
+    write_targets: Callable[..., Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
-    path = write_plan(
+    path = write_targets(
         [
             {"jobs": [1, 5]},
             {
@@ -107,8 +107,10 @@ def test_simulate_knows_every_job_of_the_plan(
     assert out.strip() == f"{path}: 1 bad job of 3"
 
 
-def test_usage_errors_exit_2(write_plan: Callable[..., Path], capsys: Any, tmp_path: Path) -> None:
-    path = write_plan([{"jobs": [1]}])
+def test_usage_errors_exit_2(
+    write_targets: Callable[..., Path], capsys: Any, tmp_path: Path
+) -> None:
+    path = write_targets([{"jobs": [1]}])
     assert main(["check", str(path), "--simulate", "--endpoint", "http://127.0.0.1:1"]) == 2
     assert "exclude each other" in capsys.readouterr().err
     assert main(["check", str(path), "--endpoint", "http://example.com"]) == 2
@@ -120,9 +122,9 @@ def test_usage_errors_exit_2(write_plan: Callable[..., Path], capsys: Any, tmp_p
 
 
 def test_github_format_annotates_each_bad_job(
-    sim: SimulatorThread, keys: None, write_plan: Callable[..., Path], capsys: Any
+    sim: SimulatorThread, keys: None, write_targets: Callable[..., Path], capsys: Any
 ) -> None:
-    path = write_plan([{"jobs": [1, 999]}])
+    path = write_targets([{"jobs": [1, 999]}])
     assert main(["check", str(path), "--endpoint", sim.url, "--format", "github", *FAST]) == 2
     out, err = capsys.readouterr()
     [line] = out.splitlines()
