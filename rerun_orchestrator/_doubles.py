@@ -18,7 +18,6 @@ import anyio
 
 from ._clock import Clock
 from .journal._model import ChunkRecord, ReconcileOutcome, Reconciliation
-from .run._claims import NO_CLAIMS, PriorClaims
 from .schedulerx._classify import classified
 from .schedulerx._wire import ApiResponse, AttemptResult, RerunJobParams, Verdict
 
@@ -131,9 +130,7 @@ class ScriptedReconciler:
     settle: float = 10.0
     asked: list[tuple[float, ChunkRecord]] = field(default_factory=list)
 
-    async def reconcile(
-        self, record: ChunkRecord, claims: PriorClaims = NO_CLAIMS
-    ) -> Reconciliation:
+    async def reconcile(self, record: ChunkRecord) -> Reconciliation:
         self.asked.append((self.clock.now(), record))
         await self.clock.sleep(self.settle)
         verdict = self.outcome(record)

@@ -84,6 +84,11 @@ def add_parser(commands: argparse._SubParsersAction[Parser]) -> None:
     run.add_argument(
         "--settle-seconds", type=types.seconds(minimum=0.0), default=10.0, help=argparse.SUPPRESS
     )
+    # ... and how far behind ours the server's clock may be (5 minutes; a test's simulator
+    # shares our clock, so that a deliberate rerun need not wait that long after the first).
+    run.add_argument(
+        "--clock-skew", type=types.seconds(minimum=0.0), default=300.0, help=argparse.SUPPRESS
+    )
     _add_neighbour_options(run)
 
 

@@ -81,6 +81,7 @@ def prepare(args: argparse.Namespace) -> tuple[Plan, RunOptions]:
         retry_failed=args.retry_failed,
         progress=not args.no_progress and sys.stderr.isatty(),
         settle_seconds=args.settle_seconds,
+        clock_skew=getattr(args, "clock_skew", 300.0),
         timeouts=timeouts_of(args.timeout),
         simulate_quota=simulate_quota,
         read_rate=read_rate,

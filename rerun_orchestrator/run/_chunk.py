@@ -27,6 +27,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result
 
 from .._clock import Clock
@@ -39,7 +40,6 @@ from ._admission import Admission, Gate, RateGate, SlotGate, Ticket
 from ._attempt import RerunClient, pace_by, send
 from ._backoff import Backoff, RetryBudget
 from ._breaker import LocationBreaker
-from ._claims import prior_claims
 from ._concurrency import ConcurrencyLimiter
 from ._doubt import ChunkReconciler, ask, is_doubtful, status_after
 from ._events import EventSink
@@ -49,9 +49,12 @@ from ._offloop import journal_read
 from ._policy import ON_VERDICT, Action, halts_the_run
 from ._report_events import ChunkReporter
 from ._result import RunStats
+from ._separation import DEFAULT_CLOCK_SKEW, MARGIN, hold_of
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
+
+_log = structlog.get_logger("rerun_orchestrator.run")
 
 # The pause of a chunk between two rounds of `max_attempts` transient answers: equal
 # jitter over a ceiling that doubles per round, from ROUND_PAUSE_BASE to ROUND_PAUSE_CAP.
@@ -103,6 +106,8 @@ class ChunkRunner:
     round_pause: Backoff = field(default_factory=lambda: Backoff(ROUND_PAUSE_BASE, ROUND_PAUSE_CAP))
     # more gates each attempt passes after its slot, before its token (run windows)
     gates: Sequence[Gate] = ()
+    # a chunk is sent no sooner than this after another record of its days was answered
+    separation: float = DEFAULT_CLOCK_SKEW + MARGIN
     _sendable: frozenset[ChunkStatus] = field(init=False)
     _admission: Admission = field(init=False)
     _gate: RetryGate = field(init=False)
@@ -146,6 +151,8 @@ class ChunkRunner:
             if settled is not ReconcileOutcome.ABSENT:
                 return
         elif record.status not in self._sendable:
+            return
+        if await self._held(record):
             return
         step = await self._round(state)
         while step.requeue:  # transient trouble outlasted a round: pause, then another
@@ -320,6 +327,26 @@ class ChunkRunner:
         self.stats.moved(state.status, status)
         state.status = status
 
+    async def _held(self, record: ChunkRecord) -> bool:
+        """Wait out another record's answer of the same days; True if the chunk may not be
+        sent in this run at all (another record of its days is in doubt)."""
+        while True:
+            hold = await journal_read(
+                self.journal,
+                hold_of,
+                self.journal,
+                record,
+                separation=self.separation,
+                now=self.clock.wall(),
+            )
+            if hold is None:
+                return False
+            if hold.until is None:
+                _log.warning("rerun.chunk.held", chunk=record.key, by=hold.by, reason=hold.reason)
+                return True
+            _log.info("rerun.chunk.separated", chunk=record.key, by=hold.by, reason=hold.reason)
+            await self.stop.sleep(self.clock.sleep, max(0.0, hold.until - self.clock.wall()))
+
     # -- reconciliation ----------------------------------------------------------------
 
     async def _reconcile(self, state: _ChunkState, record: ChunkRecord) -> ReconcileOutcome:
@@ -327,8 +354,7 @@ class ChunkRunner:
 
         Raises `StoppedError` if a stop cuts the wait short (the chunk stays doubtful).
         """
-        claims = await journal_read(self.journal, prior_claims, self.journal, record)
-        verdict = await ask(self.reconciler, record, self.stop, claims)
+        verdict = await ask(self.reconciler, record, self.stop)
         self._report.reconciled(record.chunk, verdict)
         status = status_after(verdict)
         success = status is ChunkStatus.SUCCEEDED

@@ -10,7 +10,6 @@ from typing import Protocol
 
 from ..journal._model import ChunkRecord, ChunkStatus, ReconcileOutcome, Reconciliation
 from ..schedulerx._classify import is_explicit_refusal
-from ._claims import NO_CLAIMS, PriorClaims
 from ._policy import ON_RECONCILIATION, Action
 from ._stop import StopSignal
 
@@ -24,12 +23,7 @@ _STATUS_AFTER = {
 class ChunkReconciler(Protocol):
     """What the executor needs to settle a doubtful chunk (`run.Reconciler` has it)."""
 
-    async def reconcile(
-        self, record: ChunkRecord, claims: PriorClaims = NO_CLAIMS
-    ) -> Reconciliation:
-        """The verdict on `record`'s last attempt; `claims` are other records' instances of
-        the same days, never to be taken for this attempt's."""
-        ...
+    async def reconcile(self, record: ChunkRecord) -> Reconciliation: ...
 
 
 def is_doubtful(record: ChunkRecord, *, retry_failed: bool) -> bool:
@@ -47,10 +41,7 @@ def is_doubtful(record: ChunkRecord, *, retry_failed: bool) -> bool:
 
 
 async def ask(
-    reconciler: ChunkReconciler | None,
-    record: ChunkRecord,
-    stop: StopSignal,
-    claims: PriorClaims = NO_CLAIMS,
+    reconciler: ChunkReconciler | None, record: ChunkRecord, stop: StopSignal
 ) -> Reconciliation:
     """The reconciler's verdict on `record`; UNDECIDABLE without one or if it fails.
 
@@ -64,7 +55,7 @@ async def ask(
         )
     with stop.waiting():
         try:
-            verdict = await reconciler.reconcile(record, claims)
+            verdict = await reconciler.reconcile(record)
         except Exception as exc:  # failures are results; the chunk stays doubtful
             verdict = Reconciliation(
                 ReconcileOutcome.UNDECIDABLE,

@@ -18,12 +18,6 @@ refuses a page without ``JobInstanceDetails`` or with rows lacking their trigger
 times) in which nothing could be ours. A row on the chunk's days, scheduled since the
 attempt began, whose trigger type is not a rerun's is exactly such a doubt (a server that
 labels reruns differently): UNDECIDABLE, never ABSENT.
-
-Other records of the same days (an earlier generation's, when a deliberate rerun began within
-the skew of it) may own instances in the window: `PriorClaims` says which ids are theirs and
-how many of each day's instances they may own unidentified (`_claims.py`). Only instances
-beyond those prove this attempt's; as many as the claims, or fewer, leave the day contested:
-UNDECIDABLE, because those instances may be older than the window or not.
 """
 
 from __future__ import annotations
@@ -35,7 +29,6 @@ from zoneinfo import ZoneInfo
 from ..journal._model import ReconcileOutcome, Reconciliation
 from ..plan._model import Chunk
 from ..schedulerx._wire import JobInstance, TriggerType
-from ._claims import NO_CLAIMS, PriorClaims
 
 RERUN_TRIGGER_TYPES: frozenset[int] = frozenset({int(TriggerType.RERUN)})
 _SERVER_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -63,7 +56,6 @@ def judge_instances(
     timezone: str,
     skew: float,
     trigger_types: Collection[int] = RERUN_TRIGGER_TYPES,
-    claims: PriorClaims = NO_CLAIMS,
 ) -> Reconciliation:
     """Decide from a job's instances whether the attempt begun at `attempt_started_at` applied.
 
@@ -74,8 +66,6 @@ def judge_instances(
         timezone: the server's (= the plan's) zone, in which its time strings are written.
         skew: seconds the server's clock may be behind ours.
         trigger_types: what a rerun's instances carry (2 on SchedulerX, by the docs).
-        claims: what other records of these days own (their ids, and per day how many
-            instances they may own that the journal cannot name).
 
     Returns:
         FOUND with the instance ids when every day has one; ABSENT when none has;
@@ -88,7 +78,7 @@ def judge_instances(
     found: dict[date, set[int]] = {}
     unreadable = suspect = 0
     for instance in instances:
-        if instance.job_id != chunk.job_id or instance.instance_id in claims.ids:
+        if instance.job_id != chunk.job_id:
             continue
         try:
             day = data_day(instance.data_time)
@@ -109,18 +99,8 @@ def judge_instances(
         else:
             suspect += 1
 
-    contested = _contested(found, claims, earliest)
     ids = tuple(sorted({i for day_ids in found.values() for i in day_ids}))
     since = datetime.fromtimestamp(earliest, zone).strftime(_SERVER_FORMAT)
-    if contested:
-        return Reconciliation(
-            ReconcileOutcome.UNDECIDABLE,
-            f"the rerun instances of {_days(contested)}, scheduled since {since}, may belong "
-            "to another record of the same days (an earlier rerun begun within the allowed "
-            "clock skew, whose instances this journal cannot name): check them in the "
-            "console, then settle the chunk by hand",
-            ids,
-        )
     if len(found) == len(wanted):
         doubled = sum(1 for day_ids in found.values() if len(day_ids) > 1)
         note = f"; {doubled} day(s) have more than one such instance" if doubled else ""
@@ -155,15 +135,6 @@ def judge_instances(
         f"(missing {_days(missing)}); the rerun may have been applied in part: "
         "check the console, then settle the chunk by hand",
         ids,
-    )
-
-
-def _contested(found: dict[date, set[int]], claims: PriorClaims, since: float) -> list[date]:
-    """Days with no more instances than other records may own unidentified: each may be
-    theirs or this attempt's (theirs may be older than the window or not), so neither
-    FOUND nor ABSENT can be said of them. A day with more instances has one of ours."""
-    return sorted(
-        day for day, day_ids in found.items() if len(day_ids) <= claims.unnamed_on(day, since=since)
     )
 
 

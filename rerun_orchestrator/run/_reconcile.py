@@ -22,7 +22,6 @@ from .._logs import get_logger
 from ..journal._model import ChunkRecord, ReconcileOutcome, Reconciliation
 from ..plan._model import Chunk
 from ..schedulerx._wire import JobInstance
-from ._claims import NO_CLAIMS, PriorClaims
 from ._finder import InstanceFinder, InstanceLister, UnansweredError, time_windows
 from ._judge import RERUN_TRIGGER_TYPES, judge_instances
 
@@ -83,13 +82,8 @@ class Reconciler:
         self._skew = clock_skew_seconds
         self._trigger_types = frozenset(trigger_types)
 
-    async def reconcile(
-        self, record: ChunkRecord, claims: PriorClaims = NO_CLAIMS
-    ) -> Reconciliation:
-        """What became of `record`'s last attempt. Never raises for an API failure.
-
-        `claims`: what the journal's other records of these days own (`prior_claims`):
-        their instances are never taken for this attempt's."""
+    async def reconcile(self, record: ChunkRecord) -> Reconciliation:
+        """What became of `record`'s last attempt. Never raises for an API failure."""
         chunk = record.chunk
         started = record.attempt_started_at
         if started is None:
@@ -122,7 +116,6 @@ class Reconciler:
                 timezone=self._timezone,
                 skew=self._skew,
                 trigger_types=self._trigger_types,
-                claims=claims,
             )
         self._log_result(chunk, verdict, queries=queries)
         return verdict

@@ -12,6 +12,7 @@ from ..plan._model import Rate
 from ..schedulerx import Timeouts
 from ._guard import DEFAULT_LOOKBACK_SECONDS
 from ._options import new_run_id
+from ._separation import DEFAULT_CLOCK_SKEW
 from ._stall import DEFAULT_STALL_TIMEOUT
 
 
@@ -37,6 +38,7 @@ class RunOptions:
     watch: bool = True
     watch_poll: float = 2.0
     appear_seconds: float = 600.0
+    clock_skew: float = DEFAULT_CLOCK_SKEW  # --clock-skew (tests): the server clock's lag
     profile: str | None = None  # --profile: that profile only (see default_credentials_provider)
     run_id: str = field(default_factory=new_run_id)  # the logs' and the report's
 

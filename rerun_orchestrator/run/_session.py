@@ -145,6 +145,7 @@ async def execute(
             timezone=plan.timezone,
             acquire=reads.acquire,
             settle_seconds=options.settle_seconds,
+            clock_skew_seconds=options.clock_skew,
         )
         guard = None
         # --simulate starts a new, empty simulator: nothing could be found on it.
@@ -207,7 +208,7 @@ async def execute(
                     stall_timeout=options.stall_timeout,
                     stop_requested=lambda: requests.requested,
                     ignore_windows=options.ignore_windows,
-                    policy=RunPolicy(run_id=options.run_id),
+                    policy=RunPolicy(run_id=options.run_id, clock_skew=options.clock_skew),
                     capacity=neighbour.capacity,
                     gates=neighbour.gates,
                 )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -38,7 +38,6 @@ from ..journal._view import job_view, plan_jobs
 from ..plan._plan import Plan
 from ..schedulerx._errors import ApiCallError
 from ..schedulerx._wire import JobInstance
-from ._claims import claimed_ids
 from ._events import EventSink, InstanceChanged
 from ._finder import InstanceSource, time_windows
 from ._judge import RERUN_TRIGGER_TYPES, data_day, server_time_to_epoch
@@ -191,10 +190,7 @@ class InstanceWatcher:
             if listed is None:  # not answered: silence is not absence
                 return False
             found[reading] = [i for i in listed if i.job_id == job.job_id]
-        claimed = await journal_read(
-            self.journal, claimed_ids, self.journal, job, first, last, {d.record.key for d in days}
-        )
-        matched = {r: _match(days, rows, zone, claimed) for r, rows in found.items()}
+        matched = {r: _match(days, rows, zone) for r, rows in found.items()}
         if self._reading is None:
             hits = [r for r, m in matched.items() if m]
             if len(hits) == 1 and len(matched) == 2:
@@ -308,12 +304,10 @@ def _unknown(base: DayInstance, now: float, why: str) -> DayInstance:
 
 
 def _match(
-    days: list[OpenDay], rows: Iterable[JobInstance], zone: ZoneInfo, claimed: Collection[int]
+    days: list[OpenDay], rows: Iterable[JobInstance], zone: ZoneInfo
 ) -> dict[tuple[str, date], JobInstance]:
     """Each open day's instance among `rows`: the known id if there is one, else the rerun
-    instance of that data day scheduled after the day's attempt began (the earliest), never
-    one the journal gives to another record (`claimed`: an earlier generation's, which may
-    fall inside the skew)."""
+    instance of that data day scheduled after the day's attempt began (the earliest)."""
     wanted: dict[date, list[OpenDay]] = defaultdict(list)
     for d in days:
         wanted[d.day].append(d)
@@ -325,7 +319,7 @@ def _match(
             d = by_id[row.instance_id]
             out[(d.record.key, d.day)] = row
             continue
-        if row.trigger_type not in RERUN_TRIGGER_TYPES or row.instance_id in claimed:
+        if row.trigger_type not in RERUN_TRIGGER_TYPES:
             continue
         try:
             day = data_day(row.data_time)

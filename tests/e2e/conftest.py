@@ -35,7 +35,7 @@ RERUN = 2  # TriggerType of a rerun's instances
 # The watch polls every 0.1 s, not 2 s: the instances are instant, and a run that watches
 # would otherwise wait out a whole poll before it could see them end.
 FAST = ("--settle-seconds", "0.3", "--read-rate", "200/s", "--no-progress", "--no-preflight")
-FAST += ("--watch-poll", "0.1")
+FAST += ("--watch-poll", "0.1", "--clock-skew", "1")
 _START_TIMEOUT = 30.0
 
 

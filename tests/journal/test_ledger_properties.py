@@ -37,7 +37,6 @@ from rerun_orchestrator.plan._calendar import cut_window
 from rerun_orchestrator.plan._model import Execution, Rate
 from rerun_orchestrator.plan._plan import Plan, Target, Window
 from rerun_orchestrator.run import run_plan
-from rerun_orchestrator.run._claims import NO_CLAIMS, PriorClaims
 from rerun_orchestrator.schedulerx import ApiResponse, AttemptResult, RerunJobParams, Verdict
 
 TZ = "Asia/Shanghai"
@@ -77,9 +76,7 @@ class FakeServer:
             Verdict.SUCCEEDED, "accepted", ApiResponse(200, f"R{self.calls}", 200, True, None)
         )
 
-    async def reconcile(
-        self, record: ChunkRecord, claims: PriorClaims = NO_CLAIMS
-    ) -> Reconciliation:
+    async def reconcile(self, record: ChunkRecord) -> Reconciliation:
         chunk = record.chunk
         if (chunk.job_id, chunk.first_day, chunk.last_day) in self.applied:
             return Reconciliation(ReconcileOutcome.FOUND, "found", (1,))

@@ -1,0 +1,84 @@
+"""Two attempts on one (job, day) are never closer than the clock skew, nor made while
+another may still have applied: so the instances in an attempt's evidence window are its own.
+
+Reconciliation judges a doubtful attempt by the rerun instances of its days scheduled since
+the attempt began, less the clock skew the server's clock may be behind ours (5 minutes).
+Another record of the same days (a deliberate rerun, `--rerun-succeeded`, a second
+generation beside the first) would put its own instances in that window if it had been
+sent within the skew, and they cannot be told apart: taken for this attempt's, a chunk
+never sent is settled succeeded and its days silently not rerun; taken for the other's, an
+applied attempt is resent and its days rerun twice.
+
+So the evidence is kept clean at the source, before a chunk is sent:
+- while another record of its days is in flight or unknown (its attempt may have applied,
+  and its own window would take this chunk's instances for its), the chunk is held back:
+  it stays pending for a later run, once that record is reconciled or settled;
+- within `separation` seconds (the skew and a margin) of the last answer another record of
+  its days got, the chunk waits until they have passed: that record's instances are then
+  older than the window of this chunk's attempt, and this chunk's are newer than the
+  other's answer (its window is closed: it succeeded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ..journal._model import ChunkRecord, ChunkStatus, JobIdentity
+from ..journal._store import Journal
+
+DEFAULT_CLOCK_SKEW = 300.0  # how far behind ours the server's clock may be (the reconciler's)
+MARGIN = 2.0  # whole-second server times, and our clock's own steps
+_DOUBTFUL = frozenset({ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN})
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Why a chunk may not be sent yet: until `until` (wall seconds), or, if None, until
+    another record is settled (by a later run's reconciliation, or by hand)."""
+
+    reason: str
+    until: float | None = None
+    by: str | None = None  # the other record's key
+
+
+def hold_of(journal: Journal, record: ChunkRecord, *, separation: float, now: float) -> Hold | None:
+    """What keeps `record` from being sent now, or None (send it)."""
+    chunk = record.chunk
+    others = [
+        other
+        for other in journal.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
+        if other.key != record.key
+    ]
+    for other in others:
+        if other.status in _DOUBTFUL:
+            return Hold(
+                f"another record of these days ({other.key}) is {other.status}: its attempt "
+                "may have applied; once it is reconciled (the next run of its plan) or "
+                "settled, this chunk is sent",
+                by=other.key,
+            )
+    recent = [
+        other
+        for other in others
+        if other.status is ChunkStatus.SUCCEEDED and _answered(other) + separation > now
+    ]
+    if not recent:
+        return None
+    latest = max(recent, key=_answered)
+    until = _answered(latest) + separation
+    return Hold(
+        f"another record of these days ({latest.key}) was answered "
+        f"{timedelta(seconds=round(now - _answered(latest)))} ago: this chunk waits "
+        f"{separation:g} s after it, so that reconciliation can tell their instances apart",
+        until=until,
+        by=latest.key,
+    )
+
+
+def _answered(record: ChunkRecord) -> float:
+    """When the server last answered for `record` (its instances are stamped no later)."""
+    return max(record.updated_at or 0.0, record.attempt_started_at or 0.0)
+
+
+__all__ = ["DEFAULT_CLOCK_SKEW", "MARGIN", "Hold", "hold_of"]

@@ -1,0 +1,117 @@
+"""A chunk is not sent within the clock skew of another record's answer on the same days,
+nor while another record of them is in doubt (`run/_separation.py`).
+
+Why: reconciliation's evidence window reaches back the clock skew (5 minutes) before an
+attempt began. A deliberate rerun (`--rerun-succeeded`) sent within it of the first rerun
+would find the first's instances there: a chunk killed before its call left was settled
+succeeded, and its days silently not rerun (the e2e form: tests/e2e/test_ledger.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from structlog.testing import capture_logs
+
+from rerun_orchestrator._clock import FakeClock
+from rerun_orchestrator.journal import ChunkStatus, MemoryJournal
+from rerun_orchestrator.journal._view import make_chunk
+from rerun_orchestrator.plan._model import Chunk
+from rerun_orchestrator.plan._plan import Target
+from rerun_orchestrator.run import RunPolicy, run_plan
+from rerun_orchestrator.run._separation import MARGIN, hold_of
+
+D0 = date(2024, 1, 1)
+SKEW = 300.0
+
+
+@pytest.fixture
+def chunk():  # type: ignore[no-untyped-def]
+    """Job `job_id`'s chunk of `days` days from `first` (as the plan cuts them)."""
+
+    def make(job_id: int, first: date, days: int) -> Chunk:
+        target = Target("cn-hangzhou", "ns", None, "g", "00:00:00", 7, ((job_id, job_id),), ())
+        return make_chunk(target, job_id, first, first + timedelta(days=days - 1), ZoneInfo("UTC"))
+
+    return make
+
+
+async def _journal(chunk, clock, status: ChunkStatus):  # type: ignore[no-untyped-def]
+    """A journal whose first rerun of D0..D0+1 (job 1) is `status`, and the deliberate
+    rerun's record of the same days, not sent yet."""
+    journal = MemoryJournal(clock=clock)
+    first = chunk(1, D0, 2)
+    journal.propose(first, plan="p", timezone="UTC")
+    if status is not ChunkStatus.PENDING:
+        await journal.mark_in_flight(first.key, clock.wall())
+        if status is not ChunkStatus.IN_FLIGHT:
+            journal.record_outcome(first.key, status, request_id="R0")
+    again = dataclasses.replace(first, key=f"{first.key}~g1")
+    return journal, journal.propose(again, plan="p", timezone="UTC", generation=1)
+
+
+@pytest.mark.asyncio
+async def test_a_rerun_waits_the_separation_after_the_first_was_answered(chunk) -> None:
+    clock = FakeClock()
+    journal, record = await _journal(chunk, clock, ChunkStatus.SUCCEEDED)
+    answered = clock.wall()
+    clock.advance(10)
+    hold = hold_of(journal, record, separation=SKEW + MARGIN, now=clock.wall())
+    assert hold is not None
+    assert hold.until == answered + SKEW + MARGIN
+    assert hold.by == chunk(1, D0, 2).key
+    assert "0:00:10 ago" in hold.reason
+    clock.advance(SKEW + MARGIN - 10)
+    assert hold_of(journal, record, separation=SKEW + MARGIN, now=clock.wall()) is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("status", [ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN])
+async def test_a_record_in_doubt_holds_the_days_back(chunk, status) -> None:
+    clock = FakeClock()
+    journal, record = await _journal(chunk, clock, status)
+    clock.advance(SKEW * 10)  # however long ago: its attempt may still be judged
+    hold = hold_of(journal, record, separation=SKEW + MARGIN, now=clock.wall())
+    assert hold is not None
+    assert hold.until is None
+    assert str(status) in hold.reason
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("status", [ChunkStatus.PENDING, ChunkStatus.FAILED])
+async def test_a_record_that_did_not_apply_holds_nothing(chunk, status) -> None:
+    clock = FakeClock()
+    journal, record = await _journal(chunk, clock, status)
+    assert hold_of(journal, record, separation=SKEW + MARGIN, now=clock.wall()) is None
+
+
+@pytest.mark.asyncio
+async def test_the_executor_sends_a_deliberate_rerun_only_after_the_separation(
+    write_plan, doubles
+) -> None:
+    """Generation 1 right after generation 0: every call of the second waits until the
+    separation has passed since the first's answers, on the run's clock."""
+    plan = write_plan(jobs=[1, 2], days=6)
+    clock = FakeClock()
+    client = doubles.Client(clock, latency=0.5)
+    journal = MemoryJournal(clock=clock)
+    assert (await run_plan(plan, client=client, journal=journal, clock=clock)).exit_code == 0
+    first = len(client.calls)
+    generation = journal.start_generation(plan.name)
+    with capture_logs() as logs:
+        result = await run_plan(
+            plan,
+            client=client,
+            journal=journal,
+            clock=clock,
+            policy=RunPolicy(generation=generation, clock_skew=SKEW),
+        )
+    assert result.exit_code == 0
+    assert len(client.calls) == 2 * first  # every day once more
+    sent = {(p.job_id, p.start_date): at for at, p in client.calls[:first]}
+    for at, params in client.calls[first:]:  # each after its twin's answer (0.5 s) + separation
+        assert at >= sent[(params.job_id, params.start_date)] + 0.5 + SKEW + MARGIN - 1e-6
+    separated = [e for e in logs if e["event"] == "rerun.chunk.separated"]
+    assert len(separated) == len(client.calls) - first  # each said why it waited
