@@ -288,7 +288,10 @@ class SqliteJournal(RecordReads, SqliteDayInstances, LedgerQueries, JobFactsQuer
             if self._reader is not self._conn:
                 self._reader.close()
             self._conn.close()
-            if self._identity is not None and self._writer is not None and self._writer.failed:
+            # Deleted under the run: its log and index would stand beside a new journal
+            # (and refuse it). Whether the writer saw the deletion first or a check did
+            # (a race seen in CI: the log was left), the files go once ours are closed.
+            if self._identity is not None and self._writer is not None:
                 self._identity.forget_if_deleted()
             if self._lock is not None:
                 self._lock.release()
