@@ -49,7 +49,7 @@ from ._offloop import journal_read
 from ._policy import ON_VERDICT, Action, halts_the_run
 from ._report_events import ChunkReporter
 from ._result import RunStats
-from ._separation import DEFAULT_CLOCK_SKEW, MARGIN, hold_of
+from ._separation import DEFAULT_SEPARATION, hold_of
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
@@ -107,7 +107,7 @@ class ChunkRunner:
     # more gates each attempt passes after its slot, before its token (run windows)
     gates: Sequence[Gate] = ()
     # a chunk is sent no sooner than this after another record of its days was answered
-    separation: float = DEFAULT_CLOCK_SKEW + MARGIN
+    separation: float = DEFAULT_SEPARATION
     _sendable: frozenset[ChunkStatus] = field(init=False)
     _admission: Admission = field(init=False)
     _gate: RetryGate = field(init=False)

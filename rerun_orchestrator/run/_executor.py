@@ -46,7 +46,6 @@ from ._neighbour import adopt_open_days
 from ._options import LegacyOptions, RunPolicy, RunWiring, merge_options
 from ._registry import Account, default_accounts
 from ._result import RunResult, RunStats, StatusCounts
-from ._separation import MARGIN as SEPARATION_MARGIN
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
@@ -158,7 +157,7 @@ async def _run(
         retry_failed=retry_failed,
         stall=StallWatch(clock, policy.stall_timeout),
         gates=_window_gates(plan, clock, events, live, ignore=policy.ignore_windows),
-        separation=policy.clock_skew + SEPARATION_MARGIN,
+        separation=policy.separation,
     )
     before = live.counts()
     events.emit(

@@ -35,7 +35,7 @@ from ._jobs import DayGuard
 from ._limiter import Pacer
 from ._registry import Account, AccountRegistry
 from ._result import RunStats
-from ._separation import DEFAULT_CLOCK_SKEW
+from ._separation import DEFAULT_SEPARATION
 from ._stall import DEFAULT_STALL_TIMEOUT
 
 
@@ -60,9 +60,9 @@ class RunPolicy:
             many seconds; transient trouble never fails a chunk, this bounds the run.
         ignore_windows: send outside the plan's ``execution.windows`` too (by default
             each attempt waits for a window to open: `run._windows`).
-        clock_skew: seconds the server's clock may be behind ours (the reconciler's); a
-            chunk is sent no sooner than that (and a margin) after another record of its
-            days was answered (`run._separation`).
+        separation: a chunk is sent no sooner than this after another record of its days
+            was answered (`run._separation.separation_for`: 2 x the clock skew + the
+            reconciler's settle time + 2 s).
     """
 
     retry_failed: bool = False
@@ -72,7 +72,7 @@ class RunPolicy:
     run_id: str | None = None
     stall_timeout: float = DEFAULT_STALL_TIMEOUT
     ignore_windows: bool = False
-    clock_skew: float = DEFAULT_CLOCK_SKEW
+    separation: float = DEFAULT_SEPARATION
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,10 +13,15 @@ So the evidence is kept clean at the source, before a chunk is sent:
 - while another record of its days is in flight or unknown (its attempt may have applied,
   and its own window would take this chunk's instances for its), the chunk is held back:
   it stays pending for a later run, once that record is reconciled or settled;
-- within `separation` seconds (the skew and a margin) of the last answer another record of
-  its days got, the chunk waits until they have passed: that record's instances are then
-  older than the window of this chunk's attempt, and this chunk's are newer than the
-  other's answer (its window is closed: it succeeded).
+- within `separation` seconds of the last answer another record of its days got (one that
+  may have applied: succeeded, or failed without the server's refusal), the chunk waits
+  until they have passed: that record's instances are then older than the window of this
+  chunk's attempt. The separation allows for the server's clock being up to the skew
+  behind ours (the window reaches back that far) *or ahead* of it (the other's instances
+  stamped that much later), and for instances created up to `settle` seconds after the
+  call: 2 x skew + settle + a margin (612 s by default). An answer recorded further ahead
+  than that (a replica whose clock is wrong) is clock trouble: the chunk is held, not
+  made to sleep for it.
 """
 
 from __future__ import annotations
@@ -26,10 +31,20 @@ from datetime import timedelta
 
 from ..journal._model import ChunkRecord, ChunkStatus, JobIdentity
 from ..journal._store import Journal
+from ..schedulerx._classify import is_explicit_refusal
 
-DEFAULT_CLOCK_SKEW = 300.0  # how far behind ours the server's clock may be (the reconciler's)
+DEFAULT_CLOCK_SKEW = 300.0  # how far the server's clock may be from ours (the reconciler's)
+DEFAULT_SETTLE = 10.0  # how long after a call its instances are sure to exist
 MARGIN = 2.0  # whole-second server times, and our clock's own steps
 _DOUBTFUL = frozenset({ChunkStatus.IN_FLIGHT, ChunkStatus.UNKNOWN})
+
+
+def separation_for(skew: float, settle: float) -> float:
+    """The seconds between two records' attempts on one day that keep their instances apart."""
+    return 2 * skew + settle + MARGIN
+
+
+DEFAULT_SEPARATION = separation_for(DEFAULT_CLOCK_SKEW, DEFAULT_SETTLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,20 +68,25 @@ def hold_of(journal: Journal, record: ChunkRecord, *, separation: float, now: fl
     for other in others:
         if other.status in _DOUBTFUL:
             return Hold(
-                f"another record of these days ({other.key}) is {other.status}: its attempt "
-                "may have applied; once it is reconciled (the next run of its plan) or "
-                "settled, this chunk is sent",
+                f"another record of these days ({other.key}, generation {other.generation}) "
+                f"is {other.status}: its attempt may have applied; once it is reconciled (a "
+                "run of its plan and generation: without --rerun-succeeded for generation 0) "
+                "or settled (`rerun-orchestrator settle`), this chunk is sent",
                 by=other.key,
             )
-    recent = [
-        other
-        for other in others
-        if other.status is ChunkStatus.SUCCEEDED and _answered(other) + separation > now
-    ]
+    recent = [o for o in others if _may_have_applied(o) and _answered(o) + separation > now]
     if not recent:
         return None
     latest = max(recent, key=_answered)
     until = _answered(latest) + separation
+    if until - now > separation:
+        return Hold(
+            f"another record of these days ({latest.key}) was answered "
+            f"{timedelta(seconds=round(_answered(latest) - now))} in the future by this "
+            "machine's clock: a replica's clock is wrong; this chunk is not sent until "
+            "it is fixed",
+            by=latest.key,
+        )
     return Hold(
         f"another record of these days ({latest.key}) was answered "
         f"{timedelta(seconds=round(now - _answered(latest)))} ago: this chunk waits "
@@ -76,9 +96,28 @@ def hold_of(journal: Journal, record: ChunkRecord, *, separation: float, now: fl
     )
 
 
+def _may_have_applied(record: ChunkRecord) -> bool:
+    """Succeeded, or failed by an answer that was not the server's refusal."""
+    if record.status is ChunkStatus.SUCCEEDED:
+        return True
+    return (
+        record.status is ChunkStatus.FAILED
+        and record.attempt_started_at is not None
+        and not is_explicit_refusal(record.code)
+    )
+
+
 def _answered(record: ChunkRecord) -> float:
     """When the server last answered for `record` (its instances are stamped no later)."""
     return max(record.updated_at or 0.0, record.attempt_started_at or 0.0)
 
 
-__all__ = ["DEFAULT_CLOCK_SKEW", "MARGIN", "Hold", "hold_of"]
+__all__ = [
+    "DEFAULT_CLOCK_SKEW",
+    "DEFAULT_SEPARATION",
+    "DEFAULT_SETTLE",
+    "MARGIN",
+    "Hold",
+    "hold_of",
+    "separation_for",
+]

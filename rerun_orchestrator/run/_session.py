@@ -51,6 +51,7 @@ from ._result import RunResult, RunStats
 from ._retry_instances import retry_failed_instances
 from ._run_options import RunOptions, UsageError
 from ._send_watch import alongside, send_and_watch
+from ._separation import separation_for
 from ._shared_pacer import close_off_loop, shared_pacer_for
 from ._stop import STOP_GRACE_SECONDS, StoppedError, StopRequests
 from ._watch import InstanceWatcher
@@ -208,7 +209,10 @@ async def execute(
                     stall_timeout=options.stall_timeout,
                     stop_requested=lambda: requests.requested,
                     ignore_windows=options.ignore_windows,
-                    policy=RunPolicy(run_id=options.run_id, clock_skew=options.clock_skew),
+                    policy=RunPolicy(
+                        run_id=options.run_id,
+                        separation=separation_for(options.clock_skew, options.settle_seconds),
+                    ),
                     capacity=neighbour.capacity,
                     gates=neighbour.gates,
                 )

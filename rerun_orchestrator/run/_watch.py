@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from zoneinfo import ZoneInfo
@@ -190,7 +190,9 @@ class InstanceWatcher:
             if listed is None:  # not answered: silence is not absence
                 return False
             found[reading] = [i for i in listed if i.job_id == job.job_id]
-        matched = {r: _match(days, rows, zone) for r, rows in found.items()}
+        keys = {d.record.key for d in days}
+        claimed = await journal_read(self.journal, _claimed, self.journal, job, first, last, keys)
+        matched = {r: _match(days, rows, zone, claimed) for r, rows in found.items()}
         if self._reading is None:
             hits = [r for r, m in matched.items() if m]
             if len(hits) == 1 and len(matched) == 2:
@@ -303,11 +305,27 @@ def _unknown(base: DayInstance, now: float, why: str) -> DayInstance:
     )
 
 
+def _claimed(
+    journal: Journal, job: JobIdentity, first: date, last: date, keys: set[str]
+) -> frozenset[int]:
+    """The instance ids the journal gives to records of `job`'s days other than `keys`:
+    another generation's instance is never taken for one of these days (the worst a wrong
+    exclusion can do here is leave a day unknown, never resend it)."""
+    others = [r for r in journal.job_records(job, first, last) if r.key not in keys]
+    if not others:
+        return frozenset()
+    named = {i for r in others for i in r.instance_ids}
+    known = journal.day_instances(r.key for r in others).values()
+    named.update(item.instance_id for item in known if item.instance_id is not None)
+    return frozenset(named)
+
+
 def _match(
-    days: list[OpenDay], rows: Iterable[JobInstance], zone: ZoneInfo
+    days: list[OpenDay], rows: Iterable[JobInstance], zone: ZoneInfo, claimed: Collection[int]
 ) -> dict[tuple[str, date], JobInstance]:
     """Each open day's instance among `rows`: the known id if there is one, else the rerun
-    instance of that data day scheduled after the day's attempt began (the earliest)."""
+    instance of that data day scheduled after the day's attempt began (the earliest), never
+    one the journal gives to another record (`claimed`)."""
     wanted: dict[date, list[OpenDay]] = defaultdict(list)
     for d in days:
         wanted[d.day].append(d)
@@ -319,7 +337,7 @@ def _match(
             d = by_id[row.instance_id]
             out[(d.record.key, d.day)] = row
             continue
-        if row.trigger_type not in RERUN_TRIGGER_TYPES:
+        if row.trigger_type not in RERUN_TRIGGER_TYPES or row.instance_id in claimed:
             continue
         try:
             day = data_day(row.data_time)

@@ -266,11 +266,14 @@ def test_a_deliberate_rerun_killed_in_flight_right_after_the_first_resumes_once(
     journal = tmp / "j.sqlite"
     plan = write_plan(tmp / "p.yaml", "again", [target(jobs, D0, 6)])
     assert run_ok(e2e_module, sim, plan, journal) == 4
-    args = e2e_module.run_args(plan, sim.url, journal, "--rerun-succeeded")
+    # a 5 s skew: the first rerun's instances would be in the window (so that this fails
+    # without the separation, whatever the timing); the deliberate rerun waits 12.3 s
+    skew = ("--clock-skew", "5")
+    args = e2e_module.run_args(plan, sim.url, journal, "--rerun-succeeded", *skew)
     before = len(sim.calls())
     killed = e2e_module.run(*args, failpoints=kill_at)
     assert killed.returncode == -9
-    run_ok(e2e_module, sim, plan, journal, "--rerun-succeeded")
+    run_ok(e2e_module, sim, plan, journal, "--rerun-succeeded", *skew)
     assert len(sim.calls()) - before == 4
     counts = e2e_module.rerun_days(sim, jobs)
     assert len(counts) == 12

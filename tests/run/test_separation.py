@@ -21,10 +21,11 @@ from rerun_orchestrator.journal._view import make_chunk
 from rerun_orchestrator.plan._model import Chunk
 from rerun_orchestrator.plan._plan import Target
 from rerun_orchestrator.run import RunPolicy, run_plan
-from rerun_orchestrator.run._separation import MARGIN, hold_of
+from rerun_orchestrator.run._separation import hold_of, separation_for
 
 D0 = date(2024, 1, 1)
 SKEW = 300.0
+SEP = separation_for(SKEW, 10.0)  # 612 s: the skew either way, the settle time, 2 s
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def chunk():  # type: ignore[no-untyped-def]
     return make
 
 
-async def _journal(chunk, clock, status: ChunkStatus):  # type: ignore[no-untyped-def]
+async def _journal(chunk, clock, status: ChunkStatus, code: str | int | None = None):  # type: ignore[no-untyped-def]
     """A journal whose first rerun of D0..D0+1 (job 1) is `status`, and the deliberate
     rerun's record of the same days, not sent yet."""
     journal = MemoryJournal(clock=clock)
@@ -47,7 +48,7 @@ async def _journal(chunk, clock, status: ChunkStatus):  # type: ignore[no-untype
     if status is not ChunkStatus.PENDING:
         await journal.mark_in_flight(first.key, clock.wall())
         if status is not ChunkStatus.IN_FLIGHT:
-            journal.record_outcome(first.key, status, request_id="R0")
+            journal.record_outcome(first.key, status, request_id="R0", code=code)
     again = dataclasses.replace(first, key=f"{first.key}~g1")
     return journal, journal.propose(again, plan="p", timezone="UTC", generation=1)
 
@@ -58,13 +59,13 @@ async def test_a_rerun_waits_the_separation_after_the_first_was_answered(chunk) 
     journal, record = await _journal(chunk, clock, ChunkStatus.SUCCEEDED)
     answered = clock.wall()
     clock.advance(10)
-    hold = hold_of(journal, record, separation=SKEW + MARGIN, now=clock.wall())
+    hold = hold_of(journal, record, separation=SEP, now=clock.wall())
     assert hold is not None
-    assert hold.until == answered + SKEW + MARGIN
+    assert hold.until == answered + SEP
     assert hold.by == chunk(1, D0, 2).key
     assert "0:00:10 ago" in hold.reason
-    clock.advance(SKEW + MARGIN - 10)
-    assert hold_of(journal, record, separation=SKEW + MARGIN, now=clock.wall()) is None
+    clock.advance(SEP - 10)
+    assert hold_of(journal, record, separation=SEP, now=clock.wall()) is None
 
 
 @pytest.mark.asyncio
@@ -73,18 +74,43 @@ async def test_a_record_in_doubt_holds_the_days_back(chunk, status) -> None:
     clock = FakeClock()
     journal, record = await _journal(chunk, clock, status)
     clock.advance(SKEW * 10)  # however long ago: its attempt may still be judged
-    hold = hold_of(journal, record, separation=SKEW + MARGIN, now=clock.wall())
+    hold = hold_of(journal, record, separation=SEP, now=clock.wall())
     assert hold is not None
     assert hold.until is None
     assert str(status) in hold.reason
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("status", [ChunkStatus.PENDING, ChunkStatus.FAILED])
-async def test_a_record_that_did_not_apply_holds_nothing(chunk, status) -> None:
+@pytest.mark.parametrize(
+    ("status", "code"), [(ChunkStatus.PENDING, None), (ChunkStatus.FAILED, 41090002)]
+)
+async def test_a_record_that_did_not_apply_holds_nothing(chunk, status, code) -> None:
+    """Never sent, or refused by the server (no permission): no instance of it can exist."""
     clock = FakeClock()
-    journal, record = await _journal(chunk, clock, status)
-    assert hold_of(journal, record, separation=SKEW + MARGIN, now=clock.wall()) is None
+    journal, record = await _journal(chunk, clock, status, code)
+    assert hold_of(journal, record, separation=SEP, now=clock.wall()) is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("code", [None, "InternalError"])
+async def test_a_failure_that_may_have_applied_is_waited_out_like_a_success(chunk, code) -> None:
+    clock = FakeClock()
+    journal, record = await _journal(chunk, clock, ChunkStatus.FAILED, code)
+    hold = hold_of(journal, record, separation=SEP, now=clock.wall())
+    assert hold is not None
+    assert hold.until == pytest.approx(clock.wall() + SEP)
+
+
+@pytest.mark.asyncio
+async def test_an_answer_from_the_future_is_clock_trouble_not_a_long_sleep(chunk) -> None:
+    """A replica whose clock is an hour ahead recorded the answer: hold, do not sleep."""
+    clock = FakeClock()
+    journal, record = await _journal(chunk, clock, ChunkStatus.SUCCEEDED)
+    now = clock.wall() - 3600
+    hold = hold_of(journal, record, separation=SEP, now=now)
+    assert hold is not None
+    assert hold.until is None
+    assert "clock is wrong" in hold.reason
 
 
 @pytest.mark.asyncio
@@ -106,12 +132,12 @@ async def test_the_executor_sends_a_deliberate_rerun_only_after_the_separation(
             client=client,
             journal=journal,
             clock=clock,
-            policy=RunPolicy(generation=generation, clock_skew=SKEW),
+            policy=RunPolicy(generation=generation, separation=SEP),
         )
     assert result.exit_code == 0
     assert len(client.calls) == 2 * first  # every day once more
     sent = {(p.job_id, p.start_date): at for at, p in client.calls[:first]}
     for at, params in client.calls[first:]:  # each after its twin's answer (0.5 s) + separation
-        assert at >= sent[(params.job_id, params.start_date)] + 0.5 + SKEW + MARGIN - 1e-6
+        assert at >= sent[(params.job_id, params.start_date)] + 0.5 + SEP - 1e-6
     separated = [e for e in logs if e["event"] == "rerun.chunk.separated"]
     assert len(separated) == len(client.calls) - first  # each said why it waited
