@@ -101,8 +101,7 @@ async def test_a_million_day_plan_starts_without_blocking_the_loop(tmp_path: Pat
     assert result.days is not None
     assert result.days.pending == 1_000_000 - client.sent
     # What this guards against, a pass over the plan's million days on the loop, costs
-    # seconds; 180 ms was seen under coverage's
-    # tracing on a machine loaded twice over (CI): a bound that holds there, still far
-    # below the regression.
+    # seconds; 180 ms was seen under coverage's tracing on a machine loaded twice over
+    # (CI): a bound that holds there, still far below the regression.
     assert probe.cpu < 0.400, f"the loop worked {probe.cpu * 1000:.0f} ms without a break"
     assert probe.wall < 1.0, f"a callback waited {probe.wall * 1000:.0f} ms"
