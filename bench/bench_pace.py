@@ -24,8 +24,8 @@ its simulator's counters. Two conditions: quiet, and with a CPU-burning neighbou
 for the whole case. The goal (issue 13): ours >= 0.99 x naive in both, 0 throttles.
 
 Spread over many jobs of one day each (``--jobs 250 --calls 250``) the guard's look-ups
-(two per job, for days a fresh journal has never seen) outnumber the sends and set the
-pace: measured 0.45x the SDK loop's share, as it would be at the real quotas too.
+(for days a fresh journal has never seen) set the pace: two per job measured 0.45x the SDK
+loop's share; one per job once the watcher has learned the server's reading, 0.84x.
 
     .venv/bin/python bench/bench_pace.py [--quota 20] [--calls 500] [--concurrency 8]
         [--jobs 20]

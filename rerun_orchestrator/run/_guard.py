@@ -10,6 +10,11 @@ server", with the instance ids) and not sent. Per job, in the worker that sends 
 sending starts as soon as a job is checked, and the reads spend GetJobInstanceList's own
 quota (the `InstanceFinder`'s pacer: the reconciler's).
 
+Which time the listing's window filters on is undocumented, so a job is asked in both
+readings: two reads per job, which set the pace of a plan of many short jobs (the read
+quota equals RerunJob's). Once the run's watcher has learned the server's reading (from our
+own reruns: found in one window and not in the other), the guard asks only that one.
+
 What it cannot see: reruns older than `lookback`; instances the server has pruned (it
 keeps about the newest 300 per job, so a job with a busy schedule forgets within days);
 and, by design, the scheduled (non-rerun) instances. If the read API does not answer,
@@ -20,6 +25,7 @@ again): silence is never taken for absence.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -52,6 +58,8 @@ class ServerGuard:
     timezone: str
     lookback_seconds: float = DEFAULT_LOOKBACK_SECONDS
     clock: Clock = field(default_factory=SystemClock)
+    # the server's reading of the time filter once the watcher has learned it, else None
+    reading: Callable[[], str | None] | None = None
     found_days: int = 0  # recorded as done from the server's record in this run
     unanswered_jobs: int = 0  # jobs whose unseen days were held back (no answer)
     _checked: set[JobIdentity] = field(default_factory=set)
@@ -79,7 +87,9 @@ class ServerGuard:
         )
         found: dict[date, set[int]] = defaultdict(set)
         earliest = now - self.lookback_seconds
-        for reading, (low, high) in windows.items():
+        learned = self.reading() if self.reading is not None else None
+        asked = [(learned, windows[learned])] if learned in windows else list(windows.items())
+        for reading, (low, high) in asked:
             try:
                 instances = await self.finder.list_instances(
                     probe, low, high, reading=f"guard:{reading}"

@@ -175,6 +175,8 @@ async def execute(
             if options.watch
             else None
         )
+        if guard is not None and watcher is not None:
+            guard.reading = watcher.reading  # one look-up per job once it is known
         neighbour, retrier = _good_neighbour(
             plan,
             await journal_read(journal, journal.job_facts),

@@ -129,6 +129,11 @@ class InstanceWatcher:
                 wait = min(wait, _SENDING_RESCAN * self.min_poll)
             await self._pause(max(wait, 0.05), sending_done)
 
+    def reading(self) -> str | None:
+        """Which time the server's listing window filters on, once learned from our own
+        instances ("schedule_time" or "data_time"), else None."""
+        return self._reading
+
     def nudge(self) -> None:
         """A chunk was just accepted (or a day retried): look for it now, and poll its
         job soon, instead of at the backed-off pace (capacity waits on what it sees)."""

@@ -117,3 +117,25 @@ async def _screen(lister: Lister):
     guard, journal, job, view, chunks = setup(lister)
     assert await guard.screen(view, chunks) is Screened.DERIVE_AGAIN
     return guard, journal, job, view, chunks
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("reading", ["schedule_time", "data_time"])
+async def test_once_the_servers_reading_is_learned_a_job_takes_one_look_up(reading) -> None:
+    """Two reads per job set the pace of many short jobs; the watcher's learned reading
+    halves them, and the one asked is that reading's window."""
+    both = Lister([instance(11, 1)])
+    setup(both)[0]
+    guard, _, _, view, chunks = setup(both)
+    await guard.screen(view, chunks)
+    one = Lister([instance(11, 1)])
+    guard, journal, job, view, chunks = setup(one)
+    guard.reading = lambda: reading
+    assert await guard.screen(view, chunks) is Screened.DERIVE_AGAIN
+    assert len(one.queries) == 1
+    windows = [(q.start_timestamp, q.end_timestamp) for q in both.queries]
+    assert (one.queries[0].start_timestamp, one.queries[0].end_timestamp) == windows[
+        0 if reading == "schedule_time" else 1
+    ]
+    assert guard.found_days == 1  # what it finds there still counts
+    assert journal.job_records(job.identity, D0, D0)[0].status is ChunkStatus.SUCCEEDED
