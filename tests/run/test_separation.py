@@ -12,6 +12,7 @@ import dataclasses
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+import anyio
 import pytest
 from structlog.testing import capture_logs
 
@@ -141,3 +142,38 @@ async def test_the_executor_sends_a_deliberate_rerun_only_after_the_separation(
         assert at >= sent[(params.job_id, params.start_date)] + 0.5 + SEP - 1e-6
     separated = [e for e in logs if e["event"] == "rerun.chunk.separated"]
     assert len(separated) == len(client.calls) - first  # each said why it waited
+
+
+@pytest.mark.asyncio
+async def test_a_stop_cuts_the_separation_wait_short_and_nothing_is_sent(
+    write_plan, doubles
+) -> None:
+    """Ctrl-C while a deliberate rerun waits out the separation: the run ends at once, its
+    days pending for the next run, none sent."""
+    plan = write_plan(jobs=[1, 2], days=6)
+    clock = FakeClock()
+    client = doubles.Client(clock, latency=0.5)
+    journal = MemoryJournal(clock=clock)
+    assert (await run_plan(plan, client=client, journal=journal, clock=clock)).exit_code == 0
+    first, began = len(client.calls), clock.now()
+    generation = journal.start_generation(plan.name)
+    stop = anyio.Event()
+
+    async def press_ctrl_c() -> None:
+        await clock.sleep(100)  # well inside the 612 s wait
+        stop.set()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(press_ctrl_c)
+        result = await run_plan(
+            plan,
+            client=client,
+            journal=journal,
+            clock=clock,
+            stop=stop,
+            policy=RunPolicy(generation=generation, separation=SEP),
+        )
+    assert len(client.calls) == first  # nothing of the second generation went out
+    assert clock.now() - began < SEP  # it did not wait the separation out
+    assert result.counts.succeeded == 0
+    assert result.counts.pending == result.counts.total > 0
