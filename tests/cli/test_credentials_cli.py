@@ -62,7 +62,9 @@ def test_profile_picks_that_profile_over_the_environment_and_the_current_one(
     sim = start_simulator(
         SimulatorConfig(
             credentials=(CredentialSpec("id-b", "secret-b"),),  # only profile b's keys work
-            jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 1),)),),
+            # MaxConcurrency above 1: production first would otherwise hold the rerun in the
+            # minutes before the default schedule's run (midnight, Shanghai time)
+            jobs=(JobSpec("cn-hangzhou", "ns-1", "g1", ((1, 1),), max_concurrency=1000),),
             instance_wait_seconds=0.0,
             instance_run_seconds=0.0,
         )

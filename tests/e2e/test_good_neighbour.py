@@ -88,7 +88,12 @@ def test_peaks_stay_within_the_plan_caps_and_every_day_runs_once(e2e: Any) -> No
 def test_under_reject_no_day_is_lost(e2e: Any) -> None:
     """The plan allows 3 at once, the server runs 1 and rejects the rest: the rejected days
     are retried in place as slots free, each keeps its one instance, all succeed."""
-    config = _config(e2e, jobs=[_job([1], max_concurrency=1)], over_concurrency="reject")
+    # A daily schedule half a day away: production first (MaxConcurrency 1) holds reruns
+    # in the minutes before a scheduled run, which by default is at midnight, server time
+    # (this test waited for it when run just before midnight in Shanghai: 90 s, failed).
+    far = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(hours=12)
+    job = _job([1], max_concurrency=1, cron=f"0 {far.minute} {far.hour} * * ?")
+    config = _config(e2e, jobs=[job], over_concurrency="reject")
     sim = e2e.simulator(config)
     plan = _plan(e2e, "reject", [1], 6, max_active_per_job=3)
     report = e2e.tmp / "reject.json"
