@@ -24,6 +24,7 @@ from ..plan._model import Chunk
 from ..schedulerx._wire import JobInstance
 from ._finder import InstanceFinder, InstanceLister, UnansweredError, time_windows
 from ._judge import RERUN_TRIGGER_TYPES, judge_instances
+from ._separation import DEFAULT_CLOCK_SKEW, DEFAULT_SETTLE
 
 _log = get_logger("rerun_orchestrator.journal")
 
@@ -56,8 +57,8 @@ class Reconciler:
         clock: Clock | None = None,
         timezone: str,
         acquire: Callable[[], Awaitable[None]] | None = None,
-        settle_seconds: float = 10.0,
-        clock_skew_seconds: float = 300.0,
+        settle_seconds: float = DEFAULT_SETTLE,
+        clock_skew_seconds: float = DEFAULT_CLOCK_SKEW,
         page_size: int = 100,
         max_pages: int = 100,
         max_query_attempts: int = 10,

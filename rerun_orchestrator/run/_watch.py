@@ -88,6 +88,7 @@ class InstanceWatcher:
     _nudge_pending: bool = False
     _reading: str | None = None
     _polls: dict[JobIdentity, _JobPolls] = field(default_factory=dict)
+    _claims: dict[JobIdentity, frozenset[int]] = field(default_factory=dict)
 
     @property
     def since(self) -> float:
@@ -195,8 +196,7 @@ class InstanceWatcher:
             if listed is None:  # not answered: silence is not absence
                 return False
             found[reading] = [i for i in listed if i.job_id == job.job_id]
-        keys = {d.record.key for d in days}
-        claimed = await journal_read(self.journal, _claimed, self.journal, job, first, last, keys)
+        claimed = await self._claimed(job)
         matched = {r: _match(days, rows, zone, claimed) for r, rows in found.items()}
         if self._reading is None:
             hits = [r for r, m in matched.items() if m]
@@ -220,6 +220,17 @@ class InstanceWatcher:
                 self._changed.set()
                 self._changed = None
         return bool(updates)
+
+    async def _claimed(self, job: JobIdentity) -> frozenset[int]:
+        """The instance ids the journal gives to `job`'s records of other generations: read
+        once per job, as this run writes only its own generation's."""
+        if job not in self._claims:
+            first = min(w.start for t in self.plan.targets for w in t.windows)
+            last = max(w.end for t in self.plan.targets for w in t.windows)
+            self._claims[job] = await journal_read(
+                self.journal, _claimed, self.journal, job, first, last, self.generation
+            )
+        return self._claims[job]
 
     def _record(
         self,
@@ -311,12 +322,13 @@ def _unknown(base: DayInstance, now: float, why: str) -> DayInstance:
 
 
 def _claimed(
-    journal: Journal, job: JobIdentity, first: date, last: date, keys: set[str]
+    journal: Journal, job: JobIdentity, first: date, last: date, generation: int
 ) -> frozenset[int]:
-    """The instance ids the journal gives to records of `job`'s days other than `keys`:
-    another generation's instance is never taken for one of these days (the worst a wrong
-    exclusion can do here is leave a day unknown, never resend it)."""
-    others = [r for r in journal.job_records(job, first, last) if r.key not in keys]
+    """The instance ids the journal gives to `job`'s records of `first..last` of another
+    generation than `generation`: never taken for one of this generation's days (the worst
+    a wrong exclusion can do here is leave a day unknown, never resend it). The records of
+    this generation hold no other day of it: the ledger lets no two overlap."""
+    others = [r for r in journal.job_records(job, first, last) if r.generation != generation]
     if not others:
         return frozenset()
     named = {i for r in others for i in r.instance_ids}
