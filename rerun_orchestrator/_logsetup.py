@@ -184,6 +184,9 @@ class _JsonLinesTee:
         _report("log_file")
 
     def _arm(self) -> None:
+        timer_loop = self._timer_loop
+        if timer_loop is not None and timer_loop.is_running():
+            return  # a flush is due on a running loop already: most lines end here
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

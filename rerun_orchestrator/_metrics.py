@@ -25,6 +25,7 @@ unbounded); the logs carry them.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -148,6 +149,7 @@ class RunMetrics:
         if account is not None:
             self._attributes["rerun.account"] = account
         self._plan, self._account = plan, account
+        self._made: dict[tuple[Any, ...], dict[str, str]] = {}
         self._instruments = _get()
 
     @contextmanager
@@ -172,35 +174,67 @@ class RunMetrics:
         instruments = self._instruments
         if instruments is None:
             return
-        from .run._events import (  # noqa: PLC0415 - run imports this module
-            AttemptFinished,
-            ChunkFinished,
-            ChunkReconciled,
-            InstanceChanged,
-            Throttled,
-        )
-
-        attributes = self._attributes
-        if isinstance(event, AttemptFinished):
-            call = {**attributes, "rpc.method": RERUN_JOB, "rerun.outcome": event.outcome}
-            if event.code is not None:
-                call["error.type"] = str(event.code)
+        kinds = _event_kinds()
+        if isinstance(event, kinds.attempt):
+            call = self._series(
+                ("call", event.outcome, event.code),
+                {"rpc.method": RERUN_JOB, "rerun.outcome": event.outcome},
+                event.code,
+            )
             instruments.attempts.add(1, call)
             instruments.duration.record(event.elapsed_ms / 1000, call)
-        elif isinstance(event, Throttled):
-            throttle = {**attributes, "rpc.method": RERUN_JOB}
-            if event.code is not None:
-                throttle["error.type"] = str(event.code)
+        elif isinstance(event, kinds.throttled):
+            throttle = self._series(("throttle", event.code), {"rpc.method": RERUN_JOB}, event.code)
             instruments.throttles.add(1, throttle)
-        elif isinstance(event, ChunkFinished):
-            state = {**attributes, "rerun.state": event.status}
+        elif isinstance(event, kinds.finished):
+            state = self._series(("state", event.status), {"rerun.state": event.status})
             instruments.settled.add(1, state)
             if event.days is not None:
                 instruments.days.add(event.days, state)
-        elif isinstance(event, ChunkReconciled):
-            instruments.reconciliations.add(1, {**attributes, "rerun.outcome": event.outcome})
-        elif isinstance(event, InstanceChanged):
-            instruments.instances.add(1, {**attributes, "rerun.instance.status": event.status})
+        elif isinstance(event, kinds.reconciled):
+            instruments.reconciliations.add(
+                1, self._series(("reconciled", event.outcome), {"rerun.outcome": event.outcome})
+            )
+        elif isinstance(event, kinds.instance):
+            instruments.instances.add(
+                1,
+                self._series(("instance", event.status), {"rerun.instance.status": event.status}),
+            )
+
+    def _series(
+        self, key: tuple[Any, ...], extra: dict[str, str], code: str | int | None = None
+    ) -> dict[str, str]:
+        """The attributes of one series, made once: two events a call would otherwise build
+        the same dictionaries over and over. Never mutated once handed out."""
+        attributes = self._made.get(key)
+        if attributes is None:
+            attributes = {**self._attributes, **extra}
+            if code is not None:
+                attributes["error.type"] = str(code)
+            self._made[key] = attributes
+        return attributes
+
+
+@dataclass(frozen=True)
+class _EventKinds:
+    attempt: type[Any]
+    throttled: type[Any]
+    finished: type[Any]
+    reconciled: type[Any]
+    instance: type[Any]
+
+
+@functools.cache
+def _event_kinds() -> _EventKinds:
+    from .run._events import (  # noqa: PLC0415 - run imports this module
+        AttemptFinished,
+        ChunkFinished,
+        ChunkReconciled,
+        InstanceChanged,
+        Throttled,
+    )
+
+    return _EventKinds(AttemptFinished, Throttled, ChunkFinished, ChunkReconciled, InstanceChanged)
 
 
 class MeteredInstanceLister:

@@ -6,6 +6,7 @@ rest on them, so they are tested directly with hypothesis against many IANA zone
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -14,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 _SEARCH_SECONDS = 3 * 86_400
 
 
+@functools.lru_cache(maxsize=1 << 16)  # every job of a plan has the same days: asked per chunk
 def local_midnight_ms(day: date, zone: tzinfo) -> int:
     """Epoch milliseconds of 00:00:00 of `day` in `zone`.
 

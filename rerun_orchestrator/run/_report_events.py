@@ -38,18 +38,17 @@ class ChunkReporter:
         self, record: ChunkRecord, result: AttemptResult, action: Action, *, granted: bool
     ) -> None:
         """The contract's ``rerun.attempt`` line for one HTTP attempt."""
-        self.events.emit(
-            AttemptFinished(
-                chunk=record.key,
-                job_id=record.chunk.job_id,
-                attempt=record.attempts,
-                request_id=result.request_id,
-                http_status=result.http_status,
-                code=None if result.verdict is Verdict.SUCCEEDED else result.code,
-                outcome=attempt_outcome(action, retry_granted=granted),
-                elapsed_ms=result.elapsed_ms,
-                reason=result.reason,
-            )
+        self.events.emit_chunk(
+            AttemptFinished,
+            chunk=record.key,
+            job_id=record.chunk.job_id,
+            attempt=record.attempts,
+            request_id=result.request_id,
+            http_status=result.http_status,
+            code=None if result.verdict is Verdict.SUCCEEDED else result.code,
+            outcome=attempt_outcome(action, retry_granted=granted),
+            elapsed_ms=result.elapsed_ms,
+            reason=result.reason,
         )
 
     def finished(self, record: ChunkRecord) -> None:
@@ -57,18 +56,17 @@ class ChunkReporter:
         self.stall.progressed()
         if record.status is ChunkStatus.SUCCEEDED:
             self.locations.succeeded(record.chunk)
-        self.events.emit(
-            ChunkFinished(
-                chunk=record.key,
-                job_id=record.chunk.job_id,
-                status=str(record.status),
-                attempts=record.attempts,
-                request_id=record.request_id,
-                code=record.code,
-                message=record.message,
-                reason=record.reason,
-                instance_ids=record.instance_ids,
-            )
+        self.events.emit_chunk(
+            ChunkFinished,
+            chunk=record.key,
+            job_id=record.chunk.job_id,
+            status=str(record.status),
+            attempts=record.attempts,
+            request_id=record.request_id,
+            code=record.code,
+            message=record.message,
+            reason=record.reason,
+            instance_ids=record.instance_ids,
         )
 
     def reconciled(self, chunk: Chunk, verdict: Reconciliation) -> None:
