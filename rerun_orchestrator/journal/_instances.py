@@ -193,7 +193,7 @@ class SqliteDayInstances:
         """Durable when it returns: SchedulerX forgets old instances, we must not."""
         rows = list(items)
         if rows:
-            self._writable().transact(lambda conn: write_day_instances(conn, rows))
+            self._writable().transact(lambda conn: write_day_instances(conn, rows), chunks=False)
 
     def day_instances(self, keys: Iterable[str]) -> dict[tuple[str, date], DayInstance]:
         with self._read_lock:

@@ -122,4 +122,6 @@ class JobFactsQueries:
         jobs in `forget` (found bad)."""
         entries, bad = list(facts), list(forget)
         if entries or bad:
-            self._writable().transact(lambda conn: write_job_facts(conn, entries, bad))
+            self._writable().transact(
+                lambda conn: write_job_facts(conn, entries, bad), chunks=False
+            )

@@ -47,6 +47,9 @@ class LedgerQueries:
         of the staged ones after the read's snapshot was made, so they would be in
         neither, and `mark_in_flight`'s check would miss them; then it reads again.
         """
+        writer = self._writer
+        if writer is not None and (kept := writer.job_records(job, first, last)) is not None:
+            return kept  # the span was read before, and every write since laid over it
         sql = JOB_RECORDS.replace(COLUMNS, self._columns)
         params = (
             job.job_id,
@@ -57,8 +60,8 @@ class LedgerQueries:
             last.isoformat(),
             first.isoformat(),
         )
-        writer = self._writer
         while True:
+            read_at = writer.tickets if writer is not None else 0
             committed = writer.durable if writer is not None else 0
             found = {row[1]: to_record(row) for row in self._read(sql, params)}
             if writer is None:
@@ -76,9 +79,12 @@ class LedgerQueries:
             # A commit takes an fsync, a read microseconds: this rarely runs twice.
             if writer.durable == committed:
                 break
-        if len(found) < 2:  # usually: the chunk's own record, or none
-            return list(found.values())
-        return sorted(found.values(), key=lambda r: r.chunk.first_day)
+        records = list(found.values())
+        if len(records) > 1:  # usually: the chunk's own record, or none
+            records.sort(key=lambda r: r.chunk.first_day)
+        if writer is not None:
+            writer.keep_job(job, first, last, records, read_at=read_at)
+        return records
 
     def succeeded_days(
         self, job: JobIdentity, first: date, last: date, *, generation: int = 0
@@ -114,7 +120,7 @@ class LedgerQueries:
     ) -> ChunkRecord:
         """The record to send `chunk` with: the journal's if it has one (its attempts go
         on), else a new pending record held in memory until it is marked in flight."""
-        existing = self.get(chunk.key)
+        existing = self._known(chunk)
         if existing is not None:
             return existing
         record = ChunkRecord(
@@ -127,6 +133,19 @@ class LedgerQueries:
         )
         self._proposed[chunk.key] = record
         return record
+
+    def _known(self, chunk: Chunk) -> ChunkRecord | None:
+        """`get(chunk.key)`, from the job's records kept by the writer when it has them."""
+        if (proposed := self._proposed.get(chunk.key)) is not None:
+            return proposed
+        writer = self._writer
+        if writer is not None:
+            known, record = writer.job_record(
+                JobIdentity.of(chunk), chunk.first_day, chunk.last_day, chunk.key
+            )
+            if known:
+                return record
+        return self.get(chunk.key)
 
     def start_generation(self, plan_name: str) -> int:
         """Begin a deliberate rerun of `plan_name`'s days (--rerun-succeeded): a generation
@@ -143,7 +162,7 @@ class LedgerQueries:
             )
             return generation
 
-        return self._writable().transact(bump)
+        return self._writable().transact(bump, chunks=False)
 
     def days_by_plan(self) -> list[tuple[str | None, ChunkStatus, int]]:
         self._commit_for_reads()

@@ -40,6 +40,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -48,7 +49,8 @@ if TYPE_CHECKING:
 from .._clock import Clock
 from .._failpoints import failpoint
 from ._errors import JournalError
-from ._model import ChunkRecord
+from ._job_cache import JobRecordsCache
+from ._model import ChunkRecord, JobIdentity
 from ._schema import UPSERT, record_row
 
 T = TypeVar("T")
@@ -107,6 +109,8 @@ class GroupCommitWriter:
         # The last records written. Coherent because the run lock makes this the only
         # writer; it spares the read before an outcome, which follows its mark.
         self._recent: OrderedDict[str, ChunkRecord] = OrderedDict()
+        # Jobs' records over their spans, for the same reason (see `_job_cache`).
+        self._jobs = JobRecordsCache()
         self._queued: _Round | None = None  # the round that will take what is staged now
         self._running: _Round | None = None  # the round committing now
         self._failure: BaseException | None = None
@@ -139,6 +143,33 @@ class GroupCommitWriter:
             with self._lock:
                 self._keep(record)
 
+    def job_records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord] | None:
+        """The records of `job` over `first..last` if that span is known (see `keep_job`)."""
+        with self._lock:
+            return self._jobs.records(job, first, last)
+
+    def job_record(
+        self, job: JobIdentity, first: date, last: date, key: str
+    ) -> tuple[bool, ChunkRecord | None]:
+        """Whether `job`'s span of `first..last` is known, and then `key`'s record in it."""
+        with self._lock:
+            return self._jobs.lookup(job, first, last, key)
+
+    def keep_job(
+        self,
+        job: JobIdentity,
+        first: date,
+        last: date,
+        records: list[ChunkRecord],
+        *,
+        read_at: int,
+    ) -> None:
+        """Keep a read of `job`'s records over `first..last` (staged writes laid over it),
+        made when `tickets` was `read_at`: not kept if anything was staged since."""
+        with self._lock:
+            if read_at == self._tickets:
+                self._jobs.fill(job, first, last, records)
+
     def dirty_records(self) -> list[ChunkRecord]:
         """Records staged but not committed yet (few: a round's worth)."""
         with self._lock:
@@ -164,6 +195,7 @@ class GroupCommitWriter:
             self._tickets += 1
             self._dirty[record.key] = record
             self._keep(record)
+            self._jobs.staged(record)
             if not mark:
                 if not self._outcomes:
                     self._outcomes_since = self._clock.now()
@@ -228,14 +260,18 @@ class GroupCommitWriter:
             finally:
                 self._running = None
 
-    def transact(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def transact(self, work: Callable[[sqlite3.Connection], T], *, chunks: bool = True) -> T:
         """Run `work` in a transaction of its own, after committing what is staged.
 
-        A failure rolls `work` back and leaves the writer usable (nothing was staged on
-        top of it).
+        `chunks`: whether `work` may write chunk records (then the jobs' records kept for
+        reads are forgotten: they no longer see every write). A failure rolls `work` back
+        and leaves the writer usable (nothing was staged on top of it).
         """
         with self._conn_lock:
             self._commit_staged()
+            if chunks:
+                with self._lock:
+                    self._jobs.clear()
             conn = self._conn
             try:
                 if self._before_commit is not None:
