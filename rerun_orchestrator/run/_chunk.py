@@ -49,7 +49,7 @@ from ._offloop import journal_read
 from ._policy import ON_VERDICT, Action, halts_the_run
 from ._report_events import ChunkReporter
 from ._result import RunStats
-from ._separation import DEFAULT_SEPARATION, hold_of
+from ._separation import DEFAULT_SEPARATION, HeldError, hold_of
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
@@ -141,7 +141,8 @@ class ChunkRunner:
 
     async def run(self, record: ChunkRecord) -> None:
         """Take one chunk as far as this run can. Raises `StoppedError` on a graceful stop
-        (the journal then holds a state the next run resumes from)."""
+        (the journal then holds a state the next run resumes from), `HeldError` if another
+        record of its days holds it back (nothing sent)."""
         state = _ChunkState(record.chunk, record.status)
         if self.locations.hold_back(record.chunk):
             return  # its location refuses every chunk: not sent, stays as it is
@@ -152,8 +153,7 @@ class ChunkRunner:
                 return
         elif record.status not in self._sendable:
             return
-        if await self._held(record):
-            return
+        await self._last_look(record)
         step = await self._round(state)
         while step.requeue:  # transient trouble outlasted a round: pause, then another
             state.rounds += 1
@@ -327,25 +327,20 @@ class ChunkRunner:
         self.stats.moved(state.status, status)
         state.status = status
 
-    async def _held(self, record: ChunkRecord) -> bool:
-        """Wait out another record's answer of the same days; True if the chunk may not be
-        sent in this run at all (another record of its days is in doubt)."""
-        while True:
-            hold = await journal_read(
-                self.journal,
-                hold_of,
-                self.journal,
-                record,
-                separation=self.separation,
-                now=self.clock.wall(),
-            )
-            if hold is None:
-                return False
-            if hold.until is None:
-                _log.warning("rerun.chunk.held", chunk=record.key, by=hold.by, reason=hold.reason)
-                return True
-            _log.info("rerun.chunk.separated", chunk=record.key, by=hold.by, reason=hold.reason)
-            await self.stop.sleep(self.clock.sleep, max(0.0, hold.until - self.clock.wall()))
+    async def _last_look(self, record: ChunkRecord) -> None:
+        """Raise `HeldError` if another record of the chunk's days holds it now (written
+        since the dispatcher looked, by another run or replica): nothing is sent, it stays
+        pending, and the dispatcher holds it back or parks its job."""
+        hold = await journal_read(
+            self.journal,
+            hold_of,
+            self.journal,
+            record,
+            separation=self.separation,
+            now=self.clock.wall(),
+        )
+        if hold is not None:
+            raise HeldError(record.key, hold)
 
     # -- reconciliation ----------------------------------------------------------------
 

@@ -275,6 +275,7 @@ async def _dispatch(
         async with receive:
             async for job in receive:
                 await dispatcher.run(job)
+                await dispatcher.run_due()  # parked jobs whose wait is over, in between
                 # a resumed plan may skip thousands of settled jobs without awaiting
                 await anyio.lowlevel.checkpoint()
 
@@ -285,7 +286,8 @@ async def _dispatch(
             for _ in range(execution.concurrency):
                 tg.start_soon(work, receive.clone())
             receive.close()
-        await dispatcher.run_deferred()  # jobs other replicas held (a shared journal)
+        # jobs parked by a separation, and those other replicas held (a shared journal)
+        await dispatcher.run_later(execution.concurrency)
         outer.cancel_scope.cancel()  # the work is done; stop watching for a stop
 
 

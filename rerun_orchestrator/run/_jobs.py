@@ -10,6 +10,11 @@ its first job has been read.
 If the journal refuses a chunk because another record covers one of its days
 (`DayCoveredError`: a view gone stale, say the same job in two targets), the job is read
 and derived again; the refusal itself sent nothing.
+
+Before a chunk is admitted (its lane, capacity, the run's concurrency slot) it is checked
+against the other records of its days (`_separation`): one in doubt holds it back (it
+stays pending, the lane goes on); one answered too recently parks the job (`_parked`), so
+the wait holds no slot anyone else could use.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import anyio
 from .._logs import get_logger
 from ..journal._errors import DayCoveredError
 from ..journal._lease import JobLeases, LeaseLostError
-from ..journal._model import ChunkStatus
+from ..journal._model import ChunkStatus, JobIdentity
 from ..journal._view import (
     JobPlan,
     JobView,
@@ -45,6 +50,8 @@ from ._capacity import InstanceGate
 from ._chunk import ChunkRunner
 from ._concurrency import KeyedLimiter
 from ._offloop import journal_read
+from ._parked import ParkedJobs
+from ._separation import HeldError, Hold, hold_among
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
 
@@ -95,6 +102,7 @@ class JobDispatcher:
     # the caps on active instances, if any (its releases come from the watcher)
     capacity: InstanceGate | None = None
     deferred: list[JobPlan] = field(default_factory=list)  # jobs other replicas held
+    parked: ParkedJobs = field(default_factory=ParkedJobs)  # jobs waiting out a separation
     # counts a job's instances still active from earlier runs (or replicas) as it starts
     adopt: Callable[[JobView, JobKey], None] | None = None
     _checking: Admission = field(init=False)
@@ -149,6 +157,44 @@ class JobDispatcher:
                 except StoppedError:
                     return
 
+    async def run_due(self) -> bool:
+        """Take up the parked jobs whose wait is over; False once a stop has been requested."""
+        while (job := self.parked.pop_due(self.runner.clock.wall())) is not None:
+            if not await self.run(job):
+                return False
+        return not self.signal.is_set
+
+    async def run_later(self, workers: int) -> None:
+        """Once the plan's jobs have all been taken: the parked ones (`workers` at a time,
+        each when its wait is over) and those other replicas held, until none is left."""
+        while (self.parked or self.deferred) and not self.signal.is_set:
+            if self.parked:
+                async with anyio.create_task_group() as tg:
+                    for _ in range(min(workers, len(self.parked))):
+                        tg.start_soon(self._drain_parked)
+            await self.run_deferred()
+
+    async def _drain_parked(self) -> None:
+        clock = self.runner.clock
+        while self.parked and not self.signal.is_set:
+            job = self.parked.pop_due(clock.wall())
+            if job is None:
+                due = self.parked.next_due()
+                assert due is not None
+                self.runner.stats.waiting = (
+                    f"{len(self.parked)} job(s) wait out the separation from another "
+                    "record of their days"
+                )
+                try:
+                    await self.signal.sleep(clock.sleep, max(0.0, due - clock.wall()))
+                except StoppedError:
+                    return
+                finally:
+                    self.runner.stats.waiting = None
+                continue
+            if not await self.run(job):
+                return
+
     async def _run(self, job: JobPlan) -> bool:
         view = await self._view(job)
         self._account(view)
@@ -175,7 +221,11 @@ class JobDispatcher:
                     chunks = await self._derive(view)
             if not chunks:
                 return not self.signal.is_set
-            outcome = await self._send(job, key, chunks)
+            outcome, until = await self._send(job, key, chunks)
+            if outcome is _Outcome.PARKED:
+                assert until is not None
+                self.parked.park(job, until)
+                return not self.signal.is_set
             if outcome is _Outcome.LOST:
                 raise LeaseLostError(chunks[0].key, None)
             if outcome is not _Outcome.CONFLICT:
@@ -211,34 +261,47 @@ class JobDispatcher:
         for record in viewed_chunks(view, self.zone):
             by_status[record.status] += 1
 
-    async def _send(self, job: JobPlan, key: JobKey, chunks: list[Chunk]) -> _Outcome:
-        pending = deque(chunks)  # lanes share it: chunks still start in order
-        state: dict[str, _Outcome] = {"outcome": _Outcome.DONE}
+    async def _send(
+        self, job: JobPlan, key: JobKey, chunks: list[Chunk]
+    ) -> tuple[_Outcome, float | None]:
+        """Send the job's chunks; the outcome, and when a parked job may go again."""
+        sending = _Sending(deque(chunks))  # lanes share it: chunks still start in order
+        pending = sending.pending
 
         async def lane() -> None:
-            while pending and state["outcome"] is _Outcome.DONE:
+            while pending and sending.outcome is _Outcome.DONE:
                 planned = pending.popleft()
                 if self.signal.is_set:
-                    state["outcome"] = _Outcome.STOPPED
+                    sending.outcome = _Outcome.STOPPED
+                    return
+                # decided before admission: a wait here holds no slot of anyone's
+                hold = await self._hold(planned)
+                if hold is not None:
+                    if sending.held(self._record_key(planned), hold):
+                        continue
                     return
                 try:
                     admitted = await self._sending.enter(Ticket(key, planned.days))
                 except StoppedError:
-                    state["outcome"] = _Outcome.STOPPED
+                    sending.outcome = _Outcome.STOPPED
                     return
                 record_key = [planned.key]
                 try:
                     planned = self._cut(job, planned, admitted.ticket.days, pending)
                     going = await self._send_one(planned, record_key)
                 except LeaseLostError:  # another replica took the job over: leave it
-                    state["outcome"] = _Outcome.LOST
+                    sending.outcome = _Outcome.LOST
                     return
                 except DayCoveredError as exc:
                     _log.info(
                         "rerun.chunk.covered", chunk=planned.key, by=exc.by_key, plan=exc.by_plan
                     )
-                    state["outcome"] = _Outcome.CONFLICT
+                    sending.outcome = _Outcome.CONFLICT
                     going = True
+                except HeldError as exc:  # written meanwhile, by another run or replica
+                    going = True
+                    if not sending.held(exc.key, exc.hold):
+                        return
                 finally:
                     created = False
                     if self.capacity is not None:  # a shielded scope per chunk otherwise
@@ -249,7 +312,7 @@ class JobDispatcher:
                         self.capacity.hold(record_key[0], key, admitted.ticket.days)
                     admitted.release()
                 if not going:
-                    state["outcome"] = _Outcome.STOPPED
+                    sending.outcome = _Outcome.STOPPED
                     return
 
         lanes = min(self.jobs.limit, len(chunks))
@@ -259,14 +322,38 @@ class JobDispatcher:
             async with anyio.create_task_group() as tg:
                 for _ in range(lanes):
                     tg.start_soon(lane)
-        return state["outcome"]
+        return sending.outcome, sending.until
+
+    def _record_key(self, planned: Chunk) -> str:
+        """The key of the record that sends `planned` in this run's generation."""
+        if self.generation:  # a deliberate rerun: its own records, beside the first
+            return f"{planned.key}~g{self.generation}"
+        return planned.key
+
+    async def _hold(self, planned: Chunk) -> Hold | None:
+        """What keeps `planned` from being sent now (another record of its days), if any."""
+        journal = self.runner.journal
+        records = await journal_read(
+            journal,
+            journal.job_records,
+            JobIdentity.of(planned),
+            planned.first_day,
+            planned.last_day,
+        )
+        return hold_among(
+            records,
+            self._record_key(planned),
+            planned,
+            separation=self.runner.separation,
+            now=self.runner.clock.wall(),
+        )
 
     async def _send_one(self, planned: Chunk, record_key: list[str]) -> bool:
         """Propose one admitted chunk and take it as far as this run can."""
         runner = self.runner
         chunk = planned
         if self.generation:  # a deliberate rerun: its own records, beside the first
-            chunk = dataclasses.replace(planned, key=f"{planned.key}~g{self.generation}")
+            chunk = dataclasses.replace(planned, key=self._record_key(planned))
         record_key[0] = chunk.key
         record = await journal_read(
             runner.journal,
@@ -339,11 +426,33 @@ class JobDispatcher:
         return not signal.is_set
 
 
+@dataclass(slots=True)
+class _Sending:
+    """One job's chunks on their way, shared by its lanes."""
+
+    pending: deque[Chunk]
+    outcome: _Outcome = field(default_factory=lambda: _Outcome.DONE)
+    until: float | None = None  # once parked: when the job may go again
+
+    def held(self, chunk_key: str, hold: Hold) -> bool:
+        """A chunk held back: True if the lane goes on (another record of its days is in
+        doubt: it stays pending), False if the job parks (it waits out a separation)."""
+        if hold.until is None:
+            _log.warning("rerun.chunk.held", chunk=chunk_key, by=hold.by, reason=hold.reason)
+            return True
+        _log.info("rerun.chunk.separated", chunk=chunk_key, by=hold.by, reason=hold.reason)
+        self.until = hold.until if self.until is None else min(self.until, hold.until)
+        if self.outcome is _Outcome.DONE:
+            self.outcome = _Outcome.PARKED
+        return False
+
+
 class _Outcome(enum.Enum):
     DONE = "done"
     STOPPED = "stopped"
     CONFLICT = "conflict"
     LOST = "lease lost"  # another replica took the job over
+    PARKED = "parked"  # a chunk waits out another record's separation, holding nothing
 
 
 __all__ = ["DayGuard", "JobDispatcher", "Screened"]

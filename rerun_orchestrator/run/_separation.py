@@ -26,11 +26,13 @@ So the evidence is kept clean at the source, before a chunk is sent:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from ..journal._model import ChunkRecord, ChunkStatus, JobIdentity
 from ..journal._store import Journal
+from ..plan._model import Chunk
 from ..schedulerx._classify import is_explicit_refusal
 
 DEFAULT_CLOCK_SKEW = 300.0  # how far the server's clock may be from ours (the reconciler's)
@@ -57,13 +59,33 @@ class Hold:
     by: str | None = None  # the other record's key
 
 
+class HeldError(Exception):
+    """A chunk found held as it was about to be sent: nothing was sent, it stays pending."""
+
+    def __init__(self, key: str, hold: Hold) -> None:
+        super().__init__(f"chunk {key} not sent: {hold.reason}")
+        self.key = key
+        self.hold = hold
+
+
 def hold_of(journal: Journal, record: ChunkRecord, *, separation: float, now: float) -> Hold | None:
-    """What keeps `record` from being sent now, or None (send it)."""
+    """What keeps `record` from being sent now, or None (send it): one read of its days."""
     chunk = record.chunk
+    others = journal.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
+    return hold_among(others, record.key, chunk, separation=separation, now=now)
+
+
+def hold_among(
+    records: Iterable[ChunkRecord], key: str, chunk: Chunk, *, separation: float, now: float
+) -> Hold | None:
+    """What keeps the record `key` of `chunk`'s days from being sent now, judged by
+    `records` (any of the job's, e.g. a job view's: those off `chunk`'s days, and `key`'s
+    own, are ignored), or None (send it)."""
+    first, last = chunk.first_day, chunk.last_day
     others = [
         other
-        for other in journal.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
-        if other.key != record.key
+        for other in records
+        if other.key != key and other.chunk.first_day <= last and other.chunk.last_day >= first
     ]
     for other in others:
         if other.status in _DOUBTFUL:
@@ -117,7 +139,9 @@ __all__ = [
     "DEFAULT_SEPARATION",
     "DEFAULT_SETTLE",
     "MARGIN",
+    "HeldError",
     "Hold",
+    "hold_among",
     "hold_of",
     "separation_for",
 ]

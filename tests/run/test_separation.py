@@ -9,6 +9,7 @@ succeeded, and its days silently not rerun (the e2e form: tests/e2e/test_ledger.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,8 +22,12 @@ from rerun_orchestrator.journal import ChunkStatus, MemoryJournal
 from rerun_orchestrator.journal._view import make_chunk
 from rerun_orchestrator.plan._model import Chunk
 from rerun_orchestrator.plan._plan import Target
-from rerun_orchestrator.run import RunPolicy, run_plan
+from rerun_orchestrator.run import RunPolicy, RunWiring, run_plan
+from rerun_orchestrator.run._capacity import InstanceGate
 from rerun_orchestrator.run._separation import hold_of, separation_for
+from rerun_orchestrator.run._streams import JobKey
+from rerun_orchestrator.schedulerx._wire import AttemptResult, RerunJobParams
+from rerun_orchestrator.testing import ScriptedClient
 
 D0 = date(2024, 1, 1)
 SKEW = 300.0
@@ -177,3 +182,55 @@ async def test_a_stop_cuts_the_separation_wait_short_and_nothing_is_sent(
     assert clock.now() - began < SEP  # it did not wait the separation out
     assert result.counts.succeeded == 0
     assert result.counts.pending == result.counts.total > 0
+
+
+@dataclasses.dataclass
+class _EndingAtOnce(ScriptedClient):
+    """Its rerun instances end as soon as the call is answered: their days are given back
+    to the capacity gate (the watcher's part, which this executor-level test has not)."""
+
+    gate: InstanceGate | None = None
+
+    async def rerun_job(self, params: RerunJobParams) -> AttemptResult:
+        result = await super().rerun_job(params)
+        if self.gate is not None:
+            job = JobKey(params.region, params.namespace, params.group_id, params.job_id)
+            days = (params.end_date - params.start_date) // 86_400_000 + 1
+            self.gate.release(job, days)
+        return result
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("concurrency", "group_cap"), [(1, None), (2, 1)])
+async def test_a_job_waiting_out_the_separation_holds_no_slot_another_job_needs(
+    write_plan, concurrency, group_cap
+) -> None:
+    """Job 1 was rerun a moment ago, job 2 never: the deliberate rerun of both sends job 2
+    at once while job 1 waits out its separation, with one worker (concurrency 1) or one
+    instance slot in the group, because the wait comes before admission."""
+    execution = {"concurrency": concurrency}
+    clock = FakeClock()
+    gate = None if group_cap is None else InstanceGate(lambda job: 10, group_cap=group_cap)
+    client = _EndingAtOnce(clock, latency=0.5, gate=gate)
+    journal = MemoryJournal(clock=clock)
+    first = write_plan(jobs=[1], days=7, execution=execution)
+    assert (
+        await run_plan(first, RunWiring(client=client, journal=journal, clock=clock))
+    ).exit_code == 0
+    ((sent_at, _),) = client.calls  # job 1's one chunk, answered 0.5 s later
+    before, began = len(client.calls), clock.now()
+    both = write_plan(jobs=[1, 2], days=7, execution=execution)  # job 1 first in plan order
+    generation = journal.start_generation(both.name)
+    wiring = RunWiring(client=client, journal=journal, clock=clock, capacity=gate)
+    result = await run_plan(both, wiring, RunPolicy(generation=generation, separation=SEP))
+    assert result.exit_code == 0
+    rerun = client.calls[before:]
+    days = Counter(
+        (p.job_id, day) for _, p in rerun for day in range(p.start_date, p.end_date + 1, 86_400_000)
+    )
+    assert set(days.values()) == {1}  # every day of both jobs, once
+    assert len(days) == 14
+    job_2 = [at for at, p in rerun if p.job_id == 2]
+    job_1 = [at for at, p in rerun if p.job_id == 1]
+    assert max(job_2) < began + 60  # not behind job 1's wait of 612 s
+    assert min(job_1) >= sent_at + 0.5 + SEP - 1e-6  # and job 1 did wait it out
