@@ -25,7 +25,7 @@ from ._model import (
     JournalMeta,
     PlanEntry,
 )
-from ._store import SyncSummary
+from ._store import Screen, SyncSummary
 from ._transitions import begin_attempt, settle
 
 _ORPHANS_SHOWN = 100
@@ -154,17 +154,20 @@ class MemoryJournal(MemoryDayInstances):
         shown = self._orphans if limit is None else self._orphans[:limit]
         return tuple(shown), len(self._orphans)
 
-    async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+    async def mark_in_flight(
+        self, key: str, started_at: float, *, screen: Screen | None = None
+    ) -> ChunkRecord:
         # Nothing to wait for, so no checkpoint either: as cheap as the dict write.
         self._writable()
         record = begin_attempt(self._require(key), started_at, self._clock.wall())
         chunk = record.chunk
         self._proposed.pop(key, None)
-        other = conflict(
-            record, self.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
-        )
+        others = self.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
+        other = conflict(record, others)
         if other is not None:
             raise DayCoveredError(key, other.key, other.plan)
+        if screen is not None and (refused := screen(record, others)) is not None:
+            raise refused
         self._put(record)
         return record
 

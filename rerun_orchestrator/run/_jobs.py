@@ -34,7 +34,7 @@ import anyio
 from .._logs import get_logger
 from ..journal._errors import DayCoveredError
 from ..journal._lease import JobLeases, LeaseLostError
-from ..journal._model import ChunkStatus, JobIdentity
+from ..journal._model import ChunkStatus
 from ..journal._view import (
     JobPlan,
     JobView,
@@ -221,7 +221,7 @@ class JobDispatcher:
                     chunks = await self._derive(view)
             if not chunks:
                 return not self.signal.is_set
-            outcome, until = await self._send(job, key, chunks)
+            outcome, until = await self._send(view, key, chunks)
             if outcome is _Outcome.PARKED:
                 assert until is not None
                 self.parked.park(job, until)
@@ -262,9 +262,11 @@ class JobDispatcher:
             by_status[record.status] += 1
 
     async def _send(
-        self, job: JobPlan, key: JobKey, chunks: list[Chunk]
+        self, view: JobView, key: JobKey, chunks: list[Chunk]
     ) -> tuple[_Outcome, float | None]:
-        """Send the job's chunks; the outcome, and when a parked job may go again."""
+        """Send the job's chunks (derived from `view`); the outcome, and when a parked job
+        may go again."""
+        job = view.job
         sending = _Sending(deque(chunks))  # lanes share it: chunks still start in order
         pending = sending.pending
 
@@ -275,7 +277,7 @@ class JobDispatcher:
                     sending.outcome = _Outcome.STOPPED
                     return
                 # decided before admission: a wait here holds no slot of anyone's
-                hold = await self._hold(planned)
+                hold = self._hold(view, planned)
                 if hold is not None:
                     if sending.held(self._record_key(planned), hold):
                         continue
@@ -330,18 +332,13 @@ class JobDispatcher:
             return f"{planned.key}~g{self.generation}"
         return planned.key
 
-    async def _hold(self, planned: Chunk) -> Hold | None:
-        """What keeps `planned` from being sent now (another record of its days), if any."""
-        journal = self.runner.journal
-        records = await journal_read(
-            journal,
-            journal.job_records,
-            JobIdentity.of(planned),
-            planned.first_day,
-            planned.last_day,
-        )
+    def _hold(self, view: JobView, planned: Chunk) -> Hold | None:
+        """What keeps `planned` from being sent now, judged by the records the job was
+        derived from (no read of its own). A record written since, by another run or
+        replica, is caught where it matters: by the journal's mark in flight, in the same
+        atomic step (`ChunkRunner._screen`)."""
         return hold_among(
-            records,
+            view.records,
             self._record_key(planned),
             planned,
             separation=self.runner.separation,

@@ -234,3 +234,59 @@ async def test_a_job_waiting_out_the_separation_holds_no_slot_another_job_needs(
     job_1 = [at for at, p in rerun if p.job_id == 1]
     assert max(job_2) < began + 60  # not behind job 1's wait of 612 s
     assert min(job_1) >= sent_at + 0.5 + SEP - 1e-6  # and job 1 did wait it out
+
+
+@dataclasses.dataclass
+class _AnotherReplica(ScriptedClient):
+    """While the first call is on the wire, "another replica" (generation 0) marks the
+    record of `days` in flight on the shared journal, and records it answered if asked:
+    after the deliberate rerun's dispatcher has read the job."""
+
+    journal: MemoryJournal | None = None
+    days: Chunk | None = None
+    answered: bool = False
+
+    async def rerun_job(self, params: RerunJobParams) -> AttemptResult:
+        if len(self.calls) == 0 and self.journal is not None and self.days is not None:
+            self.journal.propose(self.days, plan="other", timezone="UTC")
+            await self.journal.mark_in_flight(self.days.key, self.clock.wall())
+            if self.answered:
+                self.journal.record_outcome(self.days.key, ChunkStatus.SUCCEEDED)
+        return await super().rerun_job(params)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("answered", [False, True])
+async def test_a_record_written_after_the_job_was_read_is_caught_at_the_mark(
+    write_plan, answered
+) -> None:
+    """The dispatcher judges a chunk by the records its job was read with; one written
+    since, by another replica, is caught by the journal's mark in flight (the same step
+    as the ledger's check): in doubt, the chunk is held back (not sent, pending); just
+    answered, the job waits out the separation and sends it then."""
+    plan = write_plan(jobs=[1], days=14)  # two chunks of job 1, sent one after the other
+    clock = FakeClock()
+    journal = MemoryJournal(clock=clock)
+    zone = ZoneInfo(plan.timezone)
+    target = plan.targets[0]
+    second = make_chunk(target, 1, D0 + timedelta(days=7), D0 + timedelta(days=13), zone)
+    client = _AnotherReplica(clock, latency=0.5, journal=journal, days=second, answered=answered)
+    generation = journal.start_generation(plan.name)
+    with capture_logs() as logs:
+        result = await run_plan(
+            plan,
+            RunWiring(client=client, journal=journal, clock=clock),
+            RunPolicy(generation=generation, separation=SEP),
+        )
+    sent = [p.start_date for _, p in client.calls]
+    held = [e for e in logs if e["event"] == "rerun.chunk.held"]
+    if not answered:
+        assert sent == [client.calls[0][1].start_date]  # the first chunk only
+        assert [e["chunk"] for e in held] == [f"{second.key}~g{generation}"]
+        assert held[0]["by"] == second.key
+        assert result.counts.pending == 1
+    else:
+        assert len(sent) == 2
+        assert not held
+        assert client.calls[1][0] >= client.calls[0][0] + SEP - 1e-6
+        assert result.exit_code == 0
