@@ -34,7 +34,8 @@ import anyio
 from .._logs import get_logger
 from ..journal._errors import DayCoveredError
 from ..journal._lease import JobLeases, LeaseLostError
-from ..journal._model import ChunkStatus
+from ..journal._ledger import DayState
+from ..journal._model import ChunkRecord, ChunkStatus
 from ..journal._view import (
     JobPlan,
     JobView,
@@ -49,6 +50,7 @@ from ._admission import Admission, Gate, LaneGate, Ticket
 from ._capacity import InstanceGate
 from ._chunk import ChunkRunner
 from ._concurrency import KeyedLimiter
+from ._doubt import is_doubtful
 from ._offloop import journal_read
 from ._parked import ParkedJobs
 from ._separation import HeldError, Hold, hold_among
@@ -202,6 +204,8 @@ class JobDispatcher:
         if self.adopt is not None:  # instances still active from before hold capacity
             self.adopt(view, key)
         doubtful = view.doubtful()
+        if self.retry_failed:
+            doubtful += self._failed_in_doubt(view)
         if doubtful:
             for record in doubtful:
                 check = functools.partial(self.runner.check, record)
@@ -235,6 +239,21 @@ class JobDispatcher:
             "rerun.job.gave_up", job_id=job.job_id, reason="derived chunks kept conflicting"
         )
         return not self.signal.is_set
+
+    def _failed_in_doubt(self, view: JobView) -> list[ChunkRecord]:
+        """With --retry-failed: the failed records of the job's failed days whose attempt
+        may have applied (`is_doubtful`). Reconciled first, whatever chunks the days are
+        now derived into: until then they hold every other record of their days back."""
+        found: dict[str, ChunkRecord] = {}
+        for segment in view.segments():
+            record = segment.record
+            if (
+                segment.state is DayState.FAILED
+                and record is not None
+                and is_doubtful(record, retry_failed=True)
+            ):
+                found.setdefault(record.key, record)
+        return list(found.values())
 
     async def _view(self, job: JobPlan) -> JobView:
         journal = self.runner.journal

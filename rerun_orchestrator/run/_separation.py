@@ -10,18 +10,21 @@ never sent is settled succeeded and its days silently not rerun; taken for the o
 applied attempt is resent and its days rerun twice.
 
 So the evidence is kept clean at the source, before a chunk is sent:
-- while another record of its days is in flight or unknown (its attempt may have applied,
-  and its own window would take this chunk's instances for its), the chunk is held back:
-  it stays pending for a later run, once that record is reconciled or settled;
+- while another record of its days is in doubt, the chunk is held back: it stays pending
+  for a later run, once that record is reconciled or settled. In doubt: in flight or
+  unknown, or failed without the server's refusal (its attempt may have applied, and
+  `--retry-failed` reconciles it before anything else, `_doubt.is_doubtful`). Its window
+  has no end: it would take the instances of every attempt made on its days after it,
+  however long after, for its own (a failed record that never applied, settled
+  succeeded by another's instances: its days silently not rerun);
 - within `separation` seconds of the last answer another record of its days got (one that
-  may have applied: succeeded, or failed without the server's refusal), the chunk waits
-  until they have passed: that record's instances are then older than the window of this
-  chunk's attempt. The separation allows for the server's clock being up to the skew
-  behind ours (the window reaches back that far) *or ahead* of it (the other's instances
-  stamped that much later), and for instances created up to `settle` seconds after the
-  call: 2 x skew + settle + a margin (612 s by default). An answer recorded further ahead
-  than that (a replica whose clock is wrong) is clock trouble: the chunk is held, not
-  made to sleep for it.
+  applied: succeeded), the chunk waits until they have passed: that record's instances
+  are then older than the window of this chunk's attempt. The separation allows for the
+  server's clock being up to the skew behind ours (the window reaches back that far) *or
+  ahead* of it (the other's instances stamped that much later), and for instances
+  created up to `settle` seconds after the call: 2 x skew + settle + a margin (612 s by
+  default). An answer recorded further ahead than that (a replica whose clock is wrong)
+  is clock trouble: the chunk is held, not made to sleep for it.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from datetime import timedelta
 from ..journal._model import ChunkRecord, ChunkStatus, JobIdentity
 from ..journal._store import Journal
 from ..plan._model import Chunk
-from ..schedulerx._classify import is_explicit_refusal
+from ._doubt import is_doubtful
 
 DEFAULT_CLOCK_SKEW = 300.0  # how far the server's clock may be from ours (the reconciler's)
 DEFAULT_SETTLE = 10.0  # how long after a call its instances are sure to exist
@@ -96,7 +99,18 @@ def hold_among(
                 "or settled (`rerun-orchestrator settle`), this chunk is sent",
                 by=other.key,
             )
-    recent = [o for o in others if _may_have_applied(o) and _answered(o) + separation > now]
+        if is_doubtful(other, retry_failed=True):
+            return Hold(
+                f"another record of these days ({other.key}, generation {other.generation}) "
+                f"failed without the server's refusal ({other.code}): its attempt may have "
+                "applied, and reconciling it would take this chunk's instances for its own; "
+                "once it is reconciled (a run with --retry-failed reconciles it first) or "
+                "settled (`rerun-orchestrator settle`), this chunk is sent",
+                by=other.key,
+            )
+    recent = [
+        o for o in others if o.status is ChunkStatus.SUCCEEDED and _answered(o) + separation > now
+    ]
     if not recent:
         return None
     latest = max(recent, key=_answered)
@@ -115,17 +129,6 @@ def hold_among(
         f"{separation:g} s after it, so that reconciliation can tell their instances apart",
         until=until,
         by=latest.key,
-    )
-
-
-def _may_have_applied(record: ChunkRecord) -> bool:
-    """Succeeded, or failed by an answer that was not the server's refusal."""
-    if record.status is ChunkStatus.SUCCEEDED:
-        return True
-    return (
-        record.status is ChunkStatus.FAILED
-        and record.attempt_started_at is not None
-        and not is_explicit_refusal(record.code)
     )
 
 

@@ -18,7 +18,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from rerun_orchestrator._clock import FakeClock
-from rerun_orchestrator.journal import ChunkStatus, MemoryJournal
+from rerun_orchestrator.journal import ChunkStatus, MemoryJournal, ReconcileOutcome
 from rerun_orchestrator.journal._view import make_chunk
 from rerun_orchestrator.plan._model import Chunk
 from rerun_orchestrator.plan._plan import Target
@@ -99,12 +99,58 @@ async def test_a_record_that_did_not_apply_holds_nothing(chunk, status, code) ->
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("code", [None, "InternalError"])
-async def test_a_failure_that_may_have_applied_is_waited_out_like_a_success(chunk, code) -> None:
+async def test_a_failure_that_may_have_applied_holds_the_days_back(chunk, code) -> None:
+    """Failed without the server's refusal: its attempt may have applied, and
+    --retry-failed reconciles it, by a window with no end, before resending it. Any other
+    record's instances on its days, however much later, would be taken for its own."""
     clock = FakeClock()
     journal, record = await _journal(chunk, clock, ChunkStatus.FAILED, code)
+    clock.advance(SKEW * 10)  # however long ago
     hold = hold_of(journal, record, separation=SEP, now=clock.wall())
     assert hold is not None
-    assert hold.until == pytest.approx(clock.wall() + SEP)
+    assert hold.until is None
+    assert hold.by == chunk(1, D0, 2).key
+    assert "--retry-failed" in hold.reason
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("outcome", [ReconcileOutcome.ABSENT, None])
+async def test_retry_failed_reconciles_a_failure_that_may_have_applied_before_the_rerun(
+    write_plan, doubles, outcome
+) -> None:
+    """Generation 0 failed with a server error (it may have applied); a deliberate rerun
+    with --retry-failed reconciles it before it sends anything of its days: shown absent,
+    the days are sent; undecidable (no reconciler), they are held back, none sent."""
+    plan = write_plan(jobs=[1], days=7)
+    clock = FakeClock()
+    journal = MemoryJournal(clock=clock)
+    failed = make_chunk(plan.targets[0], 1, D0, D0 + timedelta(days=6), ZoneInfo(plan.timezone))
+    journal.propose(failed, plan=plan.name, timezone=plan.timezone)
+    await journal.mark_in_flight(failed.key, clock.wall())
+    journal.record_outcome(failed.key, ChunkStatus.FAILED, code="InternalError")
+    clock.advance(3600)
+    client = doubles.Client(clock, latency=0.5)
+    reconciler = None if outcome is None else doubles.Reconciler(clock, lambda r: outcome)
+    generation = journal.start_generation(plan.name)
+    with capture_logs() as logs:
+        result = await run_plan(
+            plan,
+            RunWiring(client=client, journal=journal, clock=clock, reconciler=reconciler),
+            RunPolicy(generation=generation, separation=SEP, retry_failed=True),
+        )
+    held = [e for e in logs if e["event"] == "rerun.chunk.held"]
+    if outcome is None:
+        assert client.calls == []
+        assert [e["by"] for e in held] == [failed.key]
+        assert journal.get(failed.key).status is ChunkStatus.UNKNOWN  # type: ignore[union-attr]
+        return
+    [(asked_at, asked)] = reconciler.asked  # type: ignore[union-attr]
+    assert asked.key == failed.key
+    [(sent_at, params)] = client.calls
+    assert sent_at > asked_at
+    assert (params.end_date - params.start_date) // 86_400_000 + 1 == 7
+    assert not held
+    assert result.exit_code == 0
 
 
 @pytest.mark.asyncio
