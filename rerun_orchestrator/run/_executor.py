@@ -46,6 +46,7 @@ from ._neighbour import adopt_open_days
 from ._options import LegacyOptions, RunPolicy, RunWiring, merge_options
 from ._registry import Account, default_accounts
 from ._result import RunResult, RunStats, StatusCounts
+from ._separation import HELD_SHOWN, held_note
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
@@ -210,10 +211,18 @@ async def _run(
         stopped=signal.is_set and live.halted is None,
         elapsed_seconds=clock.now() - started,
         halted=live.halted,
-        notes=runner.locations.notes(),
+        notes=_notes(runner),
+        held=len(live.held),
+        held_by=tuple(list(live.held.items())[:HELD_SHOWN]),
     )
     events.emit(RunFinished(result))
     return result
+
+
+def _notes(runner: ChunkRunner) -> tuple[str, ...]:
+    """What else the run's summary says: locations stopped, chunks held back."""
+    held = held_note(runner.stats.held)
+    return (*runner.locations.notes(), *(() if held is None else (held,)))
 
 
 def _adopter(wiring: RunWiring, clock: Clock) -> Callable[[JobView, JobKey], None] | None:

@@ -286,7 +286,8 @@ class JobDispatcher:
         """Send the job's chunks (derived from `view`); the outcome, and when a parked job
         may go again."""
         job = view.job
-        sending = _Sending(deque(chunks))  # lanes share it: chunks still start in order
+        # lanes share it: chunks still start in order
+        sending = _Sending(deque(chunks), self.runner.stats.held)
         pending = sending.pending
 
         async def lane() -> None:
@@ -447,6 +448,7 @@ class _Sending:
     """One job's chunks on their way, shared by its lanes."""
 
     pending: deque[Chunk]
+    held_back: dict[str, str]  # the run's: chunk key -> the record in doubt that held it
     outcome: _Outcome = field(default_factory=lambda: _Outcome.DONE)
     until: float | None = None  # once parked: when the job may go again
 
@@ -455,6 +457,7 @@ class _Sending:
         doubt: it stays pending), False if the job parks (it waits out a separation)."""
         if hold.until is None:
             _log.warning("rerun.chunk.held", chunk=chunk_key, by=hold.by, reason=hold.reason)
+            self.held_back[chunk_key] = hold.by or "?"
             return True
         _log.info("rerun.chunk.separated", chunk=chunk_key, by=hold.by, reason=hold.reason)
         self.until = hold.until if self.until is None else min(self.until, hold.until)

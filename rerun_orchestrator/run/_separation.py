@@ -132,6 +132,26 @@ def hold_among(
     )
 
 
+HELD_SHOWN = 5  # chunks named in the run's summary; the log has every one
+
+
+def held_note(held: dict[str, str]) -> str | None:
+    """The summary's line about the chunks a run held back (chunk key -> the key of the
+    record in doubt that held it), or None if it held none."""
+    if not held:
+        return None
+    shown = ", ".join(f"{chunk} (by {by})" for chunk, by in list(held.items())[:HELD_SHOWN])
+    more = f" and {len(held) - HELD_SHOWN} more" if len(held) > HELD_SHOWN else ""
+    return (
+        f"{len(held)} chunk(s) held back, not sent: another record of their days is in "
+        "doubt (in flight, unknown, or failed without the server's refusal) and its "
+        "reconciliation would take their instances for its own; settle it (a run of its "
+        "plan and generation reconciles it, with --retry-failed for a failed one; or "
+        "`rerun-orchestrator settle KEY --as succeeded|pending` after checking the "
+        f"console), then run again: {shown}{more} (rerun.chunk.held in the log)"
+    )
+
+
 def _answered(record: ChunkRecord) -> float:
     """When the server last answered for `record` (its instances are stamped no later)."""
     return max(record.updated_at or 0.0, record.attempt_started_at or 0.0)
@@ -141,9 +161,11 @@ __all__ = [
     "DEFAULT_CLOCK_SKEW",
     "DEFAULT_SEPARATION",
     "DEFAULT_SETTLE",
+    "HELD_SHOWN",
     "MARGIN",
     "HeldError",
     "Hold",
+    "held_note",
     "hold_among",
     "hold_of",
     "separation_for",

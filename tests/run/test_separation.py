@@ -9,6 +9,7 @@ succeeded, and its days silently not rerun (the e2e form: tests/e2e/test_ledger.
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections import Counter
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -24,6 +25,7 @@ from rerun_orchestrator.plan._model import Chunk
 from rerun_orchestrator.plan._plan import Target
 from rerun_orchestrator.run import RunPolicy, RunWiring, run_plan
 from rerun_orchestrator.run._capacity import InstanceGate
+from rerun_orchestrator.run._progress import write_summary
 from rerun_orchestrator.run._separation import hold_of, separation_for
 from rerun_orchestrator.run._streams import JobKey
 from rerun_orchestrator.schedulerx._wire import AttemptResult, RerunJobParams
@@ -336,3 +338,38 @@ async def test_a_record_written_after_the_job_was_read_is_caught_at_the_mark(
         assert not held
         assert client.calls[1][0] >= client.calls[0][0] + SEP - 1e-6
         assert result.exit_code == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("rich", [False, True])
+async def test_the_summary_names_the_chunks_held_back_and_how_to_settle_them(
+    write_plan, doubles, rich
+) -> None:
+    """Generation 0 of job 1's days is in flight (a run killed mid-call): the deliberate
+    rerun holds that chunk back, and its result and summary say so, with the way out,
+    rather than leaving a bare "pending"."""
+    plan = write_plan(jobs=[1, 2], days=7)
+    clock = FakeClock()
+    journal = MemoryJournal(clock=clock)
+    zone = ZoneInfo(plan.timezone)
+    doubt = make_chunk(plan.targets[0], 1, D0, D0 + timedelta(days=6), zone)
+    journal.propose(doubt, plan=plan.name, timezone=plan.timezone)
+    await journal.mark_in_flight(doubt.key, clock.wall())
+    client = doubles.Client(clock, latency=0.5)
+    generation = journal.start_generation(plan.name)
+    result = await run_plan(
+        plan,
+        RunWiring(client=client, journal=journal, clock=clock),
+        RunPolicy(generation=generation, separation=SEP),
+    )
+    assert [p.job_id for _, p in client.calls] == [2]  # job 2 went; job 1 held back
+    held = f"{doubt.key}~g{generation}"
+    assert (result.held, result.held_by) == (1, ((held, doubt.key),))
+    assert result.to_json()["held_by"] == [{"chunk": held, "by": doubt.key}]
+    assert result.exit_code == 1
+    out = io.StringIO()
+    write_summary(result, [], out, rich=rich)
+    text = " ".join(out.getvalue().split())  # the rich console wraps lines
+    assert "1 chunk(s) held back, not sent: another record of their days is in doubt" in text
+    assert "rerun-orchestrator settle" in text
+    assert f"{held} (by {doubt.key})" in text
