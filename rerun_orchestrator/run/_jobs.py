@@ -105,6 +105,7 @@ class JobDispatcher:
     capacity: InstanceGate | None = None
     deferred: list[JobPlan] = field(default_factory=list)  # jobs other replicas held
     parked: ParkedJobs = field(default_factory=ParkedJobs)  # jobs waiting out a separation
+    _retaken: set[JobPlan] = field(init=False, default_factory=set)  # parked, counted already
     # counts a job's instances still active from earlier runs (or replicas) as it starts
     adopt: Callable[[JobView, JobKey], None] | None = None
     _checking: Admission = field(init=False)
@@ -171,35 +172,17 @@ class JobDispatcher:
         each when its wait is over) and those other replicas held, until none is left."""
         while (self.parked or self.deferred) and not self.signal.is_set:
             if self.parked:
-                async with anyio.create_task_group() as tg:
-                    for _ in range(min(workers, len(self.parked))):
-                        tg.start_soon(self._drain_parked)
-            await self.run_deferred()
-
-    async def _drain_parked(self) -> None:
-        clock = self.runner.clock
-        while self.parked and not self.signal.is_set:
-            job = self.parked.pop_due(clock.wall())
-            if job is None:
-                due = self.parked.next_due()
-                assert due is not None
-                self.runner.stats.waiting = (
-                    f"{len(self.parked)} job(s) wait out the separation from another "
-                    "record of their days"
+                await self.parked.drain(
+                    self.run, self.runner.clock, self.signal, self.runner.stats, workers
                 )
-                try:
-                    await self.signal.sleep(clock.sleep, max(0.0, due - clock.wall()))
-                except StoppedError:
-                    return
-                finally:
-                    self.runner.stats.waiting = None
-                continue
-            if not await self.run(job):
-                return
+            await self.run_deferred()
 
     async def _run(self, job: JobPlan) -> bool:
         view = await self._view(job)
-        self._account(view)
+        if job in self._retaken:  # counted when first read; moved live since
+            self._retaken.discard(job)
+        else:
+            self._account(view)
         key = JobKey(job.target.region, job.target.namespace, job.target.group_id, job.job_id)
         if self.adopt is not None:  # instances still active from before hold capacity
             self.adopt(view, key)
@@ -229,6 +212,7 @@ class JobDispatcher:
             if outcome is _Outcome.PARKED:
                 assert until is not None
                 self.parked.park(job, until)
+                self._retaken.add(job)
                 return not self.signal.is_set
             if outcome is _Outcome.LOST:
                 raise LeaseLostError(chunks[0].key, None)

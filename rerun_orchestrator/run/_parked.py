@@ -16,8 +16,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Awaitable, Callable
 
+import anyio
+
+from .._clock import Clock
 from ..journal._view import JobPlan
+from ._result import RunStats
+from ._stop import StoppedError, StopSignal
 
 
 class ParkedJobs:
@@ -39,6 +45,41 @@ class ParkedJobs:
     def next_due(self) -> float | None:
         """When the soonest job may go again; None if none is parked."""
         return self._heap[0][0] if self._heap else None
+
+    async def drain(
+        self,
+        run: Callable[[JobPlan], Awaitable[bool]],
+        clock: Clock,
+        signal: StopSignal,
+        stats: RunStats,
+        workers: int,
+    ) -> None:
+        """`run` each job as its wait ends, `workers` at a time, until none is parked (a
+        job parked again meanwhile included) or `run` says a stop was requested; a stop
+        cuts the waits short."""
+
+        async def worker() -> None:
+            while self._heap and not signal.is_set:
+                job = self.pop_due(clock.wall())
+                if job is not None:
+                    if not await run(job):
+                        return
+                    continue
+                due = self._heap[0][0]
+                stats.waiting = (
+                    f"{len(self._heap)} job(s) wait out the separation from another record "
+                    "of their days"
+                )
+                try:
+                    await signal.sleep(clock.sleep, max(0.0, due - clock.wall()))
+                except StoppedError:
+                    return
+                finally:
+                    stats.waiting = None
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(min(workers, len(self._heap))):
+                tg.start_soon(worker)
 
     def __len__(self) -> int:
         return len(self._heap)
