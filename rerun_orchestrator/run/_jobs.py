@@ -123,6 +123,9 @@ class JobDispatcher:
         journal = self.runner.journal
         done = await journal_read(journal, finished, journal, job, generation=self.generation)
         if done is not None:  # a resume skips a finished job without reading its records
+            if job in self._retaken:  # parked, then finished by another replica: counted
+                self._retaken.discard(job)
+                return not self.signal.is_set
             by_status = self.runner.stats.by_status
             by_status[ChunkStatus.PENDING] -= job.target.chunks_per_job
             by_status[ChunkStatus.SUCCEEDED] += done.records
