@@ -284,7 +284,7 @@ class JobDispatcher:
                     sending.outcome = _Outcome.STOPPED
                     return
                 # decided before admission: a wait here holds no slot of anyone's
-                hold = self._hold(view, planned)
+                hold = await self._hold(view, planned)
                 if hold is not None:
                     if sending.held(self._record_key(planned), hold):
                         continue
@@ -339,18 +339,23 @@ class JobDispatcher:
             return f"{planned.key}~g{self.generation}"
         return planned.key
 
-    def _hold(self, view: JobView, planned: Chunk) -> Hold | None:
+    async def _hold(self, view: JobView, planned: Chunk) -> Hold | None:
         """What keeps `planned` from being sent now, judged by the records the job was
-        derived from (no read of its own). A record written since, by another run or
-        replica, is caught where it matters: by the journal's mark in flight, in the same
-        atomic step (`ChunkRunner._screen`)."""
-        return hold_among(
-            view.records,
-            self._record_key(planned),
-            planned,
-            separation=self.runner.separation,
-            now=self.runner.clock.wall(),
+        derived from (no read in the common case). A record written since, by another
+        run or replica, is caught where it matters: by the journal's mark in flight, in
+        the same atomic step (`ChunkRunner._screen`). A record the view shows in doubt is
+        read again before the chunk is held back for the run: it may have been settled
+        since (say by the replica that sent it a moment before the view was read)."""
+        key = self._record_key(planned)
+        separation, clock = self.runner.separation, self.runner.clock
+        hold = hold_among(view.records, key, planned, separation=separation, now=clock.wall())
+        if hold is None or hold.until is not None:
+            return hold
+        journal = self.runner.journal
+        records = await journal_read(
+            journal, journal.job_records, view.job.identity, planned.first_day, planned.last_day
         )
+        return hold_among(records, key, planned, separation=separation, now=clock.wall())
 
     async def _send_one(self, planned: Chunk, record_key: list[str]) -> bool:
         """Propose one admitted chunk and take it as far as this run can."""

@@ -377,3 +377,45 @@ async def test_the_summary_names_the_chunks_held_back_and_how_to_settle_them(
     assert "1 chunk(s) held back, not sent: another record of their days is in doubt" in text
     assert "rerun-orchestrator settle" in text
     assert f"{held} (by {doubt.key})" in text
+
+
+@dataclasses.dataclass
+class _AnswersMeanwhile(ScriptedClient):
+    """While the first call is on the wire, another replica's record in flight (`other`)
+    is answered: after the deliberate rerun's dispatcher has read the job."""
+
+    journal: MemoryJournal | None = None
+    other: str | None = None
+
+    async def rerun_job(self, params: RerunJobParams) -> AttemptResult:
+        if len(self.calls) == 0 and self.journal is not None and self.other is not None:
+            self.journal.record_outcome(self.other, ChunkStatus.SUCCEEDED)
+        return await super().rerun_job(params)
+
+
+@pytest.mark.asyncio
+async def test_a_record_in_doubt_in_the_view_is_read_again_before_the_chunk_is_held(
+    write_plan,
+) -> None:
+    """The job was read while another replica's record of its second chunk's days was in
+    flight; it was answered meanwhile. The chunk is not held back for the whole run on
+    the strength of that old read: it waits out the separation and is sent."""
+    plan = write_plan(jobs=[1], days=14)
+    clock = FakeClock()
+    journal = MemoryJournal(clock=clock)
+    zone = ZoneInfo(plan.timezone)
+    second = make_chunk(plan.targets[0], 1, D0 + timedelta(days=7), D0 + timedelta(days=13), zone)
+    journal.propose(second, plan="other", timezone="UTC")
+    await journal.mark_in_flight(second.key, clock.wall())
+    client = _AnswersMeanwhile(clock, latency=0.5, journal=journal, other=second.key)
+    generation = journal.start_generation(plan.name)
+    with capture_logs() as logs:
+        result = await run_plan(
+            plan,
+            RunWiring(client=client, journal=journal, clock=clock),
+            RunPolicy(generation=generation, separation=SEP),
+        )
+    assert not [e for e in logs if e["event"] == "rerun.chunk.held"]
+    assert len(client.calls) == 2
+    assert client.calls[1][0] >= client.calls[0][0] + SEP - 1e-6  # after the other's answer
+    assert result.exit_code == 0
