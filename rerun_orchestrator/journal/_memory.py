@@ -65,7 +65,10 @@ class MemoryJournal(MemoryDayInstances):
         for job in forget:
             self._facts.pop(job, None)
 
-    def start_generation(self, plan_name: str) -> int:
+    def start_generation(self, plan_name: str, *, seen: int | None = None) -> int:
+        current = self._plans[plan_name].rerun_generation if plan_name in self._plans else 0
+        if seen is not None and current > seen:
+            return current
         top = max((r.generation for r in self._records.values()), default=0)
         known = max((p.rerun_generation for p in self._plans.values()), default=0)
         generation = max(top, known) + 1

@@ -54,9 +54,12 @@ class Journal(Protocol):
         """Every plan that ran on this journal, most recent first."""
         ...
 
-    def start_generation(self, plan_name: str) -> int:
+    def start_generation(self, plan_name: str, *, seen: int | None = None) -> int:
         """Begin a deliberate rerun of the plan's days (a generation above every record's,
-        remembered in the plan's entry); returns it."""
+        remembered in the plan's entry); returns it. `seen`: the plan's generation as the
+        caller last read it; if another process has moved the plan past it since (a
+        replica started at the same moment), that generation is joined and returned
+        instead, in the same atomic step: two replicas never start two."""
         ...
 
     def job_facts(self) -> dict[JobIdentity, JobFactsEntry]:

@@ -311,3 +311,14 @@ async def test_a_screen_refuses_a_mark_in_the_same_step_and_nothing_is_written(
     journal.propose(again, plan="p", timezone="UTC", generation=1)
     marked = await journal.mark_in_flight(again.key, 3.0, screen=lambda new, others: None)
     assert (marked.status, marked.attempts) == (ChunkStatus.IN_FLIGHT, 1)
+
+
+def test_a_generation_started_since_the_caller_looked_is_joined_not_doubled(journal) -> None:
+    """Two replicas started with --rerun-succeeded at the same moment both read the plan
+    at generation 0 and both ask for a new one: the second joins the first's, or every day
+    would be rerun twice more."""
+    assert journal.start_generation("p", seen=0) == 1
+    assert journal.start_generation("p", seen=0) == 1  # the other replica: joined
+    assert [p.rerun_generation for p in journal.plans() if p.name == "p"] == [1]
+    assert journal.start_generation("p", seen=1) == 2  # one that saw 1 (complete): a new one
+    assert journal.start_generation("p") == 3  # without `seen`: always a new one
