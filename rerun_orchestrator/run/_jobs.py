@@ -53,7 +53,7 @@ from ._concurrency import KeyedLimiter
 from ._doubt import is_doubtful
 from ._offloop import journal_read
 from ._parked import ParkedJobs
-from ._separation import HeldError, Hold, hold_among
+from ._separation import HeldError, Hold, hold_among, may_hold
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
 
@@ -275,6 +275,9 @@ class JobDispatcher:
         job = view.job
         # lanes share it: chunks still start in order
         sending = _Sending(deque(chunks), self.runner.stats.held)
+        holding = may_hold(  # once per view: a job of many records, many chunks
+            view.records, separation=self.runner.separation, now=self.runner.clock.wall()
+        )
         pending = sending.pending
 
         async def lane() -> None:
@@ -284,7 +287,7 @@ class JobDispatcher:
                     sending.outcome = _Outcome.STOPPED
                     return
                 # decided before admission: a wait here holds no slot of anyone's
-                hold = await self._hold(view, planned)
+                hold = await self._hold(view, holding, planned)
                 if hold is not None:
                     if sending.held(self._record_key(planned), hold):
                         continue
@@ -339,16 +342,17 @@ class JobDispatcher:
             return f"{planned.key}~g{self.generation}"
         return planned.key
 
-    async def _hold(self, view: JobView, planned: Chunk) -> Hold | None:
+    async def _hold(self, view: JobView, holding: list[ChunkRecord], planned: Chunk) -> Hold | None:
         """What keeps `planned` from being sent now, judged by the records the job was
-        derived from (no read in the common case). A record written since, by another
-        run or replica, is caught where it matters: by the journal's mark in flight, in
-        the same atomic step (`ChunkRunner._screen`). A record the view shows in doubt is
-        read again before the chunk is held back for the run: it may have been settled
-        since (say by the replica that sent it a moment before the view was read)."""
+        derived from (`holding`: those of them that could; no read in the common case).
+        A record written since, by another run or replica, is caught where it matters:
+        by the journal's mark in flight, in the same atomic step (`ChunkRunner._screen`).
+        A record the view shows in doubt is read again before the chunk is held back for
+        the run: it may have been settled since (say by the replica that sent it a
+        moment before the view was read)."""
         key = self._record_key(planned)
         separation, clock = self.runner.separation, self.runner.clock
-        hold = hold_among(view.records, key, planned, separation=separation, now=clock.wall())
+        hold = hold_among(holding, key, planned, separation=separation, now=clock.wall())
         if hold is None or hold.until is not None:
             return hold
         journal = self.runner.journal

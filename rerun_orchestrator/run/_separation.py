@@ -78,6 +78,20 @@ def hold_of(journal: Journal, record: ChunkRecord, *, separation: float, now: fl
     return hold_among(others, record.key, chunk, separation=separation, now=now)
 
 
+def may_hold(records: Iterable[ChunkRecord], *, separation: float, now: float) -> list[ChunkRecord]:
+    """The records that could hold a chunk back from `now` on (in doubt, or answered
+    within the separation): `hold_among` of any chunk gives the same verdict with these
+    as with all of `records`, now and later (a record too old to hold stays so). Picked
+    once per job view, so that a job of many records is not scanned once per chunk."""
+    return [
+        r
+        for r in records
+        if r.status in _DOUBTFUL
+        or (r.status is ChunkStatus.SUCCEEDED and _answered(r) + separation > now)
+        or (r.status is ChunkStatus.FAILED and is_doubtful(r, retry_failed=True))
+    ]
+
+
 def hold_among(
     records: Iterable[ChunkRecord], key: str, chunk: Chunk, *, separation: float, now: float
 ) -> Hold | None:
@@ -168,5 +182,6 @@ __all__ = [
     "held_note",
     "hold_among",
     "hold_of",
+    "may_hold",
     "separation_for",
 ]

@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from rerun_orchestrator._clock import FakeClock
-from rerun_orchestrator.journal import ChunkStatus, MemoryJournal, ReconcileOutcome
+from rerun_orchestrator.journal import ChunkRecord, ChunkStatus, MemoryJournal, ReconcileOutcome
 from rerun_orchestrator.journal._view import make_chunk
 from rerun_orchestrator.plan._model import Chunk
 from rerun_orchestrator.plan._plan import Target
@@ -27,7 +29,7 @@ from rerun_orchestrator.run import RunPolicy, RunWiring, run_plan
 from rerun_orchestrator.run._capacity import InstanceGate
 from rerun_orchestrator.run._progress import write_summary
 from rerun_orchestrator.run._result import RunStats
-from rerun_orchestrator.run._separation import hold_of, separation_for
+from rerun_orchestrator.run._separation import hold_among, hold_of, may_hold, separation_for
 from rerun_orchestrator.run._streams import JobKey
 from rerun_orchestrator.schedulerx._wire import AttemptResult, RerunJobParams
 from rerun_orchestrator.testing import ScriptedClient
@@ -419,3 +421,41 @@ async def test_a_record_in_doubt_in_the_view_is_read_again_before_the_chunk_is_h
     assert len(client.calls) == 2
     assert client.calls[1][0] >= client.calls[0][0] + SEP - 1e-6  # after the other's answer
     assert result.exit_code == 0
+
+
+_TARGET = Target("cn-hangzhou", "ns", None, "g", "00:00:00", 7, ((1, 1),), ())
+_STATUSES = st.sampled_from(list(ChunkStatus))
+_CODES = st.sampled_from([None, "InternalError", 41090002, "Throttling.User"])
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> ChunkRecord:
+    first = D0 + timedelta(days=draw(st.integers(0, 20)))
+    days = draw(st.integers(1, 7))
+    chunk = make_chunk(_TARGET, 1, first, first + timedelta(days=days - 1), ZoneInfo("UTC"))
+    started = draw(st.none() | st.floats(0, 5000))
+    return ChunkRecord(
+        chunk,
+        draw(_STATUSES),
+        code=draw(_CODES),
+        attempt_started_at=started,
+        updated_at=draw(st.none() | st.floats(0, 5000)),
+    )
+
+
+@given(
+    records=st.lists(_records(), max_size=12),
+    probe=_records(),
+    now=st.floats(0, 5000),
+    later=st.floats(0, 2000),
+)
+def test_the_records_picked_once_per_view_give_every_chunk_the_same_verdict(
+    records, probe, now, later
+) -> None:
+    """`may_hold`, picked once per job view, judges every chunk as all the records would,
+    then and later (a record too old to hold a chunk stays so)."""
+    picked = may_hold(records, separation=SEP, now=now)
+    for at in (now, now + later):
+        assert hold_among(picked, probe.key, probe.chunk, separation=SEP, now=at) == (
+            hold_among(records, probe.key, probe.chunk, separation=SEP, now=at)
+        )
