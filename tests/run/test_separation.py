@@ -379,6 +379,7 @@ async def test_the_summary_names_the_chunks_held_back_and_how_to_settle_them(
     assert "1 chunk(s) held back, not sent: another record of their days is in doubt" in text
     assert "rerun-orchestrator settle" in text
     assert f"{held} (by {doubt.key})" in text
+    assert "and the held ones once the records holding them are settled" in text
 
 
 @dataclasses.dataclass
