@@ -33,8 +33,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_run import bare, ours, params_of, simulator, sqlite
 from _common import write_plan
+from bench_run import bare, ours, params_of, simulator, sqlite
 
 from rerun_orchestrator._logsetup import close_log_file, configure
 from rerun_orchestrator.journal import Journal, MemoryJournal
@@ -119,7 +119,10 @@ def main() -> None:
         print(f"  {mode:<20} {per_call[mode] / base:5.2f} x the bare loop's")
     ratio = per_call["run FULL"] / base
     verdict = "met" if ratio <= 1.3 else "MISSED"
-    print(f"FULL journal: {ratio:.2f} x the bare loop's instructions per call (goal <= 1.3) [{verdict}]")
+    print(
+        f"FULL journal: {ratio:.2f} x the bare loop's instructions per call "
+        f"(goal <= 1.3) [{verdict}]"
+    )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from ._model import (
     JournalMeta,
     PlanEntry,
 )
-from ._store import SyncSummary
+from ._store import Screen, SyncSummary
 from ._transitions import begin_attempt, settle
 
 _ORPHANS_SHOWN = 100
@@ -65,7 +65,10 @@ class MemoryJournal(MemoryDayInstances):
         for job in forget:
             self._facts.pop(job, None)
 
-    def start_generation(self, plan_name: str) -> int:
+    def start_generation(self, plan_name: str, *, seen: int | None = None) -> int:
+        current = self._plans[plan_name].rerun_generation if plan_name in self._plans else 0
+        if seen is not None and current > seen:
+            return current
         top = max((r.generation for r in self._records.values()), default=0)
         known = max((p.rerun_generation for p in self._plans.values()), default=0)
         generation = max(top, known) + 1
@@ -154,17 +157,20 @@ class MemoryJournal(MemoryDayInstances):
         shown = self._orphans if limit is None else self._orphans[:limit]
         return tuple(shown), len(self._orphans)
 
-    async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+    async def mark_in_flight(
+        self, key: str, started_at: float, *, screen: Screen | None = None
+    ) -> ChunkRecord:
         # Nothing to wait for, so no checkpoint either: as cheap as the dict write.
         self._writable()
         record = begin_attempt(self._require(key), started_at, self._clock.wall())
         chunk = record.chunk
         self._proposed.pop(key, None)
-        other = conflict(
-            record, self.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
-        )
+        others = self.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
+        other = conflict(record, others)
         if other is not None:
             raise DayCoveredError(key, other.key, other.plan)
+        if screen is not None and (refused := screen(record, others)) is not None:
+            raise refused
         self._put(record)
         return record
 

@@ -4,7 +4,8 @@
   only coroutine, so the event loop never waits for the database there): the job's
   records are read again under a per-job advisory lock, the write is fenced by the job's
   lease (`_lease`), the ledger's invariant is checked against them (`DayCoveredError`:
-  enforced by the database across replicas, not by a run lock), and the in-flight row is
+  enforced by the database across replicas, not by a run lock), the caller's `screen`
+  too (the separation of two generations' attempts), and the in-flight row is
   committed before the caller writes the request (`_pg_writes.locked`). A mark whose
   commit was cut off by an outage is recognised on the next try (same owner and start
   time), never applied twice.
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from .._clock import Clock
     from ..plan._model import Chunk
     from ._lease import JobLeases
+    from ._store import Screen
 
 T = TypeVar("T")
 MARKS_KEPT = 4096  # more than any concurrency in flight
@@ -78,19 +80,27 @@ class PostgresAttempts:
 
         def get(self, key: str) -> ChunkRecord | None: ...
 
-    async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+    async def mark_in_flight(
+        self, key: str, started_at: float, *, screen: Screen | None = None
+    ) -> ChunkRecord:
         self._check_writable()
         with self._proposed_lock:
             proposed = self._proposed.get(key)
         if proposed is not None:
             begin_attempt(proposed, started_at, self._clock.wall())  # refuse before awaiting
         # Not abandoned on cancel: the transaction under way commits or rolls back whole.
-        new = await anyio.to_thread.run_sync(self._mark, key, started_at, proposed)
+        new = await anyio.to_thread.run_sync(self._mark, key, started_at, proposed, screen)
         with self._proposed_lock:
             self._proposed.pop(key, None)
         return new
 
-    def _mark(self, key: str, started_at: float, proposed: ChunkRecord | None) -> ChunkRecord:
+    def _mark(
+        self,
+        key: str,
+        started_at: float,
+        proposed: ChunkRecord | None,
+        screen: Screen | None = None,
+    ) -> ChunkRecord:
         wall = self._clock.wall()
         if self._outcomes is not None and self._outcomes.dirty:
             self._outcomes.flush()  # outcomes ride along: a retry's mark sees its outcome
@@ -121,6 +131,8 @@ class PostgresAttempts:
                 other = conflict(new, others)
                 if other is not None:
                     raise DayCoveredError(key, other.key, other.plan)
+                if screen is not None and (refused := screen(new, others)) is not None:
+                    raise refused  # under the job's lock: no replica can mark in between
                 conn.execute(UPSERT, record_row(new, self.owner))
                 return new  # committed (with the pipeline's last sync) before it returns
 

@@ -227,12 +227,17 @@ class PostgresJournal(PostgresAttempts, PostgresDayInstances, PostgresJobFacts, 
 
     # -- writes ----------------------------------------------------------------------
 
-    def start_generation(self, plan_name: str) -> int:
+    def start_generation(self, plan_name: str, *, seen: int | None = None) -> int:
         self._check_writable()
 
         def bump(conn: psycopg.Connection[Any]) -> int:
             with bounded_transaction(conn, self._idle_ms):
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 1))", (plan_name,))
+                current = conn.execute(
+                    "SELECT rerun_generation FROM rerun_plans WHERE name = %s", (plan_name,)
+                ).fetchone()
+                if seen is not None and current is not None and int(current[0]) > seen:
+                    return int(current[0])  # a replica started one since the caller looked
                 top = conn.execute(
                     "SELECT GREATEST((SELECT COALESCE(MAX(generation), 0) FROM rerun_chunks), "
                     "(SELECT COALESCE(MAX(rerun_generation), 0) FROM rerun_plans))"

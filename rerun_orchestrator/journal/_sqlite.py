@@ -50,7 +50,7 @@ from ._schema import (
 )
 from ._sqlite_ledger import LedgerQueries
 from ._sqlite_reads import RecordReads
-from ._store import SyncSummary
+from ._store import Screen, SyncSummary
 from ._transitions import begin_attempt, settle
 from ._writer import GroupCommitWriter
 
@@ -226,18 +226,21 @@ class SqliteJournal(RecordReads, SqliteDayInstances, LedgerQueries, JobFactsQuer
             added=added, known=planned - added, orphaned=shown, orphaned_count=orphaned
         )
 
-    async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+    async def mark_in_flight(
+        self, key: str, started_at: float, *, screen: Screen | None = None
+    ) -> ChunkRecord:
         writer = self._writable()
         new = begin_attempt(self._require(key), started_at, self._clock.wall())
         chunk = new.chunk
         # The ledger's invariant, checked against everything written (committed or
         # staged) with nothing awaited in between: no day is sent twice.
-        other = conflict(
-            new, self.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
-        )
+        others = self.job_records(JobIdentity.of(chunk), chunk.first_day, chunk.last_day)
+        other = conflict(new, others)
         self._proposed.pop(key, None)
         if other is not None:
             raise DayCoveredError(key, other.key, other.plan)
+        if screen is not None and (refused := screen(new, others)) is not None:
+            raise refused
         # Durable before the caller writes the request; concurrent marks share a commit.
         await writer.wait_durable(writer.stage(new, mark=True))
         return new

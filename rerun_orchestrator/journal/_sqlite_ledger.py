@@ -147,11 +147,16 @@ class LedgerQueries:
                 return record
         return self.get(chunk.key)
 
-    def start_generation(self, plan_name: str) -> int:
+    def start_generation(self, plan_name: str, *, seen: int | None = None) -> int:
         """Begin a deliberate rerun of `plan_name`'s days (--rerun-succeeded): a generation
-        above every record's, remembered so that a resumed rerun does not start another."""
+        above every record's, remembered so that a resumed rerun does not start another
+        (`Journal.start_generation`: `seen`)."""
 
         def bump(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT rerun_generation FROM plans WHERE name = ?", (plan_name,))
+            current = row.fetchone()
+            if seen is not None and current is not None and int(current[0]) > seen:
+                return int(current[0])
             (top,) = conn.execute("SELECT COALESCE(MAX(generation), 0) FROM chunks").fetchone()
             (known,) = conn.execute(
                 "SELECT COALESCE(MAX(rerun_generation), 0) FROM plans"

@@ -11,7 +11,7 @@ resent blindly. Reads see every write made before them, durable or not yet.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -26,6 +26,11 @@ from ._model import (
     JournalMeta,
     PlanEntry,
 )
+
+# A caller's check made atomically with a mark in flight: given the new record and the
+# job's records over its days (as the mark's own invariant check reads them), an exception
+# to refuse the mark with (nothing written), or None. The executor's separation rule.
+Screen = Callable[[ChunkRecord, Sequence[ChunkRecord]], Exception | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +54,12 @@ class Journal(Protocol):
         """Every plan that ran on this journal, most recent first."""
         ...
 
-    def start_generation(self, plan_name: str) -> int:
+    def start_generation(self, plan_name: str, *, seen: int | None = None) -> int:
         """Begin a deliberate rerun of the plan's days (a generation above every record's,
-        remembered in the plan's entry); returns it."""
+        remembered in the plan's entry); returns it. `seen`: the plan's generation as the
+        caller last read it; if another process has moved the plan past it since (a
+        replica started at the same moment), that generation is joined and returned
+        instead, in the same atomic step: two replicas never start two."""
         ...
 
     def job_facts(self) -> dict[JobIdentity, JobFactsEntry]:
@@ -119,11 +127,16 @@ class Journal(Protocol):
         and how many there are in all."""
         ...
 
-    async def mark_in_flight(self, key: str, started_at: float) -> ChunkRecord:
+    async def mark_in_flight(
+        self, key: str, started_at: float, *, screen: Screen | None = None
+    ) -> ChunkRecord:
         """Durably mark an attempt as begun (attempts += 1) *before* the request is written.
 
         Returns once the mark is durable. The transition is checked at once: a chunk that
-        may not be sent raises before anything is awaited.
+        may not be sent raises before anything is awaited. `screen`, if given, is asked
+        after the ledger's own check, against the same records in the same atomic step (no
+        other writer, replica or task, can come in between): what it returns is raised,
+        and nothing is written.
 
         Raises:
             DayCoveredError: another record covers one of the chunk's days (any plan,

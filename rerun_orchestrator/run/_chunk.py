@@ -6,7 +6,9 @@ The order of writes is what makes a crash harmless (each step names its failpoin
    graceful stop may end these waits);
 2. mark the chunk in flight in the journal and await its durability, *then* send (so a
    crash after the send leaves "in flight", which the next run reconciles instead of
-   resending); concurrent workers' marks share one commit (the journal's group commit);
+   resending); concurrent workers' marks share one commit (the journal's group commit).
+   The mark is refused, nothing sent, if another record of the chunk's days holds it
+   (`_separation`: checked by the journal in the same atomic step, `HeldError`);
 3. record the outcome, then log the attempt.
 
 tenacity runs the attempt loop with our wait (full jitter from the injected `Random`) and
@@ -45,11 +47,10 @@ from ._doubt import ChunkReconciler, ask, is_doubtful, status_after
 from ._events import EventSink
 from ._gate import RetryGate, Turn
 from ._limiter import Pacer
-from ._offloop import journal_read
 from ._policy import ON_VERDICT, Action, halts_the_run
 from ._report_events import ChunkReporter
 from ._result import RunStats
-from ._separation import DEFAULT_SEPARATION, hold_of
+from ._separation import DEFAULT_SEPARATION, HeldError, hold_among
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
@@ -141,7 +142,8 @@ class ChunkRunner:
 
     async def run(self, record: ChunkRecord) -> None:
         """Take one chunk as far as this run can. Raises `StoppedError` on a graceful stop
-        (the journal then holds a state the next run resumes from)."""
+        (the journal then holds a state the next run resumes from), `HeldError` if another
+        record of its days holds it back (nothing sent)."""
         state = _ChunkState(record.chunk, record.status)
         if self.locations.hold_back(record.chunk):
             return  # its location refuses every chunk: not sent, stays as it is
@@ -151,8 +153,6 @@ class ChunkRunner:
             if settled is not ReconcileOutcome.ABSENT:
                 return
         elif record.status not in self._sendable:
-            return
-        if await self._held(record):
             return
         step = await self._round(state)
         while step.requeue:  # transient trouble outlasted a round: pause, then another
@@ -196,7 +196,9 @@ class ChunkRunner:
             else:
                 self.stats.retries += 1
             failpoint("before_mark_in_flight")
-            record = await self.journal.mark_in_flight(chunk.key, self.clock.wall())
+            record = await self.journal.mark_in_flight(
+                chunk.key, self.clock.wall(), screen=self._screen
+            )
             failpoint("after_mark_in_flight")
             self._moved(state, ChunkStatus.IN_FLIGHT)
             self.stats.attempts += 1  # counted when sent: a call cut off by a stop counts too
@@ -327,25 +329,13 @@ class ChunkRunner:
         self.stats.moved(state.status, status)
         state.status = status
 
-    async def _held(self, record: ChunkRecord) -> bool:
-        """Wait out another record's answer of the same days; True if the chunk may not be
-        sent in this run at all (another record of its days is in doubt)."""
-        while True:
-            hold = await journal_read(
-                self.journal,
-                hold_of,
-                self.journal,
-                record,
-                separation=self.separation,
-                now=self.clock.wall(),
-            )
-            if hold is None:
-                return False
-            if hold.until is None:
-                _log.warning("rerun.chunk.held", chunk=record.key, by=hold.by, reason=hold.reason)
-                return True
-            _log.info("rerun.chunk.separated", chunk=record.key, by=hold.by, reason=hold.reason)
-            await self.stop.sleep(self.clock.sleep, max(0.0, hold.until - self.clock.wall()))
+    def _screen(self, new: ChunkRecord, others: Sequence[ChunkRecord]) -> Exception | None:
+        """The separation rule, asked by the journal atomically with each mark in flight
+        (against the job's records as the mark reads them): another record of the days
+        written since the dispatcher looked, by another run or replica, refuses the mark."""
+        now = new.attempt_started_at if new.attempt_started_at is not None else self.clock.wall()
+        hold = hold_among(others, new.key, new.chunk, separation=self.separation, now=now)
+        return None if hold is None else HeldError(new.key, hold)
 
     # -- reconciliation ----------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from ._neighbour import adopt_open_days
 from ._options import LegacyOptions, RunPolicy, RunWiring, merge_options
 from ._registry import Account, default_accounts
 from ._result import RunResult, RunStats, StatusCounts
+from ._separation import HELD_SHOWN, held_note
 from ._stall import StallWatch
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
@@ -210,10 +211,18 @@ async def _run(
         stopped=signal.is_set and live.halted is None,
         elapsed_seconds=clock.now() - started,
         halted=live.halted,
-        notes=runner.locations.notes(),
+        notes=_notes(runner),
+        held=len(live.held),
+        held_by=tuple(list(live.held.items())[:HELD_SHOWN]),
     )
     events.emit(RunFinished(result))
     return result
+
+
+def _notes(runner: ChunkRunner) -> tuple[str, ...]:
+    """What else the run's summary says: locations stopped, chunks held back."""
+    held = held_note(runner.stats.held)
+    return (*runner.locations.notes(), *(() if held is None else (held,)))
 
 
 def _adopter(wiring: RunWiring, clock: Clock) -> Callable[[JobView, JobKey], None] | None:
@@ -275,6 +284,7 @@ async def _dispatch(
         async with receive:
             async for job in receive:
                 await dispatcher.run(job)
+                await dispatcher.run_due()  # parked jobs whose wait is over, in between
                 # a resumed plan may skip thousands of settled jobs without awaiting
                 await anyio.lowlevel.checkpoint()
 
@@ -285,7 +295,8 @@ async def _dispatch(
             for _ in range(execution.concurrency):
                 tg.start_soon(work, receive.clone())
             receive.close()
-        await dispatcher.run_deferred()  # jobs other replicas held (a shared journal)
+        # jobs parked by a separation, and those other replicas held (a shared journal)
+        await dispatcher.run_later(execution.concurrency)
         outer.cancel_scope.cancel()  # the work is done; stop watching for a stop
 
 

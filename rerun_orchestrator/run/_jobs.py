@@ -10,6 +10,11 @@ its first job has been read.
 If the journal refuses a chunk because another record covers one of its days
 (`DayCoveredError`: a view gone stale, say the same job in two targets), the job is read
 and derived again; the refusal itself sent nothing.
+
+Before a chunk is admitted (its lane, capacity, the run's concurrency slot) it is checked
+against the other records of its days (`_separation`): one in doubt holds it back (it
+stays pending, the lane goes on); one answered too recently parks the job (`_parked`), so
+the wait holds no slot anyone else could use.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import anyio
 from .._logs import get_logger
 from ..journal._errors import DayCoveredError
 from ..journal._lease import JobLeases, LeaseLostError
-from ..journal._model import ChunkStatus
+from ..journal._ledger import DayState
+from ..journal._model import ChunkRecord, ChunkStatus
 from ..journal._view import (
     JobPlan,
     JobView,
@@ -44,7 +50,10 @@ from ._admission import Admission, Gate, LaneGate, Ticket
 from ._capacity import InstanceGate
 from ._chunk import ChunkRunner
 from ._concurrency import KeyedLimiter
+from ._doubt import is_doubtful
 from ._offloop import journal_read
+from ._parked import ParkedJobs
+from ._separation import HeldError, Hold, hold_among, may_hold
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
 
@@ -95,6 +104,8 @@ class JobDispatcher:
     # the caps on active instances, if any (its releases come from the watcher)
     capacity: InstanceGate | None = None
     deferred: list[JobPlan] = field(default_factory=list)  # jobs other replicas held
+    parked: ParkedJobs = field(default_factory=ParkedJobs)  # jobs waiting out a separation
+    _retaken: set[JobPlan] = field(init=False, default_factory=set)  # parked, counted already
     # counts a job's instances still active from earlier runs (or replicas) as it starts
     adopt: Callable[[JobView, JobKey], None] | None = None
     _checking: Admission = field(init=False)
@@ -112,6 +123,9 @@ class JobDispatcher:
         journal = self.runner.journal
         done = await journal_read(journal, finished, journal, job, generation=self.generation)
         if done is not None:  # a resume skips a finished job without reading its records
+            if job in self._retaken:  # parked, then finished by another replica: counted
+                self._retaken.discard(job)
+                return not self.signal.is_set
             by_status = self.runner.stats.by_status
             by_status[ChunkStatus.PENDING] -= job.target.chunks_per_job
             by_status[ChunkStatus.SUCCEEDED] += done.records
@@ -149,13 +163,35 @@ class JobDispatcher:
                 except StoppedError:
                     return
 
+    async def run_due(self) -> bool:
+        """Take up the parked jobs whose wait is over; False once a stop has been requested."""
+        while (job := self.parked.pop_due(self.runner.clock.wall())) is not None:
+            if not await self.run(job):
+                return False
+        return not self.signal.is_set
+
+    async def run_later(self, workers: int) -> None:
+        """Once the plan's jobs have all been taken: the parked ones (`workers` at a time,
+        each when its wait is over) and those other replicas held, until none is left."""
+        while (self.parked or self.deferred) and not self.signal.is_set:
+            if self.parked:
+                await self.parked.drain(
+                    self.run, self.runner.clock, self.signal, self.runner.stats, workers
+                )
+            await self.run_deferred()
+
     async def _run(self, job: JobPlan) -> bool:
         view = await self._view(job)
-        self._account(view)
+        if job in self._retaken:  # counted when first read; moved live since
+            self._retaken.discard(job)
+        else:
+            self._account(view)
         key = JobKey(job.target.region, job.target.namespace, job.target.group_id, job.job_id)
         if self.adopt is not None:  # instances still active from before hold capacity
             self.adopt(view, key)
         doubtful = view.doubtful()
+        if self.retry_failed:
+            doubtful += self._failed_in_doubt(view)
         if doubtful:
             for record in doubtful:
                 check = functools.partial(self.runner.check, record)
@@ -175,7 +211,12 @@ class JobDispatcher:
                     chunks = await self._derive(view)
             if not chunks:
                 return not self.signal.is_set
-            outcome = await self._send(job, key, chunks)
+            outcome, until = await self._send(view, key, chunks)
+            if outcome is _Outcome.PARKED:
+                assert until is not None
+                self.parked.park(job, until)
+                self._retaken.add(job)
+                return not self.signal.is_set
             if outcome is _Outcome.LOST:
                 raise LeaseLostError(chunks[0].key, None)
             if outcome is not _Outcome.CONFLICT:
@@ -185,6 +226,21 @@ class JobDispatcher:
             "rerun.job.gave_up", job_id=job.job_id, reason="derived chunks kept conflicting"
         )
         return not self.signal.is_set
+
+    def _failed_in_doubt(self, view: JobView) -> list[ChunkRecord]:
+        """With --retry-failed: the failed records of the job's failed days whose attempt
+        may have applied (`is_doubtful`). Reconciled first, whatever chunks the days are
+        now derived into: until then they hold every other record of their days back."""
+        found: dict[str, ChunkRecord] = {}
+        for segment in view.segments():
+            record = segment.record
+            if (
+                segment.state is DayState.FAILED
+                and record is not None
+                and is_doubtful(record, retry_failed=True)
+            ):
+                found.setdefault(record.key, record)
+        return list(found.values())
 
     async def _view(self, job: JobPlan) -> JobView:
         journal = self.runner.journal
@@ -211,34 +267,53 @@ class JobDispatcher:
         for record in viewed_chunks(view, self.zone):
             by_status[record.status] += 1
 
-    async def _send(self, job: JobPlan, key: JobKey, chunks: list[Chunk]) -> _Outcome:
-        pending = deque(chunks)  # lanes share it: chunks still start in order
-        state: dict[str, _Outcome] = {"outcome": _Outcome.DONE}
+    async def _send(
+        self, view: JobView, key: JobKey, chunks: list[Chunk]
+    ) -> tuple[_Outcome, float | None]:
+        """Send the job's chunks (derived from `view`); the outcome, and when a parked job
+        may go again."""
+        job = view.job
+        # lanes share it: chunks still start in order
+        sending = _Sending(deque(chunks), self.runner.stats.held)
+        holding = may_hold(  # once per view: a job of many records, many chunks
+            view.records, separation=self.runner.separation, now=self.runner.clock.wall()
+        )
+        pending = sending.pending
 
         async def lane() -> None:
-            while pending and state["outcome"] is _Outcome.DONE:
+            while pending and sending.outcome is _Outcome.DONE:
                 planned = pending.popleft()
                 if self.signal.is_set:
-                    state["outcome"] = _Outcome.STOPPED
+                    sending.outcome = _Outcome.STOPPED
+                    return
+                # decided before admission: a wait here holds no slot of anyone's
+                hold = await self._hold(view, holding, planned)
+                if hold is not None:
+                    if sending.held(self._record_key(planned), hold):
+                        continue
                     return
                 try:
                     admitted = await self._sending.enter(Ticket(key, planned.days))
                 except StoppedError:
-                    state["outcome"] = _Outcome.STOPPED
+                    sending.outcome = _Outcome.STOPPED
                     return
                 record_key = [planned.key]
                 try:
                     planned = self._cut(job, planned, admitted.ticket.days, pending)
                     going = await self._send_one(planned, record_key)
                 except LeaseLostError:  # another replica took the job over: leave it
-                    state["outcome"] = _Outcome.LOST
+                    sending.outcome = _Outcome.LOST
                     return
                 except DayCoveredError as exc:
                     _log.info(
                         "rerun.chunk.covered", chunk=planned.key, by=exc.by_key, plan=exc.by_plan
                     )
-                    state["outcome"] = _Outcome.CONFLICT
+                    sending.outcome = _Outcome.CONFLICT
                     going = True
+                except HeldError as exc:  # written meanwhile, by another run or replica
+                    going = True
+                    if not sending.held(exc.key, exc.hold):
+                        return
                 finally:
                     created = False
                     if self.capacity is not None:  # a shielded scope per chunk otherwise
@@ -249,7 +324,7 @@ class JobDispatcher:
                         self.capacity.hold(record_key[0], key, admitted.ticket.days)
                     admitted.release()
                 if not going:
-                    state["outcome"] = _Outcome.STOPPED
+                    sending.outcome = _Outcome.STOPPED
                     return
 
         lanes = min(self.jobs.limit, len(chunks))
@@ -259,14 +334,39 @@ class JobDispatcher:
             async with anyio.create_task_group() as tg:
                 for _ in range(lanes):
                     tg.start_soon(lane)
-        return state["outcome"]
+        return sending.outcome, sending.until
+
+    def _record_key(self, planned: Chunk) -> str:
+        """The key of the record that sends `planned` in this run's generation."""
+        if self.generation:  # a deliberate rerun: its own records, beside the first
+            return f"{planned.key}~g{self.generation}"
+        return planned.key
+
+    async def _hold(self, view: JobView, holding: list[ChunkRecord], planned: Chunk) -> Hold | None:
+        """What keeps `planned` from being sent now, judged by the records the job was
+        derived from (`holding`: those of them that could; no read in the common case).
+        A record written since, by another run or replica, is caught where it matters:
+        by the journal's mark in flight, in the same atomic step (`ChunkRunner._screen`).
+        A record the view shows in doubt is read again before the chunk is held back for
+        the run: it may have been settled since (say by the replica that sent it a
+        moment before the view was read)."""
+        key = self._record_key(planned)
+        separation, clock = self.runner.separation, self.runner.clock
+        hold = hold_among(holding, key, planned, separation=separation, now=clock.wall())
+        if hold is None or hold.until is not None:
+            return hold
+        journal = self.runner.journal
+        records = await journal_read(
+            journal, journal.job_records, view.job.identity, planned.first_day, planned.last_day
+        )
+        return hold_among(records, key, planned, separation=separation, now=clock.wall())
 
     async def _send_one(self, planned: Chunk, record_key: list[str]) -> bool:
         """Propose one admitted chunk and take it as far as this run can."""
         runner = self.runner
         chunk = planned
         if self.generation:  # a deliberate rerun: its own records, beside the first
-            chunk = dataclasses.replace(planned, key=f"{planned.key}~g{self.generation}")
+            chunk = dataclasses.replace(planned, key=self._record_key(planned))
         record_key[0] = chunk.key
         record = await journal_read(
             runner.journal,
@@ -339,11 +439,35 @@ class JobDispatcher:
         return not signal.is_set
 
 
+@dataclass(slots=True)
+class _Sending:
+    """One job's chunks on their way, shared by its lanes."""
+
+    pending: deque[Chunk]
+    held_back: dict[str, str]  # the run's: chunk key -> the record in doubt that held it
+    outcome: _Outcome = field(default_factory=lambda: _Outcome.DONE)
+    until: float | None = None  # once parked: when the job may go again
+
+    def held(self, chunk_key: str, hold: Hold) -> bool:
+        """A chunk held back: True if the lane goes on (another record of its days is in
+        doubt: it stays pending), False if the job parks (it waits out a separation)."""
+        if hold.until is None:
+            _log.warning("rerun.chunk.held", chunk=chunk_key, by=hold.by, reason=hold.reason)
+            self.held_back[chunk_key] = hold.by or "?"
+            return True
+        _log.info("rerun.chunk.separated", chunk=chunk_key, by=hold.by, reason=hold.reason)
+        self.until = hold.until if self.until is None else min(self.until, hold.until)
+        if self.outcome is _Outcome.DONE:
+            self.outcome = _Outcome.PARKED
+        return False
+
+
 class _Outcome(enum.Enum):
     DONE = "done"
     STOPPED = "stopped"
     CONFLICT = "conflict"
     LOST = "lease lost"  # another replica took the job over
+    PARKED = "parked"  # a chunk waits out another record's separation, holding nothing
 
 
 __all__ = ["DayGuard", "JobDispatcher", "Screened"]

@@ -42,7 +42,8 @@ def rerun_generation(plan: Plan, journal: Journal) -> int:
     current = entry.rerun_generation if entry is not None else 0
     if current and not plan_counts(journal, plan, generation=current).complete:
         return current
-    return journal.start_generation(plan.name)
+    # `seen`: a replica started at the same moment may have begun one since: join it
+    return journal.start_generation(plan.name, seen=current)
 
 
 def plan_problems(plan: Plan, journal: Journal) -> Iterator[ChunkRecord]:

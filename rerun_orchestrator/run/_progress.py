@@ -207,4 +207,9 @@ def _conclusion(result: RunResult) -> str:
             "not every chunk succeeded: run again to resume pending and unknown chunks; "
             "failed ones were refused by the server: fix the cause, then --retry-failed"
         )
+    if result.held:
+        return (
+            "not every chunk succeeded yet: the same command resumes the pending and unknown "
+            "chunks, and the held ones once the records holding them are settled (see above)"
+        )
     return "not every chunk succeeded yet: the same command resumes the pending and unknown chunks"

@@ -46,6 +46,8 @@ class RunStats:
     on_wire: int = 0  # calls sent and not yet answered, now
     halted: str | None = None  # why the run stopped itself (a refusal every chunk would get)
     waiting: str | None = None  # why nothing is sent now (e.g. "waiting for the window ...")
+    # chunks held back, not sent: another record of their days is in doubt (key -> its key)
+    held: dict[str, str] = field(default_factory=dict)
 
     def moved(self, old: ChunkStatus, new: ChunkStatus) -> None:
         self.by_status[old] -= 1
@@ -87,6 +89,10 @@ class RunResult:
     undecided: int = 0  # doubtful chunks GetJobInstanceList could not settle
     # Accepted days by instance status, when the run watched them (None: not watched).
     instances: dict[str, int] | None = None
+    # chunks this run held back, not sent (another record of their days is in doubt), and
+    # a few of them with the record that holds each: (chunk, other record)
+    held: int = 0
+    held_by: tuple[tuple[str, str], ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -130,4 +136,6 @@ class RunResult:
             "days": None if self.days is None else dataclasses.asdict(self.days),
             "covered_by": dict(self.covered_by),
             "instances": None if self.instances is None else dict(self.instances),
+            "held": self.held,
+            "held_by": [{"chunk": chunk, "by": by} for chunk, by in self.held_by],
         }

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 import urllib.request
-from datetime import date
+from datetime import date, datetime
 
 import psycopg
 import pytest
@@ -289,3 +289,57 @@ def test_a_groups_cap_survives_a_replica_killed_mid_run(e2e, postgres_url) -> No
     peaks = sim._get("/_simulator/peaks?trigger_type=2")
     print(f"group peaks {peaks['groups']}")
     assert peaks["groups"]["cn-hangzhou/ns-1/g1"]["active"] <= 2, peaks["groups"]
+
+
+def test_two_replicas_rerun_every_day_once_more_after_the_separation(e2e, postgres_url) -> None:
+    """A deliberate rerun (`--rerun-succeeded`, generation 1) of days generation 0 has just
+    rerun, shared by two replicas launched together: each day gets exactly one more rerun
+    instance (none missing, none doubled: once per generation), and each no sooner than
+    the separation after the day's first one, whichever replica sent it (the check made
+    under the job's lock with the mark in flight). Proved from the simulator's instances."""
+    jobs = list(range(311, 317))  # concurrency 1 each: the replicas take turns on the jobs
+    config = e2e.base_config(jobs, quota={"RerunJob": "8/s", "GetJobInstanceList": "200/s"})
+    sim = e2e.simulator(config)
+    plan = e2e.plan(
+        "generations", jobs, start=START, days=8, chunk_days=2, rate="8/s", concurrency=1
+    )
+    skew = 3.0  # the separation: 2 x 3 + the 0.3 s settle time + 2 = 8.3 s
+    args = e2e.run_args(plan, sim.url, postgres_url, "--clock-skew", f"{skew:g}")  # type: ignore[arg-type]
+    first = e2e.run(*args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    e2e.assert_exactly_once(sim, jobs, START, 8)
+    again = [*args, "--rerun-succeeded"]
+    # launched together, as a deployment's replicas are: they start one generation, not
+    # two (Journal.start_generation's `seen`), and its jobs wait out the separation
+    replicas = [e2e.launch(*again), e2e.launch(*again)]
+    try:
+        outputs = [finish(proc, f"replica {n}", 90) for n, proc in enumerate(replicas)]
+    finally:
+        for proc in replicas:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    for proc, (out, err) in zip(replicas, outputs, strict=True):
+        assert proc.returncode == 0, out + err
+    assert generation_of(postgres_url, "generations") == 1
+    scheduled: dict[tuple[int, str], list[str]] = {}
+    for row in sim.instances():
+        if row["trigger_type"] == 2 and row["job_id"] in jobs:
+            scheduled.setdefault((row["job_id"], row["data_time"][:10]), []).append(
+                row["schedule_time"]
+            )
+    assert len(scheduled) == len(jobs) * 8
+    assert {len(times) for times in scheduled.values()} == {2}  # once per generation
+    separation = 2 * skew + 0.3 + 2
+    for day, times in scheduled.items():
+        earlier, later = sorted(datetime.fromisoformat(t) for t in times)
+        # whole seconds, on the server's clock (the same machine's)
+        assert (later - earlier).total_seconds() >= separation - 1, (day, times)
+
+
+def generation_of(url: str, plan: str) -> int | None:
+    """The rerun generation the journal's plan entry is at (None before it has one)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT rerun_generation FROM rerun_plans WHERE name = %s", (plan,))
+        found = row.fetchone()
+    return None if found is None else int(found[0])

@@ -3,6 +3,7 @@ states, transitions, sync, orphans."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -278,3 +279,46 @@ def test_job_facts_are_replaced_forgotten_and_read_back(journal) -> None:
     assert facts == {plain: _facts(plain, 5, 20.5), other: _facts(other, 3, 20.5)}
     entry = facts[plain]
     assert (entry.professional, entry.data_offset, entry.calendar) == (None, None, None)
+
+
+@pytest.mark.asyncio
+async def test_a_screen_refuses_a_mark_in_the_same_step_and_nothing_is_written(
+    journal, chunk
+) -> None:
+    """The executor's separation rule rides on the mark: asked with the new record and the
+    job's records over its days, what it returns is raised and the record stays as it was."""
+    first = chunk(1, D0, 7)
+    journal.propose(first, plan="p", timezone="UTC")
+    await journal.mark_in_flight(first.key, 1.0)
+    again = dataclasses.replace(first, key=f"{first.key}~g1")  # a deliberate rerun's
+    journal.propose(again, plan="p", timezone="UTC", generation=1)
+    asked: list[tuple[str, ChunkStatus, float | None, set[str]]] = []
+
+    def screen(new, others):  # type: ignore[no-untyped-def]
+        asked.append((new.key, new.status, new.attempt_started_at, {o.key for o in others}))
+        return RuntimeError("held back")
+
+    with pytest.raises(RuntimeError, match="held back"):
+        await journal.mark_in_flight(again.key, 2.0, screen=screen)
+    [(key, status, started, others)] = asked
+    assert (key, status, started) == (again.key, ChunkStatus.IN_FLIGHT, 2.0)
+    assert first.key in others
+    assert journal.get(first.key).status is ChunkStatus.IN_FLIGHT  # type: ignore[union-attr]
+    kept = journal.get(again.key)
+    assert kept is None or (kept.status, kept.attempts) == (ChunkStatus.PENDING, 0)
+    # refused, not spoilt: proposed again (as a refused mark drops its proposal, like a
+    # covered day's), it is marked once the screen lets it
+    journal.propose(again, plan="p", timezone="UTC", generation=1)
+    marked = await journal.mark_in_flight(again.key, 3.0, screen=lambda new, others: None)
+    assert (marked.status, marked.attempts) == (ChunkStatus.IN_FLIGHT, 1)
+
+
+def test_a_generation_started_since_the_caller_looked_is_joined_not_doubled(journal) -> None:
+    """Two replicas started with --rerun-succeeded at the same moment both read the plan
+    at generation 0 and both ask for a new one: the second joins the first's, or every day
+    would be rerun twice more."""
+    assert journal.start_generation("p", seen=0) == 1
+    assert journal.start_generation("p", seen=0) == 1  # the other replica: joined
+    assert [p.rerun_generation for p in journal.plans() if p.name == "p"] == [1]
+    assert journal.start_generation("p", seen=1) == 2  # one that saw 1 (complete): a new one
+    assert journal.start_generation("p") == 3  # without `seen`: always a new one

@@ -217,6 +217,8 @@ async def test_the_run_finished_event_whole(write_plan, doubles) -> None:
         "days": {"total": 7, "succeeded": 7, "failed": 0, "unknown": 0, "pending": 0},
         "covered_by": {"t": 7},
         "instances": None,
+        "held": 0,
+        "held_by": [],
         "event": "rerun.run.finished",
         "log_level": "info",
     }
