@@ -61,7 +61,7 @@ class LedgerQueries:
             first.isoformat(),
         )
         while True:
-            read_at = writer.tickets if writer is not None else 0
+            read_at = writer.read_mark if writer is not None else (0, 0)
             committed = writer.durable if writer is not None else 0
             found = {row[1]: to_record(row) for row in self._read(sql, params)}
             if writer is None:

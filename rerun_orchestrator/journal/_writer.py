@@ -111,6 +111,7 @@ class GroupCommitWriter:
         self._recent: OrderedDict[str, ChunkRecord] = OrderedDict()
         # Jobs' records over their spans, for the same reason (see `_job_cache`).
         self._jobs = JobRecordsCache()
+        self._transactions = 0  # of `transact` that may write chunk records
         self._queued: _Round | None = None  # the round that will take what is staged now
         self._running: _Round | None = None  # the round committing now
         self._failure: BaseException | None = None
@@ -127,6 +128,11 @@ class GroupCommitWriter:
         """How many of the staged writes are committed so far (it moves before a round's
         records leave the staged ones: a read can tell that a commit ended under it)."""
         return self._durable
+
+    @property
+    def read_mark(self) -> tuple[int, int]:
+        """What a read made now may be kept against (`keep_job`): every write so far."""
+        return self._tickets, self._transactions
 
     @property
     def tickets(self) -> int:
@@ -162,12 +168,12 @@ class GroupCommitWriter:
         last: date,
         records: list[ChunkRecord],
         *,
-        read_at: int,
+        read_at: tuple[int, int],
     ) -> None:
         """Keep a read of `job`'s records over `first..last` (staged writes laid over it),
-        made when `tickets` was `read_at`: not kept if anything was staged since."""
+        made when `read_mark` was `read_at`: not kept if anything was written since."""
         with self._lock:
-            if read_at == self._tickets:
+            if read_at == (self._tickets, self._transactions):
                 self._jobs.fill(job, first, last, records)
 
     def dirty_records(self) -> list[ChunkRecord]:
@@ -189,8 +195,8 @@ class GroupCommitWriter:
 
     def stage(self, record: ChunkRecord, *, mark: bool) -> int:
         """Queue `record` for the next round; returns its ticket for `wait_durable`."""
-        self.check()
         with self._lock:
+            self.check()  # under the lock: a round failing now clears what it holds first
             self._staged.append(record)
             self._tickets += 1
             self._dirty[record.key] = record
@@ -269,9 +275,6 @@ class GroupCommitWriter:
         """
         with self._conn_lock:
             self._commit_staged()
-            if chunks:
-                with self._lock:
-                    self._jobs.clear()
             conn = self._conn
             try:
                 if self._before_commit is not None:
@@ -283,6 +286,11 @@ class GroupCommitWriter:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+            finally:
+                if chunks:  # forgotten, and no read made before it may be kept after it
+                    with self._lock:
+                        self._jobs.clear()
+                        self._transactions += 1
             return result
 
     def check(self) -> None:
@@ -362,6 +370,7 @@ class GroupCommitWriter:
             self._staged.clear()
             self._dirty.clear()
             self._recent.clear()
+            self._jobs.clear()
             self._outcomes = 0
 
     def __repr__(self) -> str:

@@ -106,6 +106,7 @@ class JobDispatcher:
     deferred: list[JobPlan] = field(default_factory=list)  # jobs other replicas held
     parked: ParkedJobs = field(default_factory=ParkedJobs)  # jobs waiting out a separation
     _retaken: set[JobPlan] = field(init=False, default_factory=set)  # parked, counted already
+    _park_asked: dict[JobPlan, float] = field(init=False, default_factory=dict)
     # counts a job's instances still active from earlier runs (or replicas) as it starts
     adopt: Callable[[JobView, JobKey], None] | None = None
     _checking: Admission = field(init=False)
@@ -132,7 +133,10 @@ class JobDispatcher:
             return not self.signal.is_set
         leases = getattr(journal, "leases", None)
         if not isinstance(leases, JobLeases):
-            return await self._run(job)
+            try:
+                return await self._run(job)
+            finally:
+                self._park_if_asked(job)
         # A journal shared by replicas: work on the job only while holding its lease;
         # a job another replica holds is taken up again once the others are done.
         if not await anyio.to_thread.run_sync(leases.claim, job.identity):
@@ -144,8 +148,19 @@ class JobDispatcher:
             self.deferred.append(job)
             return not self.signal.is_set
         finally:  # in a thread: the job's outcomes are written first
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(leases.release, job.identity)
+            try:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(leases.release, job.identity)
+            finally:
+                # Parked only once its lease is released: taken up again before, its new
+                # claim's lease would be the one this release deletes.
+                self._park_if_asked(job)
+
+    def _park_if_asked(self, job: JobPlan) -> None:
+        until = self._park_asked.pop(job, None)
+        if until is not None:
+            self.parked.park(job, until)
+            self._retaken.add(job)
 
     async def run_deferred(self) -> None:
         """Come back to the jobs other replicas held until each is done here or there: a
@@ -214,8 +229,7 @@ class JobDispatcher:
             outcome, until = await self._send(view, key, chunks)
             if outcome is _Outcome.PARKED:
                 assert until is not None
-                self.parked.park(job, until)
-                self._retaken.add(job)
+                self._park_asked[job] = until  # parked by `run`, once the job is let go
                 return not self.signal.is_set
             if outcome is _Outcome.LOST:
                 raise LeaseLostError(chunks[0].key, None)
@@ -228,19 +242,25 @@ class JobDispatcher:
         return not self.signal.is_set
 
     def _failed_in_doubt(self, view: JobView) -> list[ChunkRecord]:
-        """With --retry-failed: the failed records of the job's failed days whose attempt
+        """With --retry-failed: the failed records on the job's failed days whose attempt
         may have applied (`is_doubtful`). Reconciled first, whatever chunks the days are
-        now derived into: until then they hold every other record of their days back."""
-        found: dict[str, ChunkRecord] = {}
-        for segment in view.segments():
-            record = segment.record
-            if (
-                segment.state is DayState.FAILED
-                and record is not None
-                and is_doubtful(record, retry_failed=True)
-            ):
-                found.setdefault(record.key, record)
-        return list(found.values())
+        now derived into: until then they hold every other record of their days back.
+        Every such record of the days counts, not only the one a segment names: where
+        records overlap the earliest names the days, and one behind it would hold the
+        derived chunk run after run without ever being reconciled."""
+        failed = [s for s in view.segments() if s.state is DayState.FAILED]
+        if not failed:
+            return []
+        return [
+            record
+            for record in view.records
+            if record.status is ChunkStatus.FAILED
+            and is_doubtful(record, retry_failed=True)
+            and any(
+                record.chunk.first_day <= s.last and record.chunk.last_day >= s.first
+                for s in failed
+            )
+        ]
 
     async def _view(self, job: JobPlan) -> JobView:
         journal = self.runner.journal

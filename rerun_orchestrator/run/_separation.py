@@ -129,7 +129,7 @@ def hold_among(
         return None
     latest = max(recent, key=_answered)
     until = _answered(latest) + separation
-    if until - now > separation:
+    if _answered(latest) - now > separation:  # a little ahead is clocks being clocks: wait
         return Hold(
             f"another record of these days ({latest.key}) was answered "
             f"{timedelta(seconds=round(_answered(latest) - now))} in the future by this "

@@ -4,6 +4,7 @@ records a fresh read would give, and the in-flight mark still refuses a covered 
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -139,4 +140,32 @@ def test_a_job_read_once_is_not_read_again(tmp_path: Path, chunk) -> None:
         with pytest.raises(DayCoveredError):
             anyio.run(journal.mark_in_flight, wider.key, 1.0)
     finally:
+        journal.close()
+
+
+def test_a_failed_commit_leaves_no_record_it_lost_in_the_cache(tmp_path: Path, chunk) -> None:
+    """A commit that fails (disk full, the file replaced) loses what was staged: the job's
+    kept records forget it too, so reads tell the truth, as `get` does."""
+    journal = SqliteJournal.open(tmp_path / "j.sqlite", plan_name="p", plan_digest="d")
+    c = chunk(1, D0, 3)
+    job = JobIdentity.of(c)
+    span = (D0, D0 + timedelta(days=9))
+    writer = journal._writer
+    assert writer is not None
+    try:
+        assert journal.job_records(job, *span) == []  # the view: kept from now on
+        journal.propose(c, plan="p", timezone="Asia/Shanghai")
+
+        def failing() -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        writer._before_commit = failing
+        with pytest.raises(sqlite3.OperationalError):
+            anyio.run(journal.mark_in_flight, c.key, 1.0)
+        assert writer.failed
+        assert journal.get(c.key) is None
+        assert journal.job_records(job, *span) == []
+    finally:
+        writer._failure = None  # close without another failing commit
+        writer._before_commit = None
         journal.close()

@@ -171,6 +171,53 @@ async def test_an_answer_from_the_future_is_clock_trouble_not_a_long_sleep(chunk
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("ahead", [0.001, 5.0, SEP])
+async def test_an_answer_a_little_ahead_is_waited_out_not_held(chunk, ahead: float) -> None:
+    """Replicas' clocks differ by milliseconds to seconds: an answer recorded that little
+    ahead of ours is waited out (the separation from it), not held for the whole run."""
+    clock = FakeClock()
+    journal, record = await _journal(chunk, clock, ChunkStatus.SUCCEEDED)
+    now = clock.wall() - ahead
+    hold = hold_of(journal, record, separation=SEP, now=now)
+    assert hold is not None
+    assert hold.until == pytest.approx(clock.wall() + SEP)
+
+
+@pytest.mark.asyncio
+async def test_retry_failed_reconciles_a_doubtful_failure_behind_another_record(
+    write_plan, doubles
+) -> None:
+    """Days 1..7 refused (plan p's chunk) and, behind it, days 3..5 failed without a refusal
+    (another chunking's record: it may have applied). The earliest record names the days,
+    yet --retry-failed reconciles the one behind it before sending: never held run after
+    run by a record nothing reconciles."""
+    plan = write_plan(jobs=[1], days=7)
+    clock = FakeClock()
+    journal = MemoryJournal(clock=clock)
+    zone = ZoneInfo(plan.timezone)
+    target = plan.targets[0]
+    refused = make_chunk(target, 1, D0, D0 + timedelta(days=6), zone)
+    behind = make_chunk(target, 1, D0 + timedelta(days=2), D0 + timedelta(days=4), zone)
+    for c, code in ((refused, 987654), (behind, "InternalError")):
+        journal.propose(c, plan=plan.name, timezone=plan.timezone)
+        await journal.mark_in_flight(c.key, clock.wall())
+        journal.record_outcome(c.key, ChunkStatus.FAILED, code=code)
+    clock.advance(3600)
+    client = doubles.Client(clock, latency=0.5)
+    reconciler = doubles.Reconciler(clock, lambda r: ReconcileOutcome.ABSENT)
+    with capture_logs() as logs:
+        await run_plan(
+            plan,
+            RunWiring(client=client, journal=journal, clock=clock, reconciler=reconciler),
+            RunPolicy(separation=SEP, retry_failed=True),
+        )
+    assert [r.key for _, r in reconciler.asked] == [behind.key]  # type: ignore[union-attr]
+    assert not [e for e in logs if e["event"] == "rerun.chunk.held"]
+    sent = sorted((p.start_date, p.end_date) for _, p in client.calls)
+    assert sent == [(refused.start_date, refused.end_date)]
+
+
+@pytest.mark.asyncio
 async def test_the_executor_sends_a_deliberate_rerun_only_after_the_separation(
     write_plan, doubles
 ) -> None:
