@@ -403,6 +403,7 @@ class JobDispatcher:
                 await runner.run(record)
         except StoppedError:
             return False
+        runner.stats.held.pop(record.key, None)  # held before (its job parked), sent now
         return not self.signal.is_set
 
     def _cut(self, job: JobPlan, planned: Chunk, days: int, pending: deque[Chunk]) -> Chunk:
