@@ -71,6 +71,9 @@ class ConcurrencyLimiter:
         )
 
 
+_SPARE = 64  # semaphores kept for reuse by a KeyedLimiter
+
+
 class KeyedLimiter:
     """At most `limit` holders per key: ``async with jobs.hold(key):``.
 
@@ -83,6 +86,10 @@ class KeyedLimiter:
         _check_limit(limit)
         self._limit = limit
         self._slots: dict[Hashable, tuple[anyio.Semaphore, list[int]]] = {}
+        # Semaphores of keys no one holds any more, whole again: a job's lane takes and
+        # leaves its key once per chunk, and making an anyio.Semaphore costs more than the
+        # rest of the slot (it asks which async library runs).
+        self._spare: list[anyio.Semaphore] = []
 
     @property
     def limit(self) -> int:
@@ -100,7 +107,7 @@ class KeyedLimiter:
         """Take one of `key`'s slots if one is free and nobody waits; never blocks."""
         entry = self._slots.get(key)
         if entry is None:
-            entry = self._slots[key] = (anyio.Semaphore(self._limit), [0])
+            entry = self._slots[key] = (self._semaphore(), [0])
         elif entry[0].value == 0 or entry[0].statistics().tasks_waiting:
             return False
         entry[0].acquire_nowait()
@@ -117,7 +124,7 @@ class KeyedLimiter:
     async def _enter(self, key: Hashable) -> None:
         entry = self._slots.get(key)
         if entry is None:
-            entry = self._slots[key] = (anyio.Semaphore(self._limit), [0])
+            entry = self._slots[key] = (self._semaphore(), [0])
         entry[1][0] += 1  # users: holders and waiters; the entry goes when it reaches 0
         try:
             await entry[0].acquire()
@@ -136,6 +143,12 @@ class KeyedLimiter:
         entry[1][0] -= 1
         if entry[1][0] == 0:
             del self._slots[key]
+            semaphore = entry[0]
+            if len(self._spare) < _SPARE and semaphore.value == self._limit:
+                self._spare.append(semaphore)
+
+    def _semaphore(self) -> anyio.Semaphore:
+        return self._spare.pop() if self._spare else anyio.Semaphore(self._limit)
 
     def __len__(self) -> int:
         """Keys held or waited for right now."""
