@@ -44,6 +44,20 @@ def finish(proc, who: str, seconds: float = 50) -> tuple[str, str]:
         raise AssertionError(f"{who} hung:\n{out[-2000:]}\n{err[-6000:]}") from None
 
 
+def finish_all(replicas: list, seconds: float = 90) -> list[tuple[str, str]]:
+    """Every replica's output (killing those still running if one hangs); each exited 0."""
+    try:
+        outputs = [finish(proc, f"replica {n}", seconds) for n, proc in enumerate(replicas)]
+    finally:
+        for proc in replicas:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    for proc, (out, err) in zip(replicas, outputs, strict=True):
+        assert proc.returncode == 0, out + err
+    return outputs
+
+
 def wait_until(condition, seconds: float = 60) -> None:
     """Poll an outside process's progress (the simulator's record, the database)."""
     deadline = time.monotonic() + seconds
@@ -236,15 +250,7 @@ def test_a_groups_cap_holds_across_replicas(e2e, postgres_url) -> None:
     path.write_text(yaml.safe_dump(plan, sort_keys=False))
     args = e2e.run_args(path, sim.url, postgres_url, "--watch-poll", "0.1")  # type: ignore[arg-type]
     replicas = [e2e.launch(*args, env=LEASE) for _ in range(2)]
-    try:
-        outputs = [finish(proc, f"replica {n}", 90) for n, proc in enumerate(replicas)]
-    finally:
-        for proc in replicas:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    for proc, (out, err) in zip(replicas, outputs, strict=True):
-        assert proc.returncode == 0, out + err
+    outputs = finish_all(replicas)
     e2e.assert_exactly_once(sim, jobs, START, 6)
     peaks = sim._get("/_simulator/peaks?trigger_type=2")
     print(f"group peaks {peaks['groups']}")
@@ -312,15 +318,7 @@ def test_two_replicas_rerun_every_day_once_more_after_the_separation(e2e, postgr
     # launched together, as a deployment's replicas are: they start one generation, not
     # two (Journal.start_generation's `seen`), and its jobs wait out the separation
     replicas = [e2e.launch(*again), e2e.launch(*again)]
-    try:
-        outputs = [finish(proc, f"replica {n}", 90) for n, proc in enumerate(replicas)]
-    finally:
-        for proc in replicas:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
-    for proc, (out, err) in zip(replicas, outputs, strict=True):
-        assert proc.returncode == 0, out + err
+    finish_all(replicas)
     assert generation_of(postgres_url, "generations") == 1
     scheduled: dict[tuple[int, str], list[str]] = {}
     for row in sim.instances():
