@@ -189,17 +189,19 @@ class ChunkRunner:
         admitted = await self._admission.enter(Ticket(JobKey.of(chunk), chunk.days))
         try:
             sent_at = self.clock.now()
+            failpoint("before_mark_in_flight")
+            record = await self.journal.mark_in_flight(
+                chunk.key, self.clock.wall(), screen=self._screen
+            )
+            failpoint("after_mark_in_flight")
+            # Counted once marked: a mark the ledger or the separation refuses sends nothing
+            # and spends neither an attempt nor the retry budget.
             state.attempts += 1
             state.sent += 1
             if state.sent == 1:
                 self.budget.first_attempt()
             else:
                 self.stats.retries += 1
-            failpoint("before_mark_in_flight")
-            record = await self.journal.mark_in_flight(
-                chunk.key, self.clock.wall(), screen=self._screen
-            )
-            failpoint("after_mark_in_flight")
             self._moved(state, ChunkStatus.IN_FLIGHT)
             self.stats.attempts += 1  # counted when sent: a call cut off by a stop counts too
             self.stats.on_wire += 1
