@@ -20,7 +20,6 @@ the wait holds no slot anyone else could use.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import enum
 import functools
 from collections import deque
@@ -42,7 +41,6 @@ from ..journal._view import (
     derive_chunks,
     finished,
     job_view,
-    make_chunk,
     viewed_chunks,
 )
 from ..plan._model import Chunk
@@ -53,6 +51,7 @@ from ._concurrency import KeyedLimiter
 from ._doubt import is_doubtful
 from ._offloop import journal_read
 from ._parked import ParkedJobs
+from ._sending import Outcome, Sending, cut_admitted
 from ._separation import HeldError, Hold, hold_among, may_hold
 from ._stop import StoppedError, StopSignal
 from ._streams import JobKey
@@ -64,7 +63,6 @@ _MAX_DERIVATIONS = 4
 # Jobs of more days are derived in a worker thread: ~35 us a chunk would hold the event
 # loop for tens of milliseconds per job, and several workers derive one after another.
 _DERIVE_OFF_LOOP_DAYS = 128
-_DAY = datetime.timedelta(days=1)
 
 
 class Screened(enum.Enum):
@@ -227,14 +225,14 @@ class JobDispatcher:
             if not chunks:
                 return not self.signal.is_set
             outcome, until = await self._send(view, key, chunks)
-            if outcome is _Outcome.PARKED:
+            if outcome is Outcome.PARKED:
                 assert until is not None
                 self._park_asked[job] = until  # parked by `run`, once the job is let go
                 return not self.signal.is_set
-            if outcome is _Outcome.LOST:
+            if outcome is Outcome.LOST:
                 raise LeaseLostError(chunks[0].key, None)
-            if outcome is not _Outcome.CONFLICT:
-                return outcome is _Outcome.DONE
+            if outcome is not Outcome.CONFLICT:
+                return outcome is Outcome.DONE
             view = await self._view(job)
         _log.warning(
             "rerun.job.gave_up", job_id=job.job_id, reason="derived chunks kept conflicting"
@@ -289,22 +287,22 @@ class JobDispatcher:
 
     async def _send(
         self, view: JobView, key: JobKey, chunks: list[Chunk]
-    ) -> tuple[_Outcome, float | None]:
+    ) -> tuple[Outcome, float | None]:
         """Send the job's chunks (derived from `view`); the outcome, and when a parked job
         may go again."""
         job = view.job
         # lanes share it: chunks still start in order
-        sending = _Sending(deque(chunks), self.runner.stats.held)
+        sending = Sending(deque(chunks), self.runner.stats.held)
         holding = may_hold(  # once per view: a job of many records, many chunks
             view.records, separation=self.runner.separation, now=self.runner.clock.wall()
         )
         pending = sending.pending
 
         async def lane() -> None:
-            while pending and sending.outcome is _Outcome.DONE:
+            while pending and sending.outcome is Outcome.DONE:
                 planned = pending.popleft()
                 if self.signal.is_set:
-                    sending.outcome = _Outcome.STOPPED
+                    sending.outcome = Outcome.STOPPED
                     return
                 # decided before admission: a wait here holds no slot of anyone's
                 hold = await self._hold(view, holding, planned)
@@ -315,20 +313,27 @@ class JobDispatcher:
                 try:
                     admitted = await self._sending.enter(Ticket(key, planned.days))
                 except StoppedError:
-                    sending.outcome = _Outcome.STOPPED
+                    sending.outcome = Outcome.STOPPED
                     return
                 record_key = [planned.key]
                 try:
-                    planned = self._cut(job, planned, admitted.ticket.days, pending)
+                    planned = cut_admitted(
+                        job,
+                        planned,
+                        admitted.ticket.days,
+                        pending,
+                        newest_first=self.newest_first,
+                        zone=self.zone,
+                    )
                     going = await self._send_one(planned, record_key)
                 except LeaseLostError:  # another replica took the job over: leave it
-                    sending.outcome = _Outcome.LOST
+                    sending.outcome = Outcome.LOST
                     return
                 except DayCoveredError as exc:
                     _log.info(
                         "rerun.chunk.covered", chunk=planned.key, by=exc.by_key, plan=exc.by_plan
                     )
-                    sending.outcome = _Outcome.CONFLICT
+                    sending.outcome = Outcome.CONFLICT
                     going = True
                 except HeldError as exc:  # written meanwhile, by another run or replica
                     going = True
@@ -344,7 +349,7 @@ class JobDispatcher:
                         self.capacity.hold(record_key[0], key, admitted.ticket.days)
                     admitted.release()
                 if not going:
-                    sending.outcome = _Outcome.STOPPED
+                    sending.outcome = Outcome.STOPPED
                     return
 
         lanes = min(self.jobs.limit, len(chunks))
@@ -406,32 +411,6 @@ class JobDispatcher:
         runner.stats.held.pop(record.key, None)  # held before (its job parked), sent now
         return not self.signal.is_set
 
-    def _cut(self, job: JobPlan, planned: Chunk, days: int, pending: deque[Chunk]) -> Chunk:
-        """`planned` cut to the `days` a capacity gate admitted; the rest goes back first."""
-        if days >= planned.days:
-            return planned
-        step = datetime.timedelta(days=days)
-        if self.newest_first:
-            head = make_chunk(
-                job.target, job.job_id, planned.last_day - step + _DAY, planned.last_day, self.zone
-            )
-            rest = make_chunk(
-                job.target, job.job_id, planned.first_day, head.first_day - _DAY, self.zone
-            )
-        else:
-            head = make_chunk(
-                job.target,
-                job.job_id,
-                planned.first_day,
-                planned.first_day + step - _DAY,
-                self.zone,
-            )
-            rest = make_chunk(
-                job.target, job.job_id, head.last_day + _DAY, planned.last_day, self.zone
-            )
-        pending.appendleft(rest)
-        return head
-
     async def _created(self, chunk_key: str) -> bool:
         """Whether the chunk's call may have created instances (they hold capacity)."""
         journal = self.runner.journal
@@ -458,37 +437,6 @@ class JobDispatcher:
         finally:
             admitted.release()
         return not signal.is_set
-
-
-@dataclass(slots=True)
-class _Sending:
-    """One job's chunks on their way, shared by its lanes."""
-
-    pending: deque[Chunk]
-    held_back: dict[str, str]  # the run's: chunk key -> the record in doubt that held it
-    outcome: _Outcome = field(default_factory=lambda: _Outcome.DONE)
-    until: float | None = None  # once parked: when the job may go again
-
-    def held(self, chunk_key: str, hold: Hold) -> bool:
-        """A chunk held back: True if the lane goes on (another record of its days is in
-        doubt: it stays pending), False if the job parks (it waits out a separation)."""
-        if hold.until is None:
-            _log.warning("rerun.chunk.held", chunk=chunk_key, by=hold.by, reason=hold.reason)
-            self.held_back[chunk_key] = hold.by or "?"
-            return True
-        _log.info("rerun.chunk.separated", chunk=chunk_key, by=hold.by, reason=hold.reason)
-        self.until = hold.until if self.until is None else min(self.until, hold.until)
-        if self.outcome is _Outcome.DONE:
-            self.outcome = _Outcome.PARKED
-        return False
-
-
-class _Outcome(enum.Enum):
-    DONE = "done"
-    STOPPED = "stopped"
-    CONFLICT = "conflict"
-    LOST = "lease lost"  # another replica took the job over
-    PARKED = "parked"  # a chunk waits out another record's separation, holding nothing
 
 
 __all__ = ["DayGuard", "JobDispatcher", "Screened"]
