@@ -22,11 +22,14 @@ from structlog.testing import capture_logs
 
 from rerun_orchestrator._clock import FakeClock
 from rerun_orchestrator.journal import ChunkRecord, ChunkStatus, MemoryJournal, ReconcileOutcome
+from rerun_orchestrator.journal._lease import JobLeases
+from rerun_orchestrator.journal._model import JobIdentity
 from rerun_orchestrator.journal._view import make_chunk
 from rerun_orchestrator.plan._model import Chunk
 from rerun_orchestrator.plan._plan import Target
 from rerun_orchestrator.run import RunPolicy, RunWiring, run_plan
 from rerun_orchestrator.run._capacity import InstanceGate
+from rerun_orchestrator.run._parked import ParkedJobs
 from rerun_orchestrator.run._progress import write_summary
 from rerun_orchestrator.run._result import RunStats
 from rerun_orchestrator.run._separation import hold_among, hold_of, may_hold, separation_for
@@ -245,6 +248,59 @@ async def test_the_executor_sends_a_deliberate_rerun_only_after_the_separation(
         assert at >= sent[(params.job_id, params.start_date)] + 0.5 + SEP - 1e-6
     separated = [e for e in logs if e["event"] == "rerun.chunk.separated"]
     assert len(separated) == len(client.calls) - first  # each said why it waited
+
+
+class _Leases(JobLeases):
+    """A replica's leases without the database: claims and releases written down."""
+
+    def __init__(self, log: list[tuple[str, int]]) -> None:  # no connection: nothing to ask
+        self.log = log
+        self.seconds = 30.0
+        self.taken_over = 0
+
+    def claim(self, job: JobIdentity) -> bool:
+        self.log.append(("claim", job.job_id))
+        return True
+
+    def release(self, job: JobIdentity) -> None:
+        self.log.append(("release", job.job_id))
+
+
+@pytest.mark.asyncio
+async def test_a_job_is_parked_only_once_its_lease_is_released(
+    write_plan, doubles, monkeypatch
+) -> None:
+    """On a shared journal a parked job is let go first: taken up again while its release
+    was under way, its new claim's lease would be the one the release deletes."""
+    plan = write_plan(jobs=[1, 2], days=6)
+    clock = FakeClock()
+    client = doubles.Client(clock, latency=0.5)
+    journal = MemoryJournal(clock=clock)
+    assert (await run_plan(plan, client=client, journal=journal, clock=clock)).exit_code == 0
+    log: list[tuple[str, int]] = []
+    journal.leases = _Leases(log)  # type: ignore[attr-defined]
+    park = ParkedJobs.park
+
+    def parked(self: ParkedJobs, job, until: float) -> None:  # type: ignore[no-untyped-def]
+        log.append(("park", job.job_id))
+        park(self, job, until)
+
+    monkeypatch.setattr(ParkedJobs, "park", parked)
+    generation = journal.start_generation(plan.name)
+    result = await run_plan(
+        plan,
+        client=client,
+        journal=journal,
+        clock=clock,
+        policy=RunPolicy(generation=generation, separation=SEP),
+    )
+    assert result.exit_code == 0
+    parks = [n for n, entry in enumerate(log) if entry[0] == "park"]
+    assert parks, log  # the deliberate rerun waited out the separation
+    for n in parks:
+        job = log[n][1]
+        before = [entry for entry in log[:n] if entry[1] == job]
+        assert before[-1] == ("release", job), log
 
 
 @pytest.mark.asyncio
