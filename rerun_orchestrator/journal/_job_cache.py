@@ -44,10 +44,9 @@ class JobRecordsCache:
     def records(self, job: JobIdentity, first: date, last: date) -> list[ChunkRecord] | None:
         """The records of `job` holding a day of `first..last` by first day, or None
         when that span is not known (read it, then `fill`)."""
-        span = self._jobs.get(job)
-        if span is None or first < span.first or last > span.last:
+        span = self._span(job, first, last)
+        if span is None:
             return None
-        self._jobs.move_to_end(job)
         found = [
             r
             for r in span.records.values()
@@ -62,10 +61,8 @@ class JobRecordsCache:
     ) -> tuple[bool, ChunkRecord | None]:
         """(known, record): whether the span of `first..last` is known, and `key`'s record
         in it (None: the journal has none)."""
-        span = self._jobs.get(job)
-        if span is None or first < span.first or last > span.last:
-            return False, None
-        return True, span.records.get(key)
+        span = self._span(job, first, last)
+        return (False, None) if span is None else (True, span.records.get(key))
 
     def fill(
         self, job: JobIdentity, first: date, last: date, records: Iterable[ChunkRecord]
@@ -75,13 +72,18 @@ class JobRecordsCache:
         if len(by_key) > MAX_RECORDS:
             self._jobs.pop(job, None)
             return
-        span = self._jobs.get(job)
-        if span is not None and span.first <= first and last <= span.last:
-            return  # a wider span is known already (and current)
         self._jobs[job] = _Span(first, last, by_key)
         self._jobs.move_to_end(job)
         while len(self._jobs) > self._max_jobs:
             self._jobs.popitem(last=False)
+
+    def _span(self, job: JobIdentity, first: date, last: date) -> _Span | None:
+        """The job's known span if it holds `first..last` (the most recently used now)."""
+        span = self._jobs.get(job)
+        if span is None or first < span.first or last > span.last:
+            return None
+        self._jobs.move_to_end(job)
+        return span
 
     def staged(self, record: ChunkRecord) -> None:
         """A record was written: the known span of its job holds it from now on."""

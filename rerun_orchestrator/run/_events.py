@@ -299,19 +299,22 @@ class EventSink:
 
     def emit(self, event: RunEvent) -> None:
         """Stamp `event` with the run (and its chunk's location and days), then deliver it."""
-        stamps: dict[str, Any] = self._run
-        if isinstance(event, ChunkEvent):
-            stamps = self._chunks.get(event.chunk, stamps)  # type: ignore[attr-defined]
         # dataclasses.replace, without its per-call walk of the fields (every event field
         # is an __init__ argument)
-        values = {name: getattr(event, name) for name in _field_names(type(event))}
-        values.update(stamps)
-        self._deliver(type(event)(**values))
+        self._stamped(
+            type(event), {name: getattr(event, name) for name in _field_names(type(event))}
+        )
 
     def emit_chunk(self, kind: type[ChunkEvent], /, **values: Any) -> None:
         """`emit(kind(**values))` for an event of the chunk `values["chunk"]`, made once
         with its stamps: every call has two of these, so they skip the copy."""
-        values.update(self._chunks.get(values["chunk"], self._run))
+        self._stamped(kind, values)
+
+    def _stamped(self, kind: type[RunEvent], values: dict[str, Any]) -> None:
+        stamps = self._run
+        if issubclass(kind, ChunkEvent):
+            stamps = self._chunks.get(values["chunk"], stamps)
+        values.update(stamps)
         self._deliver(kind(**values))
 
     def _deliver(self, event: RunEvent) -> None:

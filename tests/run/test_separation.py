@@ -220,17 +220,24 @@ async def test_retry_failed_reconciles_a_doubtful_failure_behind_another_record(
     assert sent == [(refused.start_date, refused.end_date)]
 
 
+async def _first_generation_sent(write_plan, doubles):  # type: ignore[no-untyped-def]
+    """Jobs 1 and 2 over 6 days, all sent and answered (0.5 s each) on a fake clock: what
+    a deliberate rerun then starts from."""
+    plan = write_plan(jobs=[1, 2], days=6)
+    clock = FakeClock()
+    client = doubles.Client(clock, latency=0.5)
+    journal = MemoryJournal(clock=clock)
+    assert (await run_plan(plan, client=client, journal=journal, clock=clock)).exit_code == 0
+    return plan, clock, client, journal
+
+
 @pytest.mark.asyncio
 async def test_the_executor_sends_a_deliberate_rerun_only_after_the_separation(
     write_plan, doubles
 ) -> None:
     """Generation 1 right after generation 0: every call of the second waits until the
     separation has passed since the first's answers, on the run's clock."""
-    plan = write_plan(jobs=[1, 2], days=6)
-    clock = FakeClock()
-    client = doubles.Client(clock, latency=0.5)
-    journal = MemoryJournal(clock=clock)
-    assert (await run_plan(plan, client=client, journal=journal, clock=clock)).exit_code == 0
+    plan, clock, client, journal = await _first_generation_sent(write_plan, doubles)
     first = len(client.calls)
     generation = journal.start_generation(plan.name)
     with capture_logs() as logs:
@@ -272,11 +279,7 @@ async def test_a_job_is_parked_only_once_its_lease_is_released(
 ) -> None:
     """On a shared journal a parked job is let go first: taken up again while its release
     was under way, its new claim's lease would be the one the release deletes."""
-    plan = write_plan(jobs=[1, 2], days=6)
-    clock = FakeClock()
-    client = doubles.Client(clock, latency=0.5)
-    journal = MemoryJournal(clock=clock)
-    assert (await run_plan(plan, client=client, journal=journal, clock=clock)).exit_code == 0
+    plan, clock, client, journal = await _first_generation_sent(write_plan, doubles)
     log: list[tuple[str, int]] = []
     journal.leases = _Leases(log)  # type: ignore[attr-defined]
     park = ParkedJobs.park
@@ -309,11 +312,7 @@ async def test_a_stop_cuts_the_separation_wait_short_and_nothing_is_sent(
 ) -> None:
     """Ctrl-C while a deliberate rerun waits out the separation: the run ends at once, its
     days pending for the next run, none sent."""
-    plan = write_plan(jobs=[1, 2], days=6)
-    clock = FakeClock()
-    client = doubles.Client(clock, latency=0.5)
-    journal = MemoryJournal(clock=clock)
-    assert (await run_plan(plan, client=client, journal=journal, clock=clock)).exit_code == 0
+    plan, clock, client, journal = await _first_generation_sent(write_plan, doubles)
     first, began = len(client.calls), clock.now()
     generation = journal.start_generation(plan.name)
     stop = anyio.Event()
